@@ -1,0 +1,17 @@
+from . import (
+    account_move,
+    account_move_line,
+    account_move_send,
+    mail_mail,
+    mail_notification,
+    product_template,
+    rebilling_billing_run,
+    rebilling_billing_run_line,
+    rebilling_charge,
+    rebilling_customer_class,
+    rebilling_demo,
+    rebilling_service,
+    res_company,
+    res_config_settings,
+    res_partner,
+)

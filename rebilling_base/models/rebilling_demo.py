@@ -1,0 +1,200 @@
+"""Demo data: an Australian reseller company with a configured rebilling setup."""
+
+import random
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import api, models
+
+CUSTOMERS = [
+    "Harbour Dental Group",
+    "Bondi Surf Supplies",
+    "Parramatta Plumbing",
+    "Koala Kids Childcare",
+    "Redfern Robotics",
+    "Manly Marine Services",
+    "Newtown Print House",
+    "Blue Mountains Lodge",
+    "Chatswood Physio",
+    "Darling Accountants",
+    "Ultimo Design Studio",
+    "Surry Hills Bakery",
+    "Penrith Auto Care",
+    "Cronulla Fitness",
+    "Hornsby Legal",
+    "Wollongong Freight",
+    "Gosford Garden Centre",
+    "Liverpool Logistics",
+    "Ryde Medical Centre",
+    "Mosman Real Estate",
+    "Balmain Brewing Co",
+    "Glebe Books",
+    "Pyrmont Software",
+    "Coogee Cafe",
+    "Epping Engineering",
+    "Kiama Holiday Parks",
+    "Orange Winery",
+    "Bathurst Motors",
+    "Dubbo Vets",
+    "Tamworth Music Hall",
+]
+PRODUCTS = [
+    # name, price, type, default code
+    ("Business NBN 100/40", 99.0, "wholesale", "NBN100"),
+    ("Hosted PBX seat", 25.0, "voip_bundle", "PBXSEAT"),
+    ("SIP trunk (10 channels)", 60.0, "sip_trunk", "SIP10"),
+    ("Voice usage", 0.0, "voice", "VOICE"),
+    ("Static IP address", 10.0, "other", "STATICIP"),
+    ("Microsoft 365 Business Basic", 9.0, "other", "M365B"),
+]
+CHARGES = [
+    ("Managed router rental", 15.0, "recurring"),
+    ("Priority support", 49.0, "recurring"),
+    ("Installation fee", 150.0, "once"),
+    ("On-site visit", 120.0, "once"),
+]
+
+
+class RebillingDemo(models.AbstractModel):
+    _name = "rebilling.demo"
+    _description = "Rebilling demo data"
+
+    @api.model
+    def _create_demo_data(self):
+        env = self.env
+        rng = random.Random(42)
+        au = env.ref("base.au")
+        aud = env.ref("base.AUD")
+        aud.active = True
+        company = env["res.company"].create(
+            {
+                "name": "Southern Cross Communications",
+                "country_id": au.id,
+                "currency_id": aud.id,
+                "street": "12 Harbour Street",
+                "city": "Sydney",
+                "zip": "2000",
+                "state_id": env.ref("base.state_au_2").id,
+                "email": "accounts@southerncross.example.com",
+                "phone": "+61 2 9000 1234",
+            }
+        )
+        env["account.chart.template"].try_loading("au", company=company, install_demo=False)
+        admin = env.ref("base.user_admin")
+        admin.write({"company_ids": [(4, company.id)], "company_id": company.id})
+        company.write(
+            {
+                "rebilling_company_name": "Southern Cross Communications",
+                "rebilling_phone": "02 9000 1234",
+                "rebilling_abn": "51 824 753 556",
+                "rebilling_payment_term_days": 14,
+                "rebilling_payment_instructions": "Pay by EFT quoting the invoice number.",
+                "rebilling_bank_account_name": "Southern Cross Communications",
+                "rebilling_bsb": "062000",
+                "rebilling_bank_account_number": "12345678",
+                "rebilling_invoice_prefix": "SCC-",
+                "rebilling_invoice_start": 1001,
+                "rebilling_auto_invoice": True,
+            }
+        )
+        # The demo sender address counts as confirmed (no mailbox to click the link in).
+        company.write({"rebilling_sender_email": "billing@southerncross.example.com"})
+        company.rebilling_sender_confirmed = True
+        classes = env["rebilling.customer.class"].create(
+            [
+                {"name": "Enterprise", "company_id": company.id, "sequence": 1},
+                {"name": "SMB", "company_id": company.id, "sequence": 2},
+                {"name": "Pilot", "company_id": company.id, "sequence": 3},
+            ]
+        )
+        Product = env["product.product"].with_company(company)
+        gst = env["account.tax"].search(
+            [("company_id", "=", company.id), ("type_tax_use", "=", "sale"), ("amount", "=", 10)],
+            limit=1,
+        )
+        products = Product.create(
+            [
+                {
+                    "name": name,
+                    "list_price": price,
+                    "type": "service",
+                    "default_code": code,
+                    "rebilling_service_type": stype,
+                    "company_id": company.id,
+                    "taxes_id": [(6, 0, gst.ids)],
+                }
+                for name, price, stype, code in PRODUCTS
+            ]
+        )
+        charge_products = Product.create(
+            [
+                {
+                    "name": name,
+                    "list_price": price,
+                    "type": "service",
+                    "company_id": company.id,
+                    "taxes_id": [(6, 0, gst.ids)],
+                }
+                for name, price, _kind in CHARGES
+            ]
+        )
+        partners = env["res.partner"].create(
+            [
+                {
+                    "name": name,
+                    "is_company": True,
+                    "company_id": company.id,
+                    "email": f"accounts@{name.lower().replace(' ', '')}.example.com",
+                    "country_id": au.id,
+                    "city": "Sydney",
+                    "rebilling_enabled": i != len(CUSTOMERS) - 1,  # the last one is disabled
+                    "rebilling_class_id": classes[i % 3].id,
+                }
+                for i, name in enumerate(CUSTOMERS)
+            ]
+        )
+        today = date.today()
+        this_month = today.replace(day=1)
+        services, charges = [], []
+        for i, partner in enumerate(partners):
+            picks = rng.sample(range(len(PRODUCTS) - 1), 3)
+            for j, pick in enumerate(picks):
+                start = this_month - relativedelta(months=rng.randint(1, 18))
+                if i % 7 == 3 and j == 0:
+                    start = this_month + relativedelta(days=14)  # starts mid-month: prorated
+                services.append(
+                    {
+                        "partner_id": partner.id,
+                        "company_id": company.id,
+                        "product_id": products[pick].id,
+                        "quantity": rng.choice([1, 1, 2, 5]),
+                        "identifiers": f"+612{9000 + i:04d}{1000 + j:04d}",
+                        "date_start": start,
+                    }
+                )
+            # Every customer has a voice usage service with its phone numbers.
+            services.append(
+                {
+                    "partner_id": partner.id,
+                    "company_id": company.id,
+                    "product_id": products[3].id,
+                    "identifiers": f"+612{9000 + i:04d}0000\n+614{10000 + i:05d}000",
+                    "date_start": this_month - relativedelta(months=6),
+                }
+            )
+            for k in rng.sample(range(len(CHARGES)), 2):
+                name, _price, kind = CHARGES[k]
+                charges.append(
+                    {
+                        "partner_id": partner.id,
+                        "company_id": company.id,
+                        "name": name,
+                        "charge_type": kind,
+                        "product_id": charge_products[k].id,
+                        "date_start": this_month - relativedelta(months=1),
+                    }
+                )
+        env["rebilling.service"].create(services)
+        env["rebilling.charge"].create(charges)
+        return company

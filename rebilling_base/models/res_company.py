@@ -1,0 +1,420 @@
+import base64
+import io
+import logging
+import re
+import secrets
+
+from PIL import Image
+from stdnum.au import abn as stdnum_abn
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..tools import spf
+
+_logger = logging.getLogger(__name__)
+
+LOGO_FORMATS = {"JPEG": "JPG", "GIF": "GIF", "PNG": "PNG"}
+LOGO_MAX_WIDTH = 200
+LOGO_MAX_HEIGHT = 128
+PATTERN_TOKENS = {"%year%": "%(year)s", "%mon%": "%(month)s", "%mday%": "%(day)s"}
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    rebilling_auto_invoice = fields.Boolean(
+        "Auto Invoice",
+        help="Email invoices to customers automatically once they are generated.",
+    )
+    rebilling_company_name = fields.Char(
+        "Invoice Company Name", help="Shown on the first page of every invoice."
+    )
+    rebilling_phone = fields.Char("Invoice Company Phone")
+    rebilling_abn = fields.Char(
+        "ABN",
+        related="partner_id.vat",
+        readonly=False,
+        help="Australian Business Number, stored as the company's tax id.",
+    )
+    rebilling_payment_term_days = fields.Integer(
+        "Payment Terms (days)",
+        default=14,
+        help="Days between the invoice date (the 1st) and the due date.",
+    )
+    rebilling_payment_instructions = fields.Text("Payment Instructions")
+    rebilling_bank_account_name = fields.Char("Bank Account Name")
+    rebilling_bsb = fields.Char("BSB", help="Six digits, printed as 000-000.")
+    rebilling_bank_account_number = fields.Char("Bank Account Number")
+    rebilling_logo = fields.Binary(
+        "Invoice Logo",
+        attachment=True,
+        help="JPG, GIF or PNG, at most 200 px wide and 128 px high. Printed top left.",
+    )
+    rebilling_sender_email = fields.Char(
+        "Invoice Sender Email", help="Invoices are emailed from this address once it is confirmed."
+    )
+    rebilling_sender_confirmed = fields.Boolean("Sender Email Confirmed", readonly=True, copy=False)
+    rebilling_sender_token = fields.Char(copy=False, groups="base.group_system")
+    rebilling_notification_email = fields.Char(
+        "Notification Email", help="Receives the summary of each billing run."
+    )
+    rebilling_invoice_prefix = fields.Char("Invoice Prefix", default="INV-")
+    rebilling_invoice_start = fields.Integer("Invoice Number Start", default=1)
+    rebilling_number_pattern = fields.Char(
+        "Invoice Numbering Pattern",
+        help="Optional. Letters, digits and symbols plus %year%, %mon%, %mday% and %num% "
+        "(the incremental number), e.g. %num%/%year%. Overrides the prefix when set.",
+    )
+    rebilling_sequence_id = fields.Many2one("ir.sequence", copy=False, readonly=True)
+    rebilling_journal_id = fields.Many2one(
+        "account.journal",
+        domain="[('type', '=', 'sale'), ('company_id', '=', id)]",
+        help="Sales journal of the rebilling invoices; the first sales journal when empty.",
+    )
+    rebilling_xero_account_code = fields.Char(
+        "Default Xero Account Code",
+        default="200",
+        help="Account code of the invoice lines in Xero exports and pushes; "
+        "a product can override it.",
+    )
+    rebilling_run_hour = fields.Integer(
+        "Billing Run Hour",
+        default=1,
+        help="Hour of the 1st of the month (01 to 05, company time zone) when the run starts.",
+    )
+    rebilling_config_missing = fields.Text(compute="_compute_rebilling_config_missing")
+    rebilling_configured = fields.Boolean(compute="_compute_rebilling_config_missing")
+
+    _rebilling_run_hour_range = models.Constraint(
+        "CHECK (rebilling_run_hour BETWEEN 1 AND 5)",
+        "The billing run starts between 01:00 and 06:00: choose an hour from 1 to 5.",
+    )
+    _rebilling_payment_term_positive = models.Constraint(
+        "CHECK (rebilling_payment_term_days >= 0)",
+        "Payment terms cannot be negative.",
+    )
+
+    # ------------------------------------------------------------ configuration state
+    def _rebilling_required_fields(self):
+        """Fields that must be set before rebilling pages open (override point)."""
+        return [
+            "rebilling_company_name",
+            "rebilling_phone",
+            "rebilling_abn",
+            "rebilling_bank_account_name",
+            "rebilling_bsb",
+            "rebilling_bank_account_number",
+            "rebilling_sender_email",
+        ]
+
+    @api.depends(
+        "rebilling_company_name",
+        "rebilling_phone",
+        "rebilling_abn",
+        "rebilling_bank_account_name",
+        "rebilling_bsb",
+        "rebilling_bank_account_number",
+        "rebilling_sender_email",
+    )
+    def _compute_rebilling_config_missing(self):
+        for company in self:
+            missing = [
+                company._fields[name].get_description(self.env)["string"]
+                for name in company._rebilling_required_fields()
+                if not company[name]
+            ]
+            company.rebilling_config_missing = ", ".join(missing)
+            company.rebilling_configured = not missing
+
+    def action_rebilling_open(self, xmlid):
+        """Open ``xmlid`` or, while the configuration is incomplete, the configuration form."""
+        company = self.env.company
+        if not company.rebilling_configured:
+            return company.action_rebilling_configuration()
+        return self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+
+    def action_rebilling_configuration(self):
+        company = self or self.env.company
+        company.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Rebilling Configuration"),
+            "res_model": "res.company",
+            "res_id": company.id,
+            "view_mode": "form",
+            "views": [(self.env.ref("rebilling_base.res_company_rebilling_form").id, "form")],
+            "target": "current",
+        }
+
+    def action_rebilling_preview(self):
+        """The white-label invoice with dummy data, as PDF; creates no record."""
+        self.ensure_one()
+        return self.env.ref("rebilling_base.action_report_rebilling_preview").report_action(self)
+
+    def _rebilling_preview_number(self):
+        self.ensure_one()
+        vals = self._rebilling_sequence_vals()
+        today = fields.Date.context_today(self)
+        number = self.rebilling_sequence_id.number_next_actual or self.rebilling_invoice_start
+        interpolate = {
+            "year": today.strftime("%Y"),
+            "month": today.strftime("%m"),
+            "day": today.strftime("%d"),
+        }
+        return "{}{}{}".format(
+            vals["prefix"] % interpolate,
+            str(number).zfill(vals["padding"]),
+            vals["suffix"] % interpolate,
+        )
+
+    def _rebilling_preview_data(self):
+        """Dummy invoice content for the preview."""
+        lines = [
+            {
+                "name": "Business NBN 100/40 (01/05/2026 - 31/05/2026)",
+                "quantity": 1,
+                "price_unit": 99.0,
+            },
+            {
+                "name": "Hosted PBX seat (01/05/2026 - 31/05/2026)",
+                "quantity": 5,
+                "price_unit": 25.0,
+            },
+            {
+                "name": "Static IP address (01/05/2026 - 31/05/2026)",
+                "quantity": 1,
+                "price_unit": 10.0,
+            },
+            {"name": "Call usage April 2026", "quantity": 1, "price_unit": 42.5},
+        ]
+        return {
+            "period": "01/05/2026 - 31/05/2026 (usage 01/04/2026 - 30/04/2026)",
+            "lines": lines,
+            "summary": [("Services", 234.0), ("Usage", 42.5)],
+        }
+
+    # ------------------------------------------------------------ validation
+    @api.model
+    def _rebilling_check_abn(self, abn):
+        """ABN checksum (the field is related to the partner's tax id, so no constraint)."""
+        if abn and not stdnum_abn.is_valid(abn):
+            raise ValidationError(
+                self.env._(
+                    "The ABN %(abn)s is not valid: an ABN has 11 digits and a checksum.", abn=abn
+                )
+            )
+
+    @api.constrains("rebilling_bsb")
+    def _check_rebilling_bsb(self):
+        for company in self:
+            if company.rebilling_bsb and not re.fullmatch(r"\d{3}-?\d{3}", company.rebilling_bsb):
+                raise ValidationError(
+                    self.env._(
+                        "The BSB %(bsb)s is not valid: a BSB has 6 digits, e.g. 062-000.",
+                        bsb=company.rebilling_bsb,
+                    )
+                )
+
+    @api.constrains("rebilling_logo")
+    def _check_rebilling_logo(self):
+        for company in self:
+            if company.rebilling_logo:
+                self._rebilling_validate_logo(base64.b64decode(company.rebilling_logo))
+
+    @api.model
+    def _rebilling_validate_logo(self, raw):
+        try:
+            image = Image.open(io.BytesIO(raw))
+            image_format = image.format
+            width, height = image.size
+        except Exception as exc:
+            raise ValidationError(
+                self.env._("The logo is not an image: upload a JPG, GIF or PNG file.")
+            ) from exc
+        if image_format not in LOGO_FORMATS:
+            raise ValidationError(
+                self.env._(
+                    "The logo is a %(fmt)s image: only JPG, GIF and PNG are accepted.",
+                    fmt=image_format,
+                )
+            )
+        if width > LOGO_MAX_WIDTH or height > LOGO_MAX_HEIGHT:
+            raise ValidationError(
+                self.env._(
+                    "The logo is %(w)sx%(h)s px: the largest accepted size is "
+                    "%(mw)s px wide and %(mh)s px high.",
+                    w=width,
+                    h=height,
+                    mw=LOGO_MAX_WIDTH,
+                    mh=LOGO_MAX_HEIGHT,
+                )
+            )
+
+    @api.constrains("rebilling_number_pattern", "rebilling_invoice_start")
+    def _check_rebilling_numbering(self):
+        for company in self:
+            pattern = company.rebilling_number_pattern
+            if pattern and pattern.count("%num%") != 1:
+                raise ValidationError(
+                    self.env._(
+                        "The numbering pattern must contain %%num%% exactly once: %s", pattern
+                    )
+                )
+            if company.rebilling_invoice_start < 1:
+                raise ValidationError(self.env._("The invoice number start must be 1 or more."))
+
+    def _rebilling_bsb_display(self):
+        self.ensure_one()
+        digits = re.sub(r"\D", "", self.rebilling_bsb or "")
+        return f"{digits[:3]}-{digits[3:]}" if len(digits) == 6 else self.rebilling_bsb or ""
+
+    # ------------------------------------------------------------ numbering
+    def _rebilling_sequence_vals(self):
+        self.ensure_one()
+        pattern = self.rebilling_number_pattern or f"{self.rebilling_invoice_prefix or ''}%num%"
+        prefix, suffix = pattern.split("%num%")
+        for token, odoo_token in PATTERN_TOKENS.items():
+            prefix = prefix.replace(token, odoo_token)
+            suffix = suffix.replace(token, odoo_token)
+        return {
+            "prefix": prefix,
+            "suffix": suffix,
+            "padding": 0 if self.rebilling_number_pattern else 5,
+            "implementation": "no_gap",
+        }
+
+    def _rebilling_sync_sequence(self):
+        for company in self:
+            vals = company._rebilling_sequence_vals()
+            seq = company.sudo().rebilling_sequence_id
+            if not seq:
+                seq = (
+                    self.env["ir.sequence"]
+                    .sudo()
+                    .create(
+                        {
+                            **vals,
+                            "name": f"Rebilling invoices ({company.name})",
+                            "code": "rebilling.invoice",
+                            "company_id": company.id,
+                            "number_next": company.rebilling_invoice_start,
+                        }
+                    )
+                )
+                company.sudo().rebilling_sequence_id = seq
+            else:
+                seq.write(vals)
+                # Moving the start forward is allowed; never backwards (gap-free, no reuse).
+                if company.rebilling_invoice_start > seq.number_next_actual:
+                    seq.number_next = company.rebilling_invoice_start
+
+    def _rebilling_next_numbers(self, count, date):
+        """Reserve ``count`` consecutive invoice numbers, gap-free.
+
+        The sequence row is locked (waiting, not failing) until the transaction
+        ends, so concurrent billing jobs take turns and a rolled-back job frees
+        its numbers.
+        """
+        self.ensure_one()
+        if not self.rebilling_sequence_id:
+            self._rebilling_sync_sequence()
+        seq = self.sudo().rebilling_sequence_id
+        self.env.cr.execute("SELECT id FROM ir_sequence WHERE id = %s FOR UPDATE", [seq.id])
+        seq = seq.with_context(ir_sequence_date=fields.Date.to_string(date))
+        return [seq._next() for _i in range(count)]
+
+    # ------------------------------------------------------------ sender email
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._rebilling_check_abn(vals.get("rebilling_abn"))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._rebilling_check_abn(vals.get("rebilling_abn"))
+        res = super().write(vals)
+        if "rebilling_sender_email" in vals:
+            self.sudo().rebilling_sender_confirmed = False
+            for company in self.filtered("rebilling_sender_email"):
+                company._rebilling_send_confirmation()
+        if {
+            "rebilling_number_pattern",
+            "rebilling_invoice_prefix",
+            "rebilling_invoice_start",
+        } & set(vals):
+            self._rebilling_sync_sequence()
+        return res
+
+    def _rebilling_send_confirmation(self):
+        self.ensure_one()
+        token = secrets.token_urlsafe(32)
+        self.sudo().rebilling_sender_token = token
+        template = self.env.ref("rebilling_base.mail_template_sender_confirmation")
+        url = self._rebilling_confirmation_url(token)
+        template.sudo().with_context(rebilling_confirm_url=url).send_mail(
+            self.id, force_send=False, email_layout_xmlid="mail.mail_notification_light"
+        )
+
+    def action_rebilling_resend_confirmation(self):
+        for company in self:
+            if not company.rebilling_sender_email:
+                raise UserError(self.env._("Enter the invoice sender email first."))
+            if company.rebilling_sender_confirmed:
+                raise UserError(
+                    self.env._("%s is already confirmed.", company.rebilling_sender_email)
+                )
+            company._rebilling_send_confirmation()
+        return self._rebilling_notify(
+            self.env._("A confirmation email was sent to %s.", self.rebilling_sender_email)
+        )
+
+    def action_rebilling_check_confirmed(self):
+        self.ensure_one()
+        if self.rebilling_sender_confirmed:
+            return self._rebilling_notify(
+                self.env._(
+                    "%s is confirmed: invoices are sent from it.", self.rebilling_sender_email
+                ),
+                "success",
+            )
+        return self._rebilling_notify(
+            self.env._(
+                "%s is not confirmed yet: open the link in the confirmation email or resend it.",
+                self.rebilling_sender_email,
+            ),
+            "warning",
+        )
+
+    @api.model
+    def _rebilling_confirm_sender(self, token):
+        """Confirm the sender address that owns ``token`` (one-time)."""
+        if not token:
+            return self.browse()
+        company = self.sudo().search([("rebilling_sender_token", "=", token)], limit=1)
+        if company:
+            company.write({"rebilling_sender_token": False})
+            company.rebilling_sender_confirmed = True
+            _logger.info("company %s: sender email confirmed", company.id)
+        return company
+
+    def _rebilling_confirmation_url(self, token):
+        base = self.get_base_url()
+        return f"{base}/rebilling/sender/confirm/{token}"
+
+    # ------------------------------------------------------------ SPF
+    def action_rebilling_check_spf(self):
+        self.ensure_one()
+        if not self.rebilling_sender_email or "@" not in self.rebilling_sender_email:
+            raise UserError(self.env._("Enter the invoice sender email first."))
+        domain = self.rebilling_sender_email.rsplit("@", 1)[1]
+        mail_server = self.env["ir.mail_server"].sudo().search([], limit=1)
+        result = spf.check(domain, mail_server.smtp_host or None)
+        return self._rebilling_notify(result.message, "success" if result.ok else "warning")
+
+    def _rebilling_notify(self, message, kind="info"):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"message": message, "type": kind, "sticky": kind != "success"},
+        }

@@ -1,0 +1,157 @@
+"""Shared fixtures: an Australian reseller company with customers, services and charges."""
+
+import base64
+import io
+from datetime import date
+
+from PIL import Image
+
+from odoo import Command
+from odoo.tests import TransactionCase
+
+VALID_ABN = "51 824 753 556"
+
+
+def png_bytes(width=100, height=60, fmt="PNG", color=(20, 60, 120)):
+    buf = io.BytesIO()
+    mode = "RGB" if fmt != "GIF" else "P"
+    Image.new(mode, (width, height), color if mode == "RGB" else 1).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+class RebillingCase(TransactionCase):
+    """The main company configured as an AU reseller; a few customers.
+
+    ``setup/test.py`` loads the Australian chart on the main company once when it
+    builds the test database; on another database this class loads it itself.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.company = cls.env.ref("base.main_company")
+        if cls.company.chart_template != "au":
+            cls.company.write(
+                {"country_id": cls.env.ref("base.au").id, "currency_id": cls.env.ref("base.AUD").id}
+            )
+            cls.env["account.chart.template"].try_loading(
+                "au", company=cls.company, install_demo=False
+            )
+        cls.env.user.company_id = cls.company
+        cls.configure_company(cls.company)
+        cls.gst = cls.env["account.tax"].search(
+            [
+                ("company_id", "=", cls.company.id),
+                ("type_tax_use", "=", "sale"),
+                ("amount", "=", 10),
+            ],
+            limit=1,
+        )
+        Product = cls.env["product.product"]
+        cls.product_nbn = Product.create(
+            {
+                "name": "Business NBN 100/40",
+                "list_price": 99.0,
+                "type": "service",
+                "rebilling_service_type": "wholesale",
+                "default_code": "NBN100",
+                "taxes_id": [Command.set(cls.gst.ids)],
+            }
+        )
+        cls.product_pbx = Product.create(
+            {
+                "name": "Hosted PBX seat",
+                "list_price": 25.0,
+                "type": "service",
+                "rebilling_service_type": "voip_bundle",
+                "taxes_id": [Command.set(cls.gst.ids)],
+            }
+        )
+        cls.product_fee = Product.create(
+            {
+                "name": "Installation fee",
+                "list_price": 150.0,
+                "type": "service",
+                "taxes_id": [Command.set(cls.gst.ids)],
+            }
+        )
+        Partner = cls.env["res.partner"]
+        cls.customer_a = Partner.create(
+            {
+                "name": "Harbour Dental",
+                "is_company": True,
+                "email": "accounts@harbour.example.com",
+                "rebilling_enabled": True,
+                "rebilling_invoice_email": "invoices@harbour.example.com",
+            }
+        )
+        cls.customer_b = Partner.create(
+            {
+                "name": "Bondi Surf",
+                "is_company": True,
+                "email": "hello@bondi.example.com",
+                "rebilling_enabled": True,
+            }
+        )
+        cls.customer_off = Partner.create(
+            {"name": "Disabled Pty", "is_company": True, "rebilling_enabled": False}
+        )
+        Service = cls.env["rebilling.service"]
+        cls.service_a = Service.create(
+            {
+                "partner_id": cls.customer_a.id,
+                "product_id": cls.product_nbn.id,
+                "date_start": date(2026, 1, 1),
+                "identifiers": "+61290001000",
+            }
+        )
+        cls.service_b = Service.create(
+            {
+                "partner_id": cls.customer_b.id,
+                "product_id": cls.product_pbx.id,
+                "quantity": 4,
+                "date_start": date(2026, 1, 1),
+            }
+        )
+        Service.create(
+            {
+                "partner_id": cls.customer_off.id,
+                "product_id": cls.product_nbn.id,
+                "date_start": date(2026, 1, 1),
+            }
+        )
+
+    @classmethod
+    def configure_company(cls, company):
+        company.write(
+            {
+                "rebilling_company_name": "Southern Cross Communications",
+                "rebilling_phone": "02 9000 1234",
+                "rebilling_abn": VALID_ABN,
+                "rebilling_payment_term_days": 14,
+                "rebilling_payment_instructions": "Pay by EFT quoting the invoice number.",
+                "rebilling_bank_account_name": "Southern Cross Communications",
+                "rebilling_bsb": "062000",
+                "rebilling_bank_account_number": "12345678",
+                "rebilling_invoice_prefix": "AAP-",
+                "rebilling_invoice_start": 1,
+                "rebilling_sender_email": "billing@southerncross.example.com",
+                "rebilling_logo": base64.b64encode(png_bytes()),
+            }
+        )
+        company.rebilling_sender_confirmed = True
+
+    def run_billing(self, period, company=None, dry_run=False):
+        """Start the run of ``period`` and execute its jobs at once."""
+        run = self.env["rebilling.billing.run"]._get_or_create(
+            company or self.company, period, dry_run=dry_run
+        )
+        run.with_context(queue_job__no_delay=True).action_start()
+        return run
+
+    def invoices_of(self, partner, period=None):
+        domain = [("partner_id", "=", partner.id), ("rebilling_period", "!=", False)]
+        if period:
+            domain.append(("rebilling_period", "=", period))
+        return self.env["account.move"].search(domain)

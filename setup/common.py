@@ -1,0 +1,229 @@
+"""Shared helpers of the setup scripts (install, demo, test).
+
+Every check stops the script with a message that names what is missing and
+how to get it. Nothing here installs Odoo itself: Odoo 19.0 Community must
+already be importable as ``odoo`` in this interpreter (see README.md).
+"""
+
+import configparser
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_DIR = ROOT / ".local"
+ODOO_SERIES = "19.0"
+ADDONS = [
+    "rebilling_base",
+    "rebilling_voip",
+    "rebilling_review",
+    "rebilling_xero_sync",
+    "rebilling_autotask",
+    "rebilling_connectwise",
+]
+# Debian packages needed at run time: (executable, package, why)
+DEBIAN_TOOLS = [
+    ("wkhtmltopdf", "wkhtmltopdf", "PDF invoices"),
+    ("chromium", "chromium", "browser tours in the tests"),
+]
+
+
+class SetupError(Exception):
+    """A missing prerequisite, with a message for the user."""
+
+
+def say(msg):
+    print(f"[rebilling] {msg}", flush=True)
+
+
+def fail(msg):
+    print(f"[rebilling] ERROR: {msg}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def run(cmd, **kw):
+    say("$ " + " ".join(str(c) for c in cmd))
+    return subprocess.run(cmd, check=True, **kw)
+
+
+# ---------------------------------------------------------------- checks
+def check_odoo():
+    """Return the odoo package; stop when it is missing or not 19.0."""
+    try:
+        from odoo import release
+    except ImportError as exc:
+        raise SetupError(
+            f"Odoo is not installed: 'import odoo' fails in {sys.executable} ({exc}). "
+            f"Install Odoo {ODOO_SERIES} Community into this interpreter first "
+            "(README.md, section Prerequisites)."
+        ) from exc
+    if release.serie != ODOO_SERIES:
+        raise SetupError(
+            f"Wrong Odoo version: found {release.version} at {Path(release.__file__).parent}, "
+            f"this module set needs Odoo {ODOO_SERIES} Community."
+        )
+    return release
+
+
+def odoo_server_script():
+    """The command that starts the Odoo server of the installed ``odoo``."""
+    check_odoo()
+    from odoo import release
+
+    src = Path(release.__file__).resolve().parent.parent
+    for candidate in (src / "setup" / "odoo", src / "odoo-bin"):
+        if candidate.exists():
+            return [sys.executable, str(candidate)]
+    exe = shutil.which("odoo")
+    if exe:
+        return [sys.executable, exe]
+    raise SetupError(
+        f"Odoo's server script was not found next to {src} (setup/odoo or odoo-bin) "
+        "nor on PATH as 'odoo'."
+    )
+
+
+def missing_requirements(req_file):
+    """Requirements of ``req_file`` that are not installed (or too old)."""
+    from packaging.requirements import Requirement
+
+    missing = []
+    for line in Path(req_file).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        req = Requirement(line)
+        if req.marker and not req.marker.evaluate():
+            continue
+        try:
+            version = importlib.metadata.version(req.name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(line)
+            continue
+        if req.specifier and not req.specifier.contains(version, prereleases=True):
+            missing.append(line)
+    return missing
+
+
+REQUIREMENT_FILES = ("requirements.txt", "requirements-test.txt")
+
+
+def ensure_python_requirements():
+    files = [ROOT / name for name in REQUIREMENT_FILES]
+    missing = [req for f in files for req in missing_requirements(f)]
+    if not missing:
+        say("Python requirements: all present")
+        return
+    say("Python requirements missing: " + ", ".join(missing))
+    run([sys.executable, "-m", "pip", "install", "-q", *missing])
+    still = [req for f in files for req in missing_requirements(f)]
+    if still:
+        raise SetupError("pip could not install: " + ", ".join(still))
+
+
+def ensure_debian_tools(required=True):
+    absent = [(exe, pkg, why) for exe, pkg, why in DEBIAN_TOOLS if not shutil.which(exe)]
+    if not absent:
+        say("Debian tools: " + ", ".join(e for e, _p, _w in DEBIAN_TOOLS) + " present")
+        return
+    pkgs = [pkg for _e, pkg, _w in absent]
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        run(["apt-get", "update", "-qq"], env=env)
+        run(["apt-get", "install", "-y", "-qq", *pkgs], env=env)
+    absent = [(exe, pkg, why) for exe, pkg, why in absent if not shutil.which(exe)]
+    if absent and required:
+        raise SetupError(
+            "Missing programs: "
+            + "; ".join(f"{exe} (Debian package '{pkg}', for {why})" for exe, pkg, why in absent)
+            + ". Install them with apt-get as root."
+        )
+
+
+def pg_connect(dbname="postgres"):
+    import psycopg2
+
+    return psycopg2.connect(dbname=dbname)
+
+
+def ensure_postgresql():
+    """Make sure a PostgreSQL server answers on the local socket."""
+    import psycopg2
+
+    try:
+        pg_connect().close()
+        say("PostgreSQL: reachable on the local socket")
+        return
+    except psycopg2.OperationalError as exc:
+        first_error = exc
+    if shutil.which("pg_lsclusters") and shutil.which("pg_ctlcluster"):
+        out = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=False)
+        for line in out.stdout.splitlines():
+            parts = line.split()
+            if len(parts) >= 4 and parts[3] != "online":
+                run(
+                    ["pg_ctlcluster", "--skip-systemctl-redirect", parts[0], parts[1], "start"],
+                    check=False,
+                )
+        try:
+            pg_connect().close()
+            say("PostgreSQL: started the local cluster")
+            return
+        except psycopg2.OperationalError:
+            pass
+    raise SetupError(
+        "No PostgreSQL server is reachable on the local socket "
+        f"({str(first_error).strip()}). Install PostgreSQL 13+ (Debian: postgresql), "
+        "start it, and let the current user connect (trust or peer authentication)."
+    )
+
+
+def drop_database(name):
+    conn = pg_connect()
+    conn.autocommit = True
+    with conn.cursor() as cr:
+        cr.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        cr.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    conn.close()
+    filestore = LOCAL_DIR / "data" / "filestore" / name
+    if filestore.exists():
+        shutil.rmtree(filestore)
+
+
+def write_config(name, **options):
+    """Write an Odoo config file (ignored by git) and return its path."""
+    LOCAL_DIR.mkdir(exist_ok=True)
+    path = ROOT / f"odoo.{name}.conf"
+    cfg = configparser.ConfigParser()
+    cfg["options"] = {
+        "addons_path": str(ROOT),
+        "data_dir": str(LOCAL_DIR / "data"),
+        "http_interface": "127.0.0.1",
+        "list_db": "False",
+        "log_level": "info",
+        "max_cron_threads": "0",
+        **{k: str(v) for k, v in options.items()},
+    }
+    with path.open("w") as fh:
+        cfg.write(fh)
+    return path
+
+
+def prepare(debian_required=True):
+    """All checks and installs shared by the demo and the test command."""
+    try:
+        check_odoo()
+        ensure_python_requirements()
+        ensure_debian_tools(required=debian_required)
+        ensure_postgresql()
+    except SetupError as exc:
+        fail(str(exc))
+    except subprocess.CalledProcessError as exc:
+        fail(f"command failed: {exc}")
