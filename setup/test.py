@@ -21,6 +21,8 @@ from common import ADDONS, ROOT, drop_database, fail, prepare, run, say, write_c
 
 TEST_DB = os.environ.get("REBILLING_TEST_DB", "rebilling_test")
 TEST_HTTP_PORT = os.environ.get("REBILLING_TEST_HTTP_PORT", "8169")
+# A subset of addons for local iterations (comma-separated); CI installs them all.
+TEST_ADDONS = [a for a in os.environ.get("REBILLING_TEST_ADDONS", "").split(",") if a] or ADDONS
 # Odoo modules installed next to ours in the test database.
 EXTRA_MODULES = ["l10n_au"]
 AU_BOOTSTRAP = """
@@ -56,7 +58,7 @@ def build_database(config):
             "-d",
             TEST_DB,
             "-i",
-            ",".join(EXTRA_MODULES + ADDONS),
+            ",".join(EXTRA_MODULES + TEST_ADDONS),
             "--stop-after-init",
             "--log-level=warn",
         ],
@@ -85,7 +87,7 @@ def main():
     try:
         if not args.no_lint:
             lint()
-        config = write_config("test", http_port=TEST_HTTP_PORT, log_level="warn")
+        config = write_config(TEST_DB, http_port=TEST_HTTP_PORT, log_level="warn")
         if not args.reuse_db:
             build_database(config)
     except subprocess.CalledProcessError as exc:
@@ -93,7 +95,7 @@ def main():
 
     # Without explicit paths, every addon's tests and the cross-module ones.
     given = [a for a in pytest_args if not a.startswith("-") and (ROOT / a.split("::")[0]).exists()]
-    targets = [] if given else [str(ROOT / a) for a in ADDONS] + [str(ROOT / "tests")]
+    targets = [] if given else [str(ROOT / a) for a in TEST_ADDONS] + [str(ROOT / "tests")]
     cmd = [
         sys.executable,
         "-m",

@@ -1,3 +1,5 @@
+import io
+import zipfile
 from collections import defaultdict
 
 from odoo import api, fields, models
@@ -166,8 +168,34 @@ class AccountMove(models.Model):
         return True
 
     def action_rebilling_download_pdf(self):
-        moves = self.filtered("rebilling_period") or self
-        return self.env.ref("account.account_invoices").report_action(moves)
+        """One invoice: its PDF. Several: one zip of their PDFs."""
+        moves = self.filtered(lambda m: m.state == "posted")
+        if not moves:
+            raise UserError(self.env._("Select posted invoices to download."))
+        if len(moves) == 1:
+            return self.env.ref("account.account_invoices").report_action(moves)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for move in moves:
+                zf.writestr(move._get_invoice_report_filename(), move._rebilling_pdf_content())
+        attachment = self.env["ir.attachment"].create(
+            {"name": "invoices.zip", "raw": buf.getvalue(), "mimetype": "application/zip"}
+        )
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?download=true",
+            "target": "download",
+        }
+
+    def _rebilling_pdf_content(self):
+        """The PDF of the invoice: the one sent if any, else rendered now (one document)."""
+        self.ensure_one()
+        if self.invoice_pdf_report_id:
+            return self.invoice_pdf_report_id.raw
+        content, _type = self.env["ir.actions.report"]._render_qweb_pdf(
+            "account.account_invoices", self.ids
+        )
+        return content
 
     def action_rebilling_download_xero_csv(self):
         moves = self.filtered("rebilling_period")

@@ -1,8 +1,36 @@
+import functools
+import subprocess
+
 from odoo import api, models
+from odoo.tools.misc import find_in_path
+
+
+@functools.cache
+def wkhtmltopdf_renders_batches():
+    """Only wkhtmltopdf built with patched Qt renders several documents in one call.
+
+    Debian's package is not: Odoo then refuses a batch ("unpatched QT").
+    """
+    try:
+        out = subprocess.run(
+            [find_in_path("wkhtmltopdf"), "--version"], capture_output=True, text=True, check=False
+        ).stdout
+    except OSError:
+        return False
+    return "with patched qt" in out.lower()
 
 
 class AccountMoveSend(models.AbstractModel):
     _inherit = "account.move.send"
+
+    @api.model
+    def _prepare_invoice_pdf_report(self, invoices_data):
+        """Render invoice PDFs one by one where wkhtmltopdf cannot do batches."""
+        if len(invoices_data) <= 1 or wkhtmltopdf_renders_batches():
+            return super()._prepare_invoice_pdf_report(invoices_data)
+        for invoice, invoice_data in invoices_data.items():
+            super()._prepare_invoice_pdf_report({invoice: invoice_data})
+        return None
 
     @api.model
     def _hook_if_errors(self, moves_data, allow_raising=True):

@@ -150,7 +150,8 @@ class ResCompany(models.Model):
     def action_rebilling_preview(self):
         """The white-label invoice with dummy data, as PDF; creates no record."""
         self.ensure_one()
-        return self.env.ref("rebilling_base.action_report_rebilling_preview").report_action(self)
+        report = self.env.ref("rebilling_base.action_report_rebilling_preview")
+        return report.report_action(self, config=False)
 
     def _rebilling_preview_number(self):
         self.ensure_one()
@@ -409,7 +410,9 @@ class ResCompany(models.Model):
             raise UserError(self.env._("Enter the invoice sender email first."))
         domain = self.rebilling_sender_email.rsplit("@", 1)[1]
         mail_server = self.env["ir.mail_server"].sudo().search([], limit=1)
-        result = spf.check(domain, mail_server.smtp_host or None)
+        nameserver = self.env["ir.config_parameter"].sudo().get_param("rebilling.dns_server")
+        resolver = spf.make_resolver(nameserver or None)
+        result = spf.check(domain, mail_server.smtp_host or None, resolver=resolver)
         return self._rebilling_notify(result.message, "success" if result.ok else "warning")
 
     def _rebilling_notify(self, message, kind="info"):

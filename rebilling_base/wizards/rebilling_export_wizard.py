@@ -86,7 +86,8 @@ class RebillingExportWizard(models.TransientModel):
             content = self._summary_xlsx(moves)
             name = f"rebilling-summary-{stamp}.xlsx"
         else:
-            files = self._xero_csv_files(moves)
+            per_file = self.env.context.get("rebilling_xero_per_file", XERO_MAX_INVOICES)
+            files = self._xero_csv_files(moves, per_file=per_file)
             if len(files) == 1:
                 content, name = files[0], f"xero-invoices-{stamp}.csv"
             else:
@@ -163,14 +164,14 @@ class RebillingExportWizard(models.TransientModel):
                 "",
             ]
 
-    def _xero_csv_files(self, moves):
-        """One CSV per 500 invoices (Xero's import limit)."""
+    def _xero_csv_files(self, moves, per_file=XERO_MAX_INVOICES):
+        """One CSV per ``per_file`` invoices (Xero imports at most 500 per file)."""
         files = []
-        for start in range(0, len(moves), XERO_MAX_INVOICES):
+        for start in range(0, len(moves), per_file):
             buf = io.StringIO()
             writer = csv.writer(buf, lineterminator="\r\n")
             writer.writerow(XERO_COLUMNS)
-            for move in moves[start : start + XERO_MAX_INVOICES]:
+            for move in moves[start : start + per_file]:
                 writer.writerows(self._xero_rows(move))
             files.append(buf.getvalue().encode("utf-8"))
         return files

@@ -1,0 +1,132 @@
+import base64
+from datetime import date
+
+from odoo.exceptions import ValidationError
+from odoo.tests import Form, tagged
+
+from .common import VALID_ABN, RebillingCase, png_bytes
+
+CONFIG_VIEW = "rebilling_base.res_company_rebilling_form"
+
+
+@tagged("post_install", "-at_install")
+class TestConfiguration(RebillingCase):
+    def config_form(self):
+        return Form(self.company, view=CONFIG_VIEW)
+
+    def test_menus_open_the_configuration_until_complete(self):
+        action = self.env.ref("rebilling_base.action_open_summary")
+        self.company.rebilling_bsb = False
+        self.company.rebilling_phone = False
+        result = action.run()
+        self.assertEqual(result["res_model"], "res.company")
+        self.assertEqual(result["res_id"], self.company.id)
+        self.assertIn("BSB", self.company.rebilling_config_missing)
+        self.assertIn("Invoice Company Phone", self.company.rebilling_config_missing)
+        with self.config_form() as form:
+            form.rebilling_bsb = "062-000"
+            form.rebilling_phone = "02 9000 1234"
+        self.assertTrue(self.company.rebilling_configured)
+        result = action.run()
+        self.assertEqual(result["res_model"], "account.move")
+
+    def test_abn_checksum(self):
+        with self.assertRaisesRegex(ValidationError, "ABN"):
+            with self.config_form() as form:
+                form.rebilling_abn = "51 824 753 557"
+        with self.config_form() as form:
+            form.rebilling_abn = VALID_ABN
+        self.assertEqual(self.company.partner_id.vat, VALID_ABN)
+
+    def test_bsb_six_digits_printed_with_dash(self):
+        for bad in ("06200", "0620001", "ABC-DEF"):
+            with self.assertRaisesRegex(ValidationError, "BSB"):
+                with self.config_form() as form:
+                    form.rebilling_bsb = bad
+        with self.config_form() as form:
+            form.rebilling_bsb = "062000"
+        self.assertEqual(self.company._rebilling_bsb_display(), "062-000")
+
+    def test_logo_format_and_size(self):
+        bmp = base64.b64encode(png_bytes(fmt="BMP"))
+        with self.assertRaisesRegex(ValidationError, "only JPG, GIF and PNG"):
+            self.company.rebilling_logo = bmp
+        too_big = base64.b64encode(png_bytes(300, 100))
+        with self.assertRaisesRegex(ValidationError, "300x100"):
+            self.company.rebilling_logo = too_big
+        with self.assertRaisesRegex(ValidationError, "not an image"):
+            self.company.rebilling_logo = base64.b64encode(b"not an image at all")
+        for fmt in ("PNG", "JPEG", "GIF"):
+            self.company.rebilling_logo = base64.b64encode(png_bytes(200, 128, fmt=fmt))
+
+    def test_prefix_numbering_gap_free(self):
+        self.assertEqual(
+            self.company._rebilling_next_numbers(2, date(2026, 11, 1)),
+            ["AAP-00001", "AAP-00002"],
+        )
+        self.run_billing(date(2026, 11, 1))
+        names = sorted(
+            self.env["account.move"].search([("rebilling_period", "!=", False)]).mapped("name")
+        )
+        self.assertEqual(names, ["AAP-00003", "AAP-00004"])
+
+    def test_pattern_numbering(self):
+        with self.config_form() as form:
+            form.rebilling_number_pattern = "%num%/%year%"
+            form.rebilling_invoice_start = 100001
+        self.run_billing(date(2026, 11, 1))
+        moves = self.env["account.move"].search([("rebilling_period", "!=", False)])
+        self.assertEqual(sorted(moves.mapped("name")), ["100001/2026", "100002/2026"])
+        self.assertEqual(set(moves.mapped("state")), {"posted"})
+        with self.assertRaisesRegex(ValidationError, "%num%"):
+            with self.config_form() as form:
+                form.rebilling_number_pattern = "INV-%year%"
+
+    def test_starting_number(self):
+        with self.config_form() as form:
+            form.rebilling_invoice_prefix = "SCC-"
+            form.rebilling_invoice_start = 500
+        self.assertEqual(self.company._rebilling_next_numbers(1, date(2026, 11, 1)), ["SCC-00500"])
+
+    def test_preview_invoice_creates_no_record(self):
+        moves_before = self.env["account.move"].search_count([])
+        action = self.company.action_rebilling_preview()
+        self.assertEqual(action["report_name"], "rebilling_base.report_rebilling_preview")
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("rebilling_base.report_rebilling_preview", self.company.ids)[0]
+            .decode()
+        )
+        self.assertIn("Southern Cross Communications", html)
+        self.assertIn(VALID_ABN, html)
+        self.assertIn("062-000", html)
+        self.assertIn("AAP-00001", html)
+        self.assertIn("Pay by EFT", html)
+        report = self.env["ir.actions.report"].with_context(force_report_rendering=True)
+        pdf, kind = report._render_qweb_pdf(
+            "rebilling_base.report_rebilling_preview", self.company.ids
+        )
+        self.assertEqual(kind, "pdf")
+        self.assertTrue(pdf.startswith(b"%PDF"))
+        self.assertEqual(self.env["account.move"].search_count([]), moves_before)
+
+    def test_invoice_shows_white_label_details(self):
+        self.run_billing(date(2026, 11, 1))
+        invoice = self.invoices_of(self.customer_a)
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("account.account_invoices", invoice.ids)[0]
+            .decode()
+        )
+        for text in (
+            "Southern Cross Communications",
+            "02 9000 1234",
+            VALID_ABN,
+            "062-000",
+            "12345678",
+            "Pay by EFT quoting the invoice number.",
+            "Payment terms: <span>14</span> days",
+            "data:image/png;base64",
+            "Services",
+        ):
+            self.assertIn(text, html)

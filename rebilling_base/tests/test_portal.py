@@ -1,0 +1,67 @@
+from datetime import date
+
+from odoo import Command
+from odoo.tests import HttpCase, tagged
+
+from .common import RebillingCase
+
+NOV = date(2026, 11, 1)
+
+
+@tagged("post_install", "-at_install")
+class TestPortal(RebillingCase, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.portal_user = cls.env["res.users"].create(
+            {
+                "name": "Harbour Portal",
+                "login": "harbour_portal",
+                "password": "harbour_portal",
+                "partner_id": cls.customer_a.id,
+                "group_ids": [Command.set([cls.env.ref("base.group_portal").id])],
+            }
+        )
+        cls.run_billing_cls(NOV)
+        cls.sent = cls.env["account.move"].search(
+            [("partner_id", "=", cls.customer_a.id), ("rebilling_period", "=", NOV)]
+        )
+        cls.sent.write({"is_move_sent": True})
+        cls.other = cls.env["account.move"].search(
+            [("partner_id", "=", cls.customer_b.id), ("rebilling_period", "=", NOV)]
+        )
+        cls.other.write({"is_move_sent": True})
+        # A second invoice of customer A, not sent yet.
+        cls.env.cr.execute(
+            "UPDATE account_move SET rebilling_period = %s WHERE id = %s",
+            [date(2026, 10, 1), cls.sent.id],
+        )
+        cls.env.invalidate_all()
+        cls.run_billing_cls(NOV)
+        cls.unsent = cls.env["account.move"].search(
+            [("partner_id", "=", cls.customer_a.id), ("rebilling_period", "=", NOV)]
+        )
+
+    @classmethod
+    def run_billing_cls(cls, period):
+        run = cls.env["rebilling.billing.run"]._get_or_create(cls.company, period)
+        run.line_ids.unlink()
+        run.with_context(queue_job__no_delay=True).action_start()
+
+    def test_customer_sees_own_sent_invoices_only(self):
+        self.assertEqual(self.sent.rebilling_send_state, "sent")
+        self.assertEqual(self.unsent.rebilling_send_state, "pending")
+        self.authenticate("harbour_portal", "harbour_portal")
+        page = self.url_open("/my/invoices").text
+        self.assertIn(self.sent.name, page)
+        self.assertNotIn(self.unsent.name, page, "unsent invoices are not on the portal")
+        self.assertNotIn(self.other.name, page, "other customers' invoices are not shown")
+        detail = self.url_open(f"/my/invoices/{self.sent.id}")
+        self.assertEqual(detail.status_code, 200)
+        self.assertIn(self.sent.name, detail.text)
+        pdf = self.url_open(f"/my/invoices/{self.sent.id}?report_type=pdf")
+        self.assertEqual(pdf.status_code, 200)
+        for hidden in (self.unsent, self.other):
+            response = self.url_open(f"/my/invoices/{hidden.id}", allow_redirects=False)
+            self.assertIn(response.status_code, (302, 303, 403, 404))
+            self.assertNotIn(hidden.name, response.text)

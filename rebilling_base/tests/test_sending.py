@@ -1,0 +1,227 @@
+import csv
+import io
+import zipfile
+from datetime import date
+
+import openpyxl
+
+from odoo.tests import Form, HttpCase, tagged
+
+from .common import RebillingCase
+from .fakes.fake_dns import FakeDNS
+
+NOV = date(2026, 11, 1)
+
+
+def sent_mails(env, move):
+    return env["mail.mail"].search([("model", "=", "account.move"), ("res_id", "=", move.id)])
+
+
+def run_send_cron(env):
+    """What account's "Send invoices" cron does, without its commit (forbidden in tests)."""
+    queued = env["account.move"].search([("sending_data", "!=", False), ("state", "=", "posted")])
+    env["account.move.send"]._generate_and_send_invoices(queued, from_cron=True)
+
+
+@tagged("post_install", "-at_install")
+class TestSenderEmail(RebillingCase):
+    def test_saving_sender_sends_confirmation_and_blocks_sending(self):
+        with Form(self.company, view="rebilling_base.res_company_rebilling_form") as form:
+            form.rebilling_sender_email = "invoices@newdomain.example.com"
+        self.assertFalse(self.company.rebilling_sender_confirmed)
+        mail = self.env["mail.mail"].search(
+            [("subject", "=", "Confirm invoices@newdomain.example.com as invoice sender")]
+        )
+        self.assertTrue(mail, "a confirmation email goes to the new address")
+        self.assertIn("/rebilling/sender/confirm/", mail.body_html)
+        notif = self.company.action_rebilling_check_confirmed()
+        self.assertEqual(notif["params"]["type"], "warning")
+        # Invoices are not sent from an unconfirmed address.
+        self.company.rebilling_auto_invoice = True
+        self.run_billing(NOV)
+        invoice = self.invoices_of(self.customer_a)
+        self.assertEqual(invoice.rebilling_send_state, "failed")
+        self.assertEqual(invoice.rebilling_send_error, "sender email not verified")
+        self.assertFalse(invoice.sending_data)
+        # Resend makes a new one-time link.
+        token = self.company.sudo().rebilling_sender_token
+        self.company.action_rebilling_resend_confirmation()
+        self.assertNotEqual(self.company.sudo().rebilling_sender_token, token)
+
+    def test_spf_check_against_local_dns(self):
+        records = {
+            ("southerncross.example.com", "TXT"): [
+                '"v=spf1 include:_spf.mailhost.example.net -all"'
+            ],
+            ("_spf.mailhost.example.net", "TXT"): ['"v=spf1 ip4:198.51.100.0/24 -all"'],
+            ("smtp.mailhost.example.net", "A"): ["198.51.100.25"],
+            ("smtp.other.example.org", "A"): ["203.0.113.9"],
+        }
+        server = self.env["ir.mail_server"].create(
+            {"name": "Outgoing", "smtp_host": "smtp.mailhost.example.net"}
+        )
+        with FakeDNS(records) as dns_server:
+            self.env["ir.config_parameter"].set_param("rebilling.dns_server", dns_server.address)
+            result = self.company.action_rebilling_check_spf()
+            self.assertEqual(result["params"]["type"], "success")
+            self.assertIn("authorises the outgoing mail server", result["params"]["message"])
+            server.smtp_host = "smtp.other.example.org"
+            result = self.company.action_rebilling_check_spf()
+            self.assertEqual(result["params"]["type"], "warning")
+            self.assertIn("does not authorise", result["params"]["message"])
+            self.assertIn("48 hours", result["params"]["message"])
+            self.company.rebilling_sender_email = "billing@nospf.example.com"
+            result = self.company.action_rebilling_check_spf()
+            self.assertIn("has no SPF record", result["params"]["message"])
+
+
+@tagged("post_install", "-at_install")
+class TestSenderConfirmationRoute(HttpCase):
+    def test_one_time_link_confirms_the_address(self):
+        company = self.env.ref("base.main_company")
+        company.rebilling_sender_email = "billing@route.example.com"
+        token = company.sudo().rebilling_sender_token
+        self.assertTrue(token)
+        response = self.url_open(f"/rebilling/sender/confirm/{token}")
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("Sender email confirmed", response.text)
+        company.invalidate_recordset()
+        self.assertTrue(company.rebilling_sender_confirmed)
+        again = self.url_open(f"/rebilling/sender/confirm/{token}")
+        self.assertIn("Link not valid", again.text)
+        self.assertIn("Link not valid", self.url_open("/rebilling/sender/confirm/forged").text)
+
+
+@tagged("post_install", "-at_install")
+class TestSending(RebillingCase):
+    def test_auto_invoice_queues_then_cron_sends_from_the_sender(self):
+        self.company.rebilling_auto_invoice = True
+        self.run_billing(NOV)
+        invoice = self.invoices_of(self.customer_a)
+        self.assertEqual(invoice.rebilling_send_state, "queued")
+        run_send_cron(self.env)
+        self.assertEqual(invoice.rebilling_send_state, "sent")
+        mail = sent_mails(self.env, invoice)
+        self.assertEqual(len(mail), 1)
+        self.assertIn("billing@southerncross.example.com", mail.email_from)
+        self.assertIn("invoices@harbour.example.com", mail.recipient_ids.mapped("email"))
+        self.assertTrue(mail.attachment_ids.filtered(lambda a: a.mimetype == "application/pdf"))
+
+    def test_without_auto_invoice_invoices_stay_pending(self):
+        self.run_billing(NOV)
+        invoice = self.invoices_of(self.customer_a)
+        self.assertEqual(invoice.rebilling_send_state, "pending")
+        self.assertFalse(invoice.sending_data)
+
+    def test_send_and_cancel_from_the_list(self):
+        self.run_billing(NOV)
+        invoices = self.invoices_of(self.customer_a) | self.invoices_of(self.customer_b)
+        action = self.env.ref("rebilling_base.action_server_rebilling_send")
+        result = action.with_context(active_model="account.move", active_ids=invoices.ids).run()
+        self.assertEqual(result["params"]["type"], "success")
+        self.assertEqual(set(invoices.mapped("rebilling_send_state")), {"queued"})
+        invoices[0].action_rebilling_cancel_send()
+        self.assertEqual(invoices[0].rebilling_send_state, "cancelled")
+        run_send_cron(self.env)
+        self.assertEqual(invoices[1].rebilling_send_state, "sent")
+        self.assertFalse(sent_mails(self.env, invoices[0]), "a cancelled invoice is not emailed")
+        # Sending again puts it back in the queue.
+        invoices[0].action_rebilling_send()
+        self.assertEqual(invoices[0].rebilling_send_state, "queued")
+
+    def test_delivery_failure_and_bounce_are_shown(self):
+        self.company.rebilling_auto_invoice = True
+        self.run_billing(NOV)
+        a, b = self.invoices_of(self.customer_a), self.invoices_of(self.customer_b)
+        run_send_cron(self.env)
+        mail_a = sent_mails(self.env, a)
+        mail_a._postprocess_sent_message(
+            success_pids=[],
+            success_emails=[],
+            failure_reason="550 5.1.1 mailbox unavailable",
+            failure_type="mail_email_invalid",
+        )
+        self.assertEqual(a.rebilling_send_state, "failed")
+        self.assertIn("mailbox unavailable", a.rebilling_send_error)
+        b._message_receive_bounce("hello@bondi.example.com", self.customer_b)
+        self.assertEqual(b.rebilling_send_state, "failed")
+        self.assertIn("Hard bounce", b.rebilling_send_error)
+        failed = self.env["account.move"].search([("rebilling_send_state", "=", "failed")])
+        self.assertEqual(failed, a | b)
+
+    def test_previous_invoices(self):
+        self.run_billing(NOV)
+        self.run_billing(date(2026, 12, 1))
+        dec = self.invoices_of(self.customer_a, date(2026, 12, 1))
+        action = dec.action_rebilling_previous_invoices()
+        previous = self.env["account.move"].search(action["domain"])
+        self.assertEqual(previous, self.invoices_of(self.customer_a, NOV))
+
+
+@tagged("post_install", "-at_install")
+class TestExports(RebillingCase):
+    def _download(self, action):
+        attachment_id = int(action["url"].split("/web/content/")[1].split("?")[0])
+        return self.env["ir.attachment"].browse(attachment_id)
+
+    def test_xero_csv_of_a_month(self):
+        self.run_billing(NOV)
+        wizard = Form(self.env["rebilling.export.wizard"])
+        wizard.month = date(2026, 11, 15)
+        attachment = self._download(wizard.save().action_export())
+        self.assertTrue(attachment.name.endswith(".csv"))
+        rows = list(csv.DictReader(io.StringIO(attachment.raw.decode())))
+        self.assertEqual(len(rows[0]), 27)
+        invoice = self.invoices_of(self.customer_a)
+        mine = [r for r in rows if r["*InvoiceNumber"] == invoice.name]
+        self.assertEqual(len(mine), len(invoice.invoice_line_ids))
+        first = mine[0]
+        self.assertEqual(first["*ContactName"], "Harbour Dental")
+        self.assertEqual(first["*InvoiceDate"], "01/11/2026")
+        self.assertEqual(first["*DueDate"], "15/11/2026")
+        self.assertEqual(first["*AccountCode"], "200")
+        self.assertEqual(first["*TaxType"], "GST on Income")
+        self.assertEqual(first["Currency"], "AUD")
+        self.product_nbn.rebilling_xero_account_code = "210"
+        rows = list(
+            csv.DictReader(
+                io.StringIO(
+                    self._download(invoice.action_rebilling_download_xero_csv()).raw.decode()
+                )
+            )
+        )
+        self.assertIn("210", {r["*AccountCode"] for r in rows})
+
+    def test_xero_csv_split_in_files_of_500_invoices(self):
+        self.run_billing(NOV)
+        wizard = self.env["rebilling.export.wizard"].create({"month": NOV})
+        moves = wizard._get_moves()
+        self.assertEqual(len(wizard._xero_csv_files(moves)), 1)
+        files = wizard._xero_csv_files(moves, per_file=1)
+        self.assertEqual(len(files), 2)
+        zipped = self._download(wizard.with_context(rebilling_xero_per_file=1).action_export())
+        self.assertTrue(zipped.name.endswith(".zip"))
+        with zipfile.ZipFile(io.BytesIO(zipped.raw)) as zf:
+            self.assertEqual(len(zf.namelist()), 2)
+
+    def test_summary_xlsx(self):
+        self.run_billing(NOV)
+        wizard = self.env["rebilling.export.wizard"].create({"month": NOV, "export_type": "xlsx"})
+        attachment = self._download(wizard.action_export())
+        sheet = openpyxl.load_workbook(io.BytesIO(attachment.raw)).active
+        rows = list(sheet.iter_rows(values_only=True))
+        self.assertEqual(rows[0][0], "Invoice")
+        self.assertEqual(len(rows), 4)  # header, 2 invoices, total
+        total = sum(
+            self.env["account.move"].search([("rebilling_period", "=", NOV)]).mapped("amount_total")
+        )
+        self.assertAlmostEqual(rows[-1][6], total)
+
+    def test_download_pdfs_of_several_invoices_as_zip(self):
+        self.run_billing(NOV)
+        invoices = self.env["account.move"].search([("rebilling_period", "=", NOV)])
+        attachment = self._download(invoices.action_rebilling_download_pdf())
+        with zipfile.ZipFile(io.BytesIO(attachment.raw)) as zf:
+            names = zf.namelist()
+            self.assertEqual(len(names), 2)
+            self.assertTrue(zf.read(names[0]), "each invoice has its document")
