@@ -1,0 +1,92 @@
+"""A small SMTP server on 127.0.0.1 (random port) that keeps the messages it receives.
+
+Recipients listed in ``reject`` get ``550 5.1.1`` (a hard bounce), as a real
+mail server answers for an unknown mailbox. Used by the demo command so its
+invoices are really emailed over SMTP without leaving the machine.
+"""
+
+import socketserver
+import threading
+from email import message_from_bytes
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    def reply(self, line):
+        self.wfile.write(line.encode() + b"\r\n")
+
+    def handle(self):
+        server = self.server.owner
+        self.reply("220 fake-smtp ready")
+        sender, rcpts = None, []
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            command = line.decode(errors="replace").strip()
+            verb = command.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                self.reply("250 fake-smtp")
+            elif verb == "MAIL":
+                sender, rcpts = command.split(":", 1)[1].strip(" <>"), []
+                self.reply("250 OK")
+            elif verb == "RCPT":
+                rcpt = command.split(":", 1)[1].strip().split(" ")[0].strip("<>")
+                if rcpt.lower() in server.reject:
+                    self.reply(f"550 5.1.1 <{rcpt}>: mailbox unavailable")
+                else:
+                    rcpts.append(rcpt)
+                    self.reply("250 OK")
+            elif verb == "DATA":
+                if not rcpts:
+                    self.reply("554 no valid recipients")
+                    continue
+                self.reply("354 end with <CRLF>.<CRLF>")
+                data = b""
+                while True:
+                    chunk = self.rfile.readline()
+                    if chunk in (b".\r\n", b".\n", b""):
+                        break
+                    data += chunk[1:] if chunk.startswith(b"..") else chunk
+                server.messages.append((sender, rcpts, message_from_bytes(data)))
+                self.reply("250 OK queued")
+            elif verb == "RSET":
+                sender, rcpts = None, []
+                self.reply("250 OK")
+            elif verb == "QUIT":
+                self.reply("221 bye")
+                return
+            else:
+                self.reply("250 OK")
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class FakeSMTP:
+    def __init__(self, reject=()):
+        self.reject = {r.lower() for r in reject}
+        self.messages = []
+        self._server = None
+
+    @property
+    def port(self):
+        return self._server.server_address[1]
+
+    def start(self):
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.owner = self
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self.port
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Screenshots of a running Odoo for the README, through headless Chromium (DevTools protocol).
+
+    python3 setup/demo.py &                       # serves the demo on 127.0.0.1:8069
+    python3 setup/screenshot.py "/odoo/action-rebilling_base.action_rebilling_billing_run" \
+        docs/billing_run.png
+
+Logs in as admin/admin, opens the path, waits for the page to settle and saves a PNG.
+"""
+
+import argparse
+import base64
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import websocket
+
+
+class Page:
+    def __init__(self, ws_url):
+        self.ws = websocket.create_connection(ws_url, timeout=30)
+        self.next_id = 0
+
+    def call(self, method, **params):
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+
+    def evaluate(self, expression):
+        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True)
+        return result.get("result", {}).get("value")
+
+    def wait_for(self, expression, seconds=30):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.evaluate(expression):
+                return True
+            time.sleep(0.3)
+        raise TimeoutError(expression)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path")
+    parser.add_argument("output")
+    parser.add_argument("--base", default="http://127.0.0.1:8069")
+    parser.add_argument("--size", default="1400,850")
+    parser.add_argument("--wait", default=".o_action_manager .o_view_controller")
+    args = parser.parse_args()
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    profile = tempfile.mkdtemp(prefix="rebilling-shot-")
+    port = 9333
+    proc = subprocess.Popen(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            f"--remote-debugging-port={port}",
+            f"--window-size={args.size}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _i in range(50):
+            try:
+                targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json"))
+                break
+            except OSError:
+                time.sleep(0.2)
+        target = next(t for t in targets if t["type"] == "page")
+        page = Page(target["webSocketDebuggerUrl"])
+        page.call("Page.enable")
+        page.call("Page.navigate", url=f"{args.base}/web/login")
+        page.wait_for("!!document.querySelector('input[name=login]')")
+        page.evaluate(
+            "document.querySelector('input[name=login]').value='admin';"
+            "document.querySelector('input[name=password]').value='admin';"
+            "document.querySelector('form.oe_login_form').submit(); true"
+        )
+        time.sleep(2)
+        page.call("Page.navigate", url=f"{args.base}{args.path}")
+        page.wait_for(f"!!document.querySelector({json.dumps(args.wait)})")
+        time.sleep(2)
+        shot = page.call("Page.captureScreenshot", format="png")
+        with open(args.output, "wb") as fh:
+            fh.write(base64.b64decode(shot["data"]))
+        print(f"saved {args.output}")
+    finally:
+        proc.terminate()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
