@@ -54,7 +54,7 @@ def main():
     parser.add_argument("output")
     parser.add_argument("--base", default="http://127.0.0.1:8069")
     parser.add_argument("--size", default="1400,850")
-    parser.add_argument("--wait", default=".o_action_manager .o_view_controller")
+    parser.add_argument("--wait", default=".o_list_renderer, .o_form_renderer")
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     profile = tempfile.mkdtemp(prefix="rebilling-shot-")
@@ -96,7 +96,10 @@ def main():
         )
         time.sleep(2)
         page.call("Page.navigate", url=f"{args.base}{args.path}")
-        page.wait_for(f"!!document.querySelector({json.dumps(args.wait)})")
+        try:
+            page.wait_for(f"!!document.querySelector({json.dumps(args.wait)})")
+        except TimeoutError:
+            print(f"{args.wait} did not appear; saving the page as it is")
         time.sleep(2)
         shot = page.call("Page.captureScreenshot", format="png")
         with open(args.output, "wb") as fh:

@@ -70,7 +70,7 @@ class AccountMove(models.Model):
     def _compute_rebilling_service_summary(self):
         for move in self:
             names = move.invoice_line_ids.rebilling_service_id.mapped("name")
-            move.rebilling_service_summary = ", ".join(names)
+            move.rebilling_service_summary = ", ".join(dict.fromkeys(names))
 
     def _rebilling_period_label(self):
         self.ensure_one()

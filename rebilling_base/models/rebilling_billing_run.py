@@ -76,7 +76,7 @@ class RebillingBillingRun(models.Model):
     line_ids = fields.One2many("rebilling.billing.run.line", "run_id", "Customer Log")
     invoice_ids = fields.One2many("account.move", "rebilling_run_id", "Invoices")
     customer_count = fields.Integer("Customers", compute="_compute_counts")
-    invoice_count = fields.Integer("Invoices", compute="_compute_counts")
+    invoice_count = fields.Integer("Invoice Count", compute="_compute_counts")
     error_count = fields.Integer("Errors", compute="_compute_counts")
     pending_count = fields.Integer("Pending", compute="_compute_counts")
     progress = fields.Float(compute="_compute_counts")
@@ -467,6 +467,8 @@ class RebillingBillingRun(models.Model):
         factor, first, last = self._prorate(service.date_start, service.date_end)
         if factor <= 0:
             return None
+        if service.service_type == "voice" and not service.price_unit:
+            return None  # a usage-only service: its calls are billed by the usage hook
         return {
             "product_id": service.product_id.id,
             "name": f"{service.name} ({self._period_label(first, last, factor)})",
