@@ -76,7 +76,7 @@ class RebillingBillingRun(models.Model):
     line_ids = fields.One2many("rebilling.billing.run.line", "run_id", "Customer Log")
     invoice_ids = fields.One2many("account.move", "rebilling_run_id", "Invoices")
     customer_count = fields.Integer("Customers", compute="_compute_counts")
-    invoice_count = fields.Integer("Invoice Count", compute="_compute_counts")
+    invoice_count = fields.Integer(compute="_compute_counts")
     error_count = fields.Integer("Errors", compute="_compute_counts")
     pending_count = fields.Integer("Pending", compute="_compute_counts")
     progress = fields.Float(compute="_compute_counts")
