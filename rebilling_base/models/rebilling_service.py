@@ -43,7 +43,6 @@ class RebillingService(models.Model):
         SERVICE_TYPES,
         "Type",
         required=True,
-        default="other",
         compute="_compute_service_type",
         store=True,
         readonly=False,
@@ -85,6 +84,8 @@ class RebillingService(models.Model):
         for service in self:
             if service.product_id.rebilling_service_type:
                 service.service_type = service.product_id.rebilling_service_type
+            elif not service.service_type:
+                service.service_type = "other"
 
     @api.depends("product_id")
     def _compute_price_unit(self):

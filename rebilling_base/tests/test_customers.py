@@ -35,6 +35,14 @@ class TestCustomers(RebillingCase):
             with Form(service) as edit:
                 edit.date_end = date(2025, 12, 31)
 
+    def test_service_type_from_product_on_create(self):
+        self.assertEqual(self.service_a.service_type, "wholesale")
+        self.assertEqual(self.service_b.service_type, "voip_bundle")
+        other = self.env["rebilling.service"].create(
+            {"partner_id": self.customer_a.id, "product_id": self.product_fee.id}
+        )
+        self.assertEqual(other.service_type, "other")
+
     def test_charges_tied_to_a_service(self):
         form = Form(self.env["rebilling.charge"])
         form.service_id = self.service_a
