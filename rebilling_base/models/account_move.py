@@ -105,6 +105,19 @@ class AccountMove(models.Model):
             return self.env.ref("rebilling_base.mail_template_rebilling_invoice")
         return super()._get_mail_template()
 
+    # ------------------------------------------------------------ external systems
+    def _rebilling_external_ready(self):
+        """Override point: the invoices of ``self`` that may go to external systems now.
+
+        Posted customer invoices. ``rebilling_review`` leaves out those held for
+        review; the connectors (Xero, Autotask, ConnectWise) push only these.
+        """
+        return self.filtered(lambda m: m.move_type == "out_invoice" and m.state == "posted")
+
+    def _rebilling_external_trigger_fields(self):
+        """Override point: fields whose change makes invoices ready again (posted again)."""
+        return {"state"}
+
     # ------------------------------------------------------------ sending
     def _rebilling_sendable(self):
         """Invoices that may be queued now (override point for review)."""
