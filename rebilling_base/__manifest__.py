@@ -29,6 +29,9 @@
         "views/mail_notification_views.xml",
         "views/rebilling_menus.xml",
         "views/rebilling_sender_templates.xml",
+        "security/rebilling_connector_security.xml",
+        "views/rebilling_backend_views.xml",
+        "views/rebilling_sync_log_views.xml",
     ],
     "demo": ["demo/rebilling_demo.xml"],
     "assets": {

@@ -9,4 +9,14 @@
     "website": "https://github.com/odoo-rebilling/rebilling",
     "depends": ["rebilling_base"],
     "external_dependencies": {"python": ["requests"]},
+    "data": [
+        "security/ir.model.access.csv",
+        "security/rebilling_connectwise_security.xml",
+        "views/rebilling_connectwise_record_views.xml",
+        "views/rebilling_backend_views.xml",
+        "views/rebilling_service_views.xml",
+        "views/res_partner_views.xml",
+        "views/account_move_views.xml",
+        "views/rebilling_connectwise_wizard_views.xml",
+    ],
 }

@@ -15,3 +15,7 @@ from . import (
     res_config_settings,
     res_partner,
 )
+from . import rebilling_backend as rebilling_backend
+from . import rebilling_backend_mixin as rebilling_backend_mixin
+from . import rebilling_binding as rebilling_binding
+from . import rebilling_sync_log as rebilling_sync_log

@@ -1,0 +1,1 @@
+from . import test_autotask_config, test_autotask_pull, test_autotask_push, test_autotask_security

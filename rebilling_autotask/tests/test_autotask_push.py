@@ -1,0 +1,188 @@
+from datetime import date
+
+from odoo.addons.queue_job.tests.common import trap_jobs
+from odoo.tests import Form
+
+from .common import NOV, AutotaskCase
+
+
+class TestAutotaskPush(AutotaskCase):
+    def setUp(self):
+        super().setUp()
+        self.connect()
+        self.seed()
+        self.link_services()
+        # A service that is not a VoIP utility: never pushed, even with a contract.
+        self.service_other = self.env["rebilling.service"].create(
+            {
+                "partner_id": self.customer_a.id,
+                "product_id": self.product_fee.id,
+                "service_type": "other",
+                "date_start": date(2026, 1, 1),
+                "autotask_contract_id": self.record("contract", self.at_contract_a["id"]).id,
+                "autotask_product_id": self.record("product", self.at_product["id"]).id,
+            }
+        )
+
+    def bill(self):
+        self.run_billing(NOV)
+        self.invoice_a = self.invoices_of(self.customer_a, NOV)
+        self.invoice_b = self.invoices_of(self.customer_b, NOV)
+        self.assertEqual(len(self.invoice_a | self.invoice_b), 2)
+
+    def line_of(self, invoice, service):
+        return invoice.invoice_line_ids.filtered(lambda line: line.rebilling_service_id == service)
+
+    def binding(self, line):
+        return self.env["rebilling.binding"].search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("res_model", "=", "account.move.line"),
+                ("res_id", "=", line.id),
+            ]
+        )
+
+    def push(self, invoice):
+        return invoice.action_rebilling_autotask_push()
+
+    def test_generated_invoice_items_become_contract_charges(self):
+        self.bill()
+        charges_a = self.autotask.charges(self.at_contract_a["id"])
+        charges_b = self.autotask.charges(self.at_contract_b["id"])
+        self.assertEqual(len(charges_a), 1, "the 'other' service line is not pushed")
+        self.assertEqual(len(charges_b), 1)
+        line_a = self.line_of(self.invoice_a, self.service_a)
+        charge = charges_a[0]
+        self.assertEqual(charge["productID"], self.at_product["id"])
+        self.assertEqual(charge["unitQuantity"], line_a.quantity)
+        self.assertEqual(charge["unitPrice"], line_a.price_unit)
+        self.assertEqual(charge["datePurchased"], "2026-11-01T00:00:00Z")
+        self.assertEqual(charge["purchaseOrderNumber"], self.invoice_a.name)
+        self.assertEqual(charges_b[0]["billingCodeID"], self.at_material["id"])
+        self.assertEqual(charges_b[0]["unitQuantity"], 4)
+        self.assertEqual(self.binding(line_a).external_id, str(charge["id"]))
+        self.assertFalse(self.binding(self.line_of(self.invoice_a, self.service_other)))
+        # Exactly once: pushing again sends nothing new.
+        posts = self.charge_posts()
+        self.push(self.invoice_a | self.invoice_b)
+        self.assertEqual(self.charge_posts(), posts)
+        self.assertEqual(len(self.autotask.charges()), 2)
+        logs = self.env["rebilling.sync.log"].search(
+            [("backend_id", "=", self.backend.id), ("res_model", "=", "account.move.line")]
+        )
+        self.assertEqual(len(logs), 2)
+        self.assertEqual(set(logs.mapped("state")), {"done"})
+
+    def bill_without_push(self):
+        self.backend.auto_push = False
+        self.bill()
+        self.assertFalse(self.autotask.charges())
+        self.backend.auto_push = True
+
+    def test_retries_after_500_and_429_create_once(self):
+        self.bill_without_push()
+        self.autotask.fail_next(2, 500, path=r"/Charges$", method="POST")
+        self.push(self.invoice_a)
+        self.assertEqual(len(self.autotask.charges()), 1)
+        self.autotask.fail_next(2, 429, retry_after=0.1, path=r"/Charges$", method="POST")
+        self.push(self.invoice_b)
+        self.assertEqual(len(self.autotask.charges()), 2)
+        self.assertTrue(self.autotask.request_count(status=429))
+        line_b = self.line_of(self.invoice_b, self.service_b)
+        self.assertEqual(self.binding(line_b).sync_state, "done")
+
+    def test_timeout_never_duplicates(self):
+        self.bill_without_push()
+        self.autotask.timeout_next(1, seconds=1.0, path=r"/Charges$", method="POST")
+        action = self.push(self.invoice_a)
+        self.assertEqual(action["params"]["type"], "warning")
+        line_a = self.line_of(self.invoice_a, self.service_a)
+        binding = self.binding(line_a)
+        self.assertEqual(binding.sync_state, "error")
+        self.assertFalse(binding.external_id)
+        # The slow server created the charge after the client gave up.
+        self.assertTrue(self.wait_for(lambda: len(self.autotask.charges()) == 1))
+        posts = self.charge_posts()
+        self.push(self.invoice_a)
+        self.assertEqual(self.charge_posts(), posts, "found by its marker, not created again")
+        self.assertEqual(len(self.autotask.charges()), 1)
+        self.assertEqual(binding.external_id, str(self.autotask.charges()[0]["id"]))
+        self.assertEqual(binding.sync_state, "done")
+
+    def test_correction_patches_the_charge(self):
+        self.bill()
+        line_a = self.line_of(self.invoice_a, self.service_a)
+        charge_id = int(self.binding(line_a).external_id)
+        self.invoice_a.button_draft()
+        with Form(self.invoice_a) as form:
+            index = self.invoice_a.invoice_line_ids.ids.index(line_a.id)
+            with form.invoice_line_ids.edit(index) as line_form:
+                line_form.quantity = 3
+                line_form.price_unit = 80.0
+        with trap_jobs() as trap:
+            self.invoice_a.action_post()
+            trap.assert_jobs_count(1)
+            trap.perform_enqueued_jobs()
+        charges = self.autotask.charges()
+        self.assertEqual(len(charges), 2, "no duplicate")
+        charge = self.autotask.get("ContractCharges", charge_id)
+        self.assertEqual(charge["unitQuantity"], 3)
+        self.assertEqual(charge["unitPrice"], 80.0)
+        self.assertEqual(self.autotask.request_count("PATCH", r"/Charges$"), 1)
+
+    def test_contract_change_replaces_unbilled_charge(self):
+        self.bill()
+        line_a = self.line_of(self.invoice_a, self.service_a)
+        old_id = int(self.binding(line_a).external_id)
+        other = self.autotask.add_contract(self.at_harbour["id"], "Harbour VoIP 2")
+        self.backend._rebilling_pull("autotask_contracts")
+        self.service_a.autotask_contract_id = self.record("contract", other["id"])
+        self.invoice_a.button_draft()
+        with trap_jobs() as trap:
+            self.invoice_a.action_post()
+            trap.perform_enqueued_jobs()
+        self.assertIsNone(self.autotask.get("ContractCharges", old_id))
+        new = self.autotask.charges(other["id"])
+        self.assertEqual(len(new), 1)
+        self.assertEqual(self.binding(line_a).external_id, str(new[0]["id"]))
+        self.assertEqual(self.autotask.request_count("DELETE", r"/Charges/\d+$"), 1)
+
+    def test_billed_charge_is_not_changed(self):
+        self.bill()
+        line_a = self.line_of(self.invoice_a, self.service_a)
+        charge_id = int(self.binding(line_a).external_id)
+        self.autotask.set_charge_billed(charge_id)
+        self.invoice_a.button_draft()
+        with Form(self.invoice_a) as form:
+            index = self.invoice_a.invoice_line_ids.ids.index(line_a.id)
+            with form.invoice_line_ids.edit(index) as line_form:
+                line_form.quantity = 2
+        with trap_jobs() as trap:
+            self.invoice_a.action_post()
+            trap.perform_enqueued_jobs()
+        binding = self.binding(line_a)
+        self.assertEqual(binding.sync_state, "error")
+        self.assertIn("already billed", binding.sync_error)
+        self.assertEqual(self.autotask.get("ContractCharges", charge_id)["unitQuantity"], 1)
+        self.assertFalse(self.autotask.request_count("PATCH"))
+        log = self.env["rebilling.sync.log"].search(
+            [("backend_id", "=", self.backend.id), ("state", "=", "error")], limit=1
+        )
+        self.assertIn("already billed", log.message)
+
+    def test_under_review_waits_for_approval(self):
+        self.bill_without_push()
+        moves = self.invoice_a
+        self.assertEqual(moves._rebilling_psa_ready(), moves)
+        if "rebilling_review_state" in moves._fields:
+            moves.write({"rebilling_review_state": "under_review"})
+            self.assertFalse(moves._rebilling_psa_ready())
+            with trap_jobs() as trap:
+                moves.write({"rebilling_review_state": "approved"})
+                trap.assert_jobs_count(1)
+        # The documented trigger: writing state (posted) queues the ready invoices.
+        with trap_jobs() as trap:
+            moves.write({"state": "posted"})
+            trap.assert_jobs_count(1)
+            trap.perform_enqueued_jobs()
+        self.assertEqual(len(self.autotask.charges()), 1)

@@ -1,0 +1,1 @@
+from . import rebilling_autotask_contract_wizard, rebilling_autotask_product_wizard

@@ -1,0 +1,184 @@
+import time
+
+from odoo.addons.queue_job.tests.common import trap_jobs
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import Form, new_test_user
+
+from .common import NOV, ConnectwiseCase
+
+
+class TestConnectwiseConfig(ConnectwiseCase):
+    def test_connect_discovers_the_codebase(self):
+        backend = self.configure()
+        self.assertEqual(backend.name, "ConnectWise")
+        action = backend.action_connectwise_connect()
+        self.assertEqual(action["params"]["type"], "success")
+        self.assertIn("integrated", action["params"]["message"])
+        self.assertEqual(backend.state, "connected")
+        self.assertEqual(backend.connectwise_codebase, "v2025_1/")
+        self.assertEqual(backend.api_url, self.cw.api_url)
+        call = self.cw.requests_matching("GET", "system/info")[-1]
+        self.assertEqual(call.headers["Authorization"], self.cw.auth_header())
+        self.assertEqual(call.headers["clientId"], self.cw.client_id)
+        backend.action_test_connection()
+
+    def test_wrong_keys(self):
+        backend = self.configure(connectwise_private_key="wrong-private")
+        action = backend.action_connectwise_connect()
+        self.assertEqual(action["params"]["type"], "danger")
+        self.assertIn("ConnectWise refused the connection", action["params"]["message"])
+        self.assertNotIn("wrong-private", action["params"]["message"])
+        self.assertEqual(backend.state, "error")
+        with self.assertRaisesRegex(UserError, "Invalid or missing credentials"):
+            backend.action_test_connection()
+
+    def test_wrong_company_and_client_id(self):
+        backend = self.configure(connectwise_company_id="otherco")
+        action = backend.action_connectwise_connect()
+        self.assertIn("otherco was not found", action["params"]["message"])
+        backend.active = False  # one active backend per company and system
+        backend = self.configure(client_id="not-the-client")
+        action = backend.action_connectwise_connect()
+        self.assertEqual(action["params"]["type"], "danger")
+
+    def test_keys_hidden_from_non_admins(self):
+        backend = self.connect()
+        user = new_test_user(
+            self.env, login="cw_user", groups="rebilling_base.group_rebilling_manager"
+        )
+        for name in ("connectwise_public_key", "connectwise_private_key"):
+            with self.assertRaises(AccessError):
+                backend.with_user(user).read([name])
+
+
+class TestConnectwisePullAndPush(ConnectwiseCase):
+    def setUp(self):
+        super().setUp()
+        self.connect()
+
+    def test_pull_paging_and_mapping(self):
+        for n in range(1003):
+            self.cw.add_company(f"F{n:04d}", f"Filler {n:04d}")
+        self.seed()
+        companies = self.env["rebilling.connectwise.record"].search(
+            [("backend_id", "=", self.backend.id), ("kind", "=", "company")]
+        )
+        self.assertEqual(len(companies), 1005)
+        pages = self.cw.requests_matching("GET", r"/company/companies$")
+        self.assertEqual(len(pages), 2, "followed the Link rel=next")
+        agreement = self.record("agreement", self.cw_agreement_a["id"])
+        self.assertEqual(agreement.parent_id, self.record("company", self.cw_harbour["id"]))
+        self.assertEqual(self.record("product", self.cw_product["id"]).identifier, "NBN100")
+        harbour = self.record("company", self.cw_harbour["id"])
+        self.assertEqual(self.customer_a.rebilling_connectwise_suggested_id, harbour)
+        self.customer_a.action_connectwise_confirm_company()
+        self.assertEqual(self.customer_a.rebilling_connectwise_company_id, harbour)
+
+    def test_create_catalog_product_from_the_service_form(self):
+        self.seed()
+        action = self.service_a.action_connectwise_create_product()
+        form = Form(self.env[action["res_model"]].with_context(**action["context"]))
+        self.assertEqual(form.identifier, "NBN100")
+        form.identifier = "NBN100-WS"
+        form.description = "NBN 100/40 wholesale"
+        form.customer_description = "Business NBN 100/40"
+        form.save().action_create()
+        product = self.service_a.connectwise_product_id
+        remote = [p for p in self.cw.products() if p["id"] == product.external_id][0]
+        self.assertEqual(remote["identifier"], "NBN100-WS")
+        self.assertEqual(remote["subcategory"], {"id": 12})
+        self.assertEqual(remote["type"], {"id": 3})
+        self.assertEqual(remote["customerDescription"], "Business NBN 100/40")
+        # A duplicate identifier is refused plainly.
+        form = Form(self.env[action["res_model"]].with_context(**action["context"]))
+        form.identifier = "NBN100-WS"
+        with self.assertRaisesRegex(UserError, "already in use"):
+            form.save().action_create()
+
+    def bill(self, auto_push=True):
+        self.backend.auto_push = auto_push
+        self.run_billing(NOV)
+        self.backend.auto_push = True
+        self.invoice_a = self.invoices_of(self.customer_a, NOV)
+        self.invoice_b = self.invoices_of(self.customer_b, NOV)
+
+    def binding(self, line):
+        return self.env["rebilling.binding"].search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("res_model", "=", "account.move.line"),
+                ("res_id", "=", line.id),
+            ]
+        )
+
+    def test_invoice_lines_become_additions_once(self):
+        self.seed()
+        self.link_services()
+        self.bill()
+        additions = self.cw.additions(self.cw_agreement_a["id"])
+        self.assertEqual(len(additions), 1)
+        line = self.invoice_a.invoice_line_ids
+        addition = additions[0]
+        self.assertEqual(addition["product"]["id"], self.cw_product["id"])
+        self.assertEqual(addition["quantity"], line.quantity)
+        self.assertEqual(addition["unitPrice"], line.price_unit)
+        self.assertEqual(addition["billCustomer"], "Billable")
+        self.assertEqual(addition["effectiveDate"], "2026-11-01T00:00:00Z")
+        self.assertEqual(addition["invoiceDescription"], line.name)
+        self.assertEqual(len(self.cw.additions(self.cw_agreement_b["id"])), 1)
+        posts = self.cw.request_count("POST", "additions$")
+        self.invoice_a.action_rebilling_connectwise_push()
+        self.assertEqual(self.cw.request_count("POST", "additions$"), posts)
+        # Correction: back to draft, change the line, post again: a JSON-Patch.
+        self.invoice_a.button_draft()
+        with Form(self.invoice_a) as form, form.invoice_line_ids.edit(0) as line_form:
+            line_form.quantity = 2
+        with trap_jobs() as trap:
+            self.invoice_a.action_post()
+            trap.assert_jobs_count(1)
+            trap.perform_enqueued_jobs()
+        additions = self.cw.additions(self.cw_agreement_a["id"])
+        self.assertEqual(len(additions), 1, "patched, never duplicated")
+        self.assertEqual(additions[0]["quantity"], 2)
+        patch = self.cw.requests_matching("PATCH", r"additions/\d+$")[-1].json
+        self.assertIsInstance(patch, list)
+        self.assertIn({"op": "replace", "path": "quantity", "value": 2.0}, patch)
+
+    def test_faults_create_once(self):
+        self.seed()
+        self.link_services()
+        self.bill(auto_push=False)
+        self.assertFalse(self.cw.additions())
+        self.cw.fail_next(2, 500, path="additions$", method="POST")
+        self.invoice_a.action_rebilling_connectwise_push()
+        self.assertEqual(len(self.cw.additions()), 1)
+        self.cw.fail_next(1, 429, retry_after=0.1, path="additions$", method="POST")
+        self.invoice_b.action_rebilling_connectwise_push()
+        self.assertEqual(len(self.cw.additions()), 2)
+        # A timeout: the server creates it late; the next push finds it.
+        self.cw.additions()
+        self.env["rebilling.binding"].search([("backend_id", "=", self.backend.id)]).unlink()
+        with self.cw._state_lock:
+            self.cw._data["additions"].clear()
+        self.cw.timeout_next(1, seconds=1.0, path="additions$", method="POST")
+        action = self.invoice_a.action_rebilling_connectwise_push()
+        self.assertEqual(action["params"]["type"], "warning")
+        deadline = time.monotonic() + 5
+        while not self.cw.additions() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        posts = self.cw.request_count("POST", "additions$")
+        self.invoice_a.action_rebilling_connectwise_push()
+        self.assertEqual(self.cw.request_count("POST", "additions$"), posts)
+        self.assertEqual(len(self.cw.additions()), 1)
+        line = self.invoice_a.invoice_line_ids
+        self.assertEqual(self.binding(line).external_id, str(self.cw.additions()[0]["id"]))
+        logs = self.env["rebilling.sync.log"].search([("backend_id", "=", self.backend.id)])
+        self.assertIn("error", logs.mapped("state"))
+        self.assertIn("done", logs.mapped("state"))
+
+    def test_unlinked_services_are_not_pushed(self):
+        self.seed()
+        self.bill()
+        self.assertFalse(self.cw.additions())
+        with self.assertRaisesRegex(UserError, "no line for ConnectWise"):
+            self.invoice_a.action_rebilling_connectwise_push()

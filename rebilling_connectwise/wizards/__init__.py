@@ -1,0 +1,1 @@
+from . import rebilling_connectwise_product_wizard

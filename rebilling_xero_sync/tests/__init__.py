@@ -1,0 +1,8 @@
+from . import (
+    test_xero_accounts,
+    test_xero_contacts,
+    test_xero_oauth,
+    test_xero_push,
+    test_xero_security,
+    test_xero_tokens,
+)

@@ -1,0 +1,162 @@
+from odoo.addons.queue_job.tests.common import trap_jobs
+from odoo.tests import tagged
+
+from .common import NOV, OCT, XeroCase
+
+
+@tagged("post_install", "-at_install")
+class TestXeroPush(XeroCase):
+    def setUp(self):
+        super().setUp()
+        with trap_jobs():
+            self.connect()
+
+    def pushed_numbers(self):
+        return sorted(inv["InvoiceNumber"] for inv in self.xero.invoices())
+
+    def test_new_month_is_pushed_automatically(self):
+        run = self.env["rebilling.billing.run"]._get_or_create(self.company, NOV)
+        with trap_jobs() as trap:
+            run.with_context(queue_job__no_delay=True).action_start()
+            moves = run.invoice_ids
+            self.assertEqual(len(moves), 2)
+            trap.assert_jobs_count(1, only=self.backend._rebilling_push_job)
+            (job,) = [j for j in trap.enqueued_jobs if j.method_name == "_rebilling_push_job"]
+            self.assertEqual(job.channel, "root.rebilling.sync")
+            self.assertTrue(job.identity_key.startswith(f"rebilling.push:{self.backend.id}:"))
+            self.assertEqual(sorted(job.args[1]), sorted(moves.ids))
+            trap.perform_enqueued_jobs()
+        self.assertEqual(self.pushed_numbers(), sorted(moves.mapped("name")))
+        move = self.invoices_of(self.customer_a, NOV)
+        pushed = self.xero.get_invoice(move.name)
+        self.assertEqual(pushed["Type"], "ACCREC")
+        self.assertEqual(pushed["Status"], "AUTHORISED")
+        self.assertEqual(pushed["DateString"], "2026-11-01T00:00:00")
+        self.assertEqual(pushed["DueDateString"], "2026-11-15T00:00:00")
+        self.assertEqual(pushed["Contact"]["ContactID"], self.customer_a.rebilling_xero_contact_id)
+        self.assertEqual(len(pushed["LineItems"]), len(move.invoice_line_ids))
+        line = pushed["LineItems"][0]
+        self.assertEqual(line["Description"], move.invoice_line_ids[0].name)
+        self.assertEqual(line["UnitAmount"], 99.0)
+        self.assertEqual(line["AccountCode"], "200")
+        self.assertEqual(line["TaxType"], "OUTPUT")
+        self.assertEqual(pushed["Total"], move.amount_total)
+        self.assertEqual(move.rebilling_xero_state, "done")
+        self.assertEqual(move.rebilling_xero_invoice_id, pushed["InvoiceID"])
+
+    def test_disconnected_company_is_not_pushed(self):
+        self.backend.action_disconnect()
+        with trap_jobs() as trap:
+            self.run_billing(NOV)
+            trap.assert_jobs_count(0, only=self.backend._rebilling_push_job)
+
+    def test_older_invoice_upload_button_and_links(self):
+        move = self.make_invoices(self.customer_b, OCT)
+        self.assertTrue(move.rebilling_xero_can_upload)
+        action = move.action_rebilling_xero_upload()
+        self.assertEqual(action["params"]["type"], "success")
+        self.assertEqual(move.rebilling_xero_state, "done")
+        self.assertFalse(move.rebilling_xero_can_upload)
+        invoice_id = move.rebilling_xero_invoice_id
+        link = move.action_rebilling_xero_open()
+        self.assertEqual(link["type"], "ir.actions.act_url")
+        self.assertIn(f"InvoiceID%3D{invoice_id}", link["url"])
+        self.assertTrue(link["url"].startswith("https://go.xero.example/organisationlogin/"))
+        online = move.action_rebilling_xero_online_invoice()
+        self.assertEqual(online["url"], f"{self.xero.base_url}/online-invoice/{invoice_id}")
+        # Cached: no second OnlineInvoice call.
+        move.action_rebilling_xero_online_invoice()
+        self.assertEqual(self.xero.request_count("GET", "/OnlineInvoice$"), 1)
+        # Uploading again does not create a second invoice in Xero.
+        move.action_rebilling_xero_upload()
+        self.assertEqual(len(self.xero.invoices()), 1)
+
+    def test_list_server_action_and_batches_of_50(self):
+        moves = self.make_invoices(self.make_customers(120), OCT)
+        action = self.env.ref("rebilling_xero_sync.action_server_rebilling_xero_upload")
+        with trap_jobs() as trap:
+            result = action.with_context(active_model="account.move", active_ids=moves.ids).run()
+            self.assertIn("queued", result["params"]["message"])
+            trap.assert_jobs_count(3, only=self.backend._rebilling_push_job)
+            self.assertEqual(sorted(len(job.args[1]) for job in trap.enqueued_jobs), [20, 50, 50])
+            trap.perform_enqueued_jobs()
+        puts = self.api_requests("PUT", "Invoices")
+        self.assertEqual(len(puts), 3)
+        self.assertEqual(sorted(len(r.json["Invoices"]) for r in puts), [20, 50, 50])
+        for request in puts:
+            self.assertEqual(request.arg("summarizeErrors"), "false")
+            self.assertTrue(request.headers["Idempotency-Key"].startswith("rebilling-"))
+        self.assertEqual(self.pushed_numbers(), sorted(moves.mapped("name")))
+
+    def test_same_record_is_not_queued_twice(self):
+        moves = self.make_invoices(self.make_customers(3), OCT)
+        self.backend._rebilling_enqueue_push(moves[:2])
+        self.backend._rebilling_enqueue_push(moves[:2])
+        queued = self.backend._rebilling_enqueue_push(moves)
+        self.assertEqual(queued, moves[2])
+        jobs = self.env["queue.job"].search([("method_name", "=", "_rebilling_push_job")])
+        self.assertEqual(len(jobs), 2)
+        self.assertEqual(len(set(jobs.mapped("identity_key"))), 2)
+
+    def test_rate_limit_storm_and_faults_push_every_invoice_once(self):
+        moves = self.make_invoices(self.make_customers(60), OCT)
+        self.backend.write({"batch_size": 10, "rate_limit_calls": 0, "rate_limit_concurrent": 0})
+        # Contacts first, then a storm: 3 calls per 0.4 s, 5xx and a slow answer.
+        self.xero.set_rate_limit(None)
+        self.xero._minute.limit = 3
+        self.xero._minute.window = 0.4
+        self.xero._xero_retry_after = 0.2
+        self.xero.fail_next(2, 503, path="/Invoices$")
+        self.xero.fail_next(1, 500, path="/Invoices$")
+        self.xero.timeout_next(1, seconds=2.5, path="/Invoices$", method="PUT")
+        self.backend.read_timeout = 0.8
+        self.backend.max_retries = 8
+        with trap_jobs() as trap:
+            self.backend._rebilling_enqueue_push(moves)
+            trap.perform_enqueued_jobs()
+        self.assertEqual(self.pushed_numbers(), sorted(moves.mapped("name")))
+        self.assertEqual(len(self.xero.invoices()), 60, "every invoice exactly once")
+        self.assertGreater(self.xero.request_count(status=429), 0)
+        self.assertTrue(all(m.rebilling_xero_state == "done" for m in moves))
+        bindings = self.env["rebilling.binding"].search(
+            [("res_model", "=", "account.move"), ("res_id", "in", moves.ids)]
+        )
+        self.assertEqual(len(set(bindings.mapped("external_id"))), 60)
+
+    def test_validation_errors_are_recorded_per_invoice(self):
+        moves = self.make_invoices(self.make_customers(3), OCT)
+        bad = moves[1]
+        self.product_fee.rebilling_xero_account_code = "999"
+        bad_line = bad.invoice_line_ids[0]
+        bad.button_draft()
+        bad_line.product_id = self.product_fee
+        bad.action_post()
+        self.backend._rebilling_push(moves)
+        self.assertEqual(len(self.api_requests("PUT", "Invoices")), 1)
+        self.assertEqual((moves - bad).mapped("rebilling_xero_state"), ["done", "done"])
+        self.assertEqual(bad.rebilling_xero_state, "error")
+        self.assertIn("Account code '999' is not a valid code", bad.rebilling_xero_error)
+        self.assertIn("999", bad.message_ids[0].body)
+        log = self.env["rebilling.sync.log"].search(
+            [("res_model", "=", "account.move"), ("res_id", "=", bad.id)]
+        )
+        self.assertEqual(log.state, "error")
+        self.assertIn("Account code '999'", log.message)
+        # Fixed in Odoo, retried from the log: pushed, once.
+        self.product_fee.rebilling_xero_account_code = "260"
+        log.action_retry()
+        self.assertTrue(log.retried)
+        self.assertEqual(bad.rebilling_xero_state, "done")
+        self.assertEqual(len(self.xero.invoices()), 3)
+
+    def test_invoice_already_in_xero_is_linked_not_duplicated(self):
+        move = self.make_invoices(self.customer_a, OCT)
+        move.action_rebilling_xero_upload()
+        first = move.rebilling_xero_invoice_id
+        # The answer was lost (binding gone): the next push must not create a second one.
+        move.rebilling_binding_ids.unlink()
+        self.env["rebilling.sync.log"].search([]).unlink()
+        self.xero._tenant()["idempotency"].clear()
+        move.action_rebilling_xero_upload()
+        self.assertEqual(move.rebilling_xero_invoice_id, first)
+        self.assertEqual(len(self.xero.invoices()), 1)

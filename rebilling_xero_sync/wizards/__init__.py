@@ -1,0 +1,1 @@
+from . import rebilling_export_wizard
