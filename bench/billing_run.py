@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.bench_support import Timer, bench_env, ensure_database
+from tests.bench_support import Timer, bench_env, configure_bench_company, ensure_database
 
 DB = "rebilling_bench"
 PERIOD = date(2026, 11, 1)
@@ -26,23 +26,7 @@ PERIOD = date(2026, 11, 1)
 def build_customers(env, count):
     from odoo import Command
 
-    company = env.ref("base.main_company")
-    company.write(
-        {
-            "rebilling_company_name": "Bench Reseller",
-            "rebilling_phone": "02 9000 0000",
-            "rebilling_abn": "51 824 753 556",
-            "rebilling_bank_account_name": "Bench",
-            "rebilling_bsb": "062000",
-            "rebilling_bank_account_number": "1234",
-            "rebilling_sender_email": "billing@bench.example.com",
-            "rebilling_invoice_prefix": "BEN-",
-        }
-    )
-    gst = env["account.tax"].search(
-        [("company_id", "=", company.id), ("type_tax_use", "=", "sale"), ("amount", "=", 10)],
-        limit=1,
-    )
+    company, gst = configure_bench_company(env, "BEN-")
     products = env["product.product"].create(
         [
             {

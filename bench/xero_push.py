@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.bench_support import bench_env, ensure_database
+from tests.bench_support import bench_env, configure_bench_company, ensure_database
 
 DB = "rebilling_xero_bench"
 MODULES = ["rebilling_base", "rebilling_xero_sync"]
@@ -44,23 +44,7 @@ def build_invoices(env, customers, invoices):
     domain = [("rebilling_period", "!=", False), ("state", "=", "posted")]
     if Move.search_count(domain) >= invoices:
         return
-    company = env.ref("base.main_company")
-    company.write(
-        {
-            "rebilling_company_name": "Bench Reseller",
-            "rebilling_phone": "02 9000 0000",
-            "rebilling_abn": "51 824 753 556",
-            "rebilling_bank_account_name": "Bench",
-            "rebilling_bsb": "062000",
-            "rebilling_bank_account_number": "1234",
-            "rebilling_sender_email": "billing@bench.example.com",
-            "rebilling_invoice_prefix": "XB-",
-        }
-    )
-    gst = env["account.tax"].search(
-        [("company_id", "=", company.id), ("type_tax_use", "=", "sale"), ("amount", "=", 10)],
-        limit=1,
-    )
+    company, gst = configure_bench_company(env, "XB-")
     product = env["product.product"].create(
         {
             "name": "Bench NBN",

@@ -89,6 +89,28 @@ def bench_env(name, commit=False):
                 cr.rollback()
 
 
+def configure_bench_company(env, prefix="BEN-"):
+    """The main company with a complete rebilling configuration; returns it and its GST."""
+    company = env.ref("base.main_company")
+    company.write(
+        {
+            "rebilling_company_name": "Bench Reseller",
+            "rebilling_phone": "02 9000 0000",
+            "rebilling_abn": "51 824 753 556",
+            "rebilling_bank_account_name": "Bench",
+            "rebilling_bsb": "062000",
+            "rebilling_bank_account_number": "1234",
+            "rebilling_sender_email": "billing@bench.example.com",
+            "rebilling_invoice_prefix": prefix,
+        }
+    )
+    gst = env["account.tax"].search(
+        [("company_id", "=", company.id), ("type_tax_use", "=", "sale"), ("amount", "=", 10)],
+        limit=1,
+    )
+    return company, gst
+
+
 class Timer:
     """Wall time, and this process's CPU time (steadier when the machine is busy)."""
 

@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+"""CDR ingest benchmark: raw COPY baseline, the product's import, and rating.
+
+    python3 bench/cdr_ingest.py                 # 1,000,000 CDRs
+    python3 bench/cdr_ingest.py --rows 200000 --db rebilling_voip_bench
+
+It builds the database (rebilling_voip installed, no demo data) unless it
+exists, sets up a bench company with customers, voice services and a rate plan,
+writes N CDRs as one CSV file, then in one run measures:
+
+(a) ``psql \\copy`` of the file into a bare table (the baseline);
+(b) the product's import of the same file (COPY, staging, set-based SQL);
+(c) the rating of all the imported CDRs (one UPDATE).
+
+and prints rows/s and the ratios against the goals (import at least 1/3 of the
+raw COPY rate, rating at least 200,000 CDRs/s, 1M imported and rated in 15 s).
+The CDRs of the bench company are deleted before each run.
+"""
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = "rebilling_voip_bench"
+BENCH_COMPANY = "Bench Telecom"
+CUSTOMERS = 1000  # two numbers each
+CALLED_POOL = 50_000
+MONTH_START = datetime(2026, 10, 1)
+GOAL_IMPORT_RATIO = 1 / 3
+GOAL_RATING = 200_000
+GOAL_TOTAL_S = 15.0
+
+
+def say(msg):
+    print(f"[bench] {msg}", flush=True)
+
+
+def server_script():
+    from odoo import release
+
+    src = Path(release.__file__).resolve().parent.parent
+    for candidate in (src / "setup" / "odoo", src / "odoo-bin"):
+        if candidate.exists():
+            return [sys.executable, str(candidate)]
+    raise SystemExit("Odoo's server script was not found")
+
+
+def write_config(folder, db):
+    path = Path(folder) / "odoo.bench.conf"
+    path.write_text(
+        "[options]\n"
+        f"addons_path = {ROOT}\n"
+        f"data_dir = {ROOT / '.local' / 'data'}\n"
+        "list_db = False\n"
+        "http_interface = 127.0.0.1\n"
+        "max_cron_threads = 0\n"
+        "log_level = warn\n"
+        f"db_name = {db}\n"
+    )
+    return path
+
+
+def module_installed(db):
+    try:
+        conn = psycopg2.connect(dbname=db)
+    except psycopg2.OperationalError:
+        return False
+    try:
+        with conn.cursor() as cr:
+            cr.execute("SELECT state FROM ir_module_module WHERE name = 'rebilling_voip'")
+            row = cr.fetchone()
+            return bool(row and row[0] == "installed")
+    except psycopg2.Error:
+        return False
+    finally:
+        conn.close()
+
+
+def ensure_database(db, config):
+    if module_installed(db):
+        say(f"database {db}: rebilling_voip installed, reused")
+        return
+    say(f"database {db}: installing l10n_au and rebilling_voip (a few minutes)")
+    subprocess.run(
+        [
+            *server_script(),
+            "-c",
+            str(config),
+            "-d",
+            db,
+            "-i",
+            "l10n_au,rebilling_voip",
+            "--stop-after-init",
+        ],
+        check=True,
+        cwd=ROOT,
+    )
+
+
+def open_env(db, config):
+    import odoo
+    from odoo.modules.registry import Registry
+    from odoo.tools import config as odoo_config
+
+    odoo_config.parse_config(["-c", str(config), "-d", db])
+    registry = Registry(db)
+    cr = registry.cursor()
+    return odoo.api.Environment(cr, odoo.SUPERUSER_ID, {}), cr
+
+
+def setup_data(env):
+    """The bench company, its customers, voice services, rate plan and CDR format."""
+    company = env["res.company"].search([("name", "=", BENCH_COMPANY)], limit=1)
+    if not company:
+        company = env["res.company"].create(
+            {
+                "name": BENCH_COMPANY,
+                "country_id": env.ref("base.au").id,
+                "currency_id": env.ref("base.AUD").id,
+            }
+        )
+    env = env(context=dict(env.context, allowed_company_ids=[company.id]))
+    Service = env["rebilling.service"]
+    product = env["product.product"].search([("default_code", "=", "BENCH-VOICE")], limit=1)
+    if not product:
+        product = env["product.product"].create(
+            {
+                "company_id": company.id,
+                "name": "Bench voice usage",
+                "default_code": "BENCH-VOICE",
+                "type": "service",
+                "rebilling_service_type": "voice",
+            }
+        )
+    services = Service.search([("product_id", "=", product.id)])
+    if len(services) < CUSTOMERS:
+        say(f"creating {CUSTOMERS} customers with 2 numbers each")
+        partners = env["res.partner"].create(
+            [
+                {
+                    "name": f"Bench customer {i:04d}",
+                    "company_id": company.id,
+                    "is_company": True,
+                    "rebilling_enabled": True,
+                }
+                for i in range(CUSTOMERS)
+            ]
+        )
+        Service.create(
+            [
+                {
+                    "partner_id": partner.id,
+                    "company_id": company.id,
+                    "product_id": product.id,
+                    "price_unit": 0.0,
+                    "date_start": date(2026, 1, 1),
+                    "identifiers": f"+612{8000 + i:04d}{1000 + i % 9000:04d}\n"
+                    f"+614{20000 + i:05d}{i % 1000:03d}",
+                }
+                for i, partner in enumerate(partners)
+            ]
+        )
+        services = Service.search([("product_id", "=", product.id)])
+    plan = env["rebilling.rate.plan"].search([("name", "=", "Bench plan")], limit=1)
+    if not plan:
+        groups = env["rebilling.destination.group"].search([])
+        plan = env["rebilling.rate.plan"].create(
+            {
+                "name": "Bench plan",
+                "company_id": company.id,
+                "rate_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "destination_group_id": group.id,
+                            "method": "cost_plus"
+                            if group.category == "international"
+                            else "per_minute",
+                            "rate_per_minute": 0.12,
+                            "first_block": 30,
+                            "next_block": 1,
+                            "markup_percent": 40,
+                            "minimum_charge": 0.05 if group.category == "international" else 0.0,
+                        },
+                    )
+                    for group in groups
+                ],
+            }
+        )
+    company.rebilling_rate_plan_id = plan
+    fmt = env["rebilling.cdr.format"].search([("name", "=", "Bench CSV")], limit=1)
+    if not fmt:
+        fmt = env["rebilling.cdr.format"].create(
+            {"name": "Bench CSV", "company_id": company.id, "column_count": 6}
+        )
+    env.cr.commit()
+    callers = [ident for service in services for ident in service._identifier_list()]
+    return company, fmt, callers
+
+
+def called_pool(rng):
+    pool = []
+    for i in range(CALLED_POOL):
+        kind = i % 10
+        if kind < 4:
+            pool.append(f"04{rng.randint(0, 99999999):08d}")  # national mobile format
+        elif kind < 6:
+            pool.append(f"+612{rng.randint(0, 99999999):08d}")
+        elif kind < 8:
+            area = rng.choice("378")
+            pool.append(f"0{area} {rng.randint(0, 9999):04d} {rng.randint(0, 9999):04d}")
+        elif kind < 9:
+            pool.append(f"1300{rng.randint(0, 999999):06d}")
+        else:
+            head = rng.choice(["+44", "+1415", "+64", "+86", "+91", "+49", "+27"])
+            pool.append(f"{head}{rng.randint(0, 9999999):07d}")
+    return pool
+
+
+def write_csv(path, rows, callers, run_tag):
+    rng = random.Random(20261001)
+    pool = called_pool(rng)
+    span = 30 * 86400
+    step = span / rows
+    ncallers = len(callers)
+    npool = len(pool)
+    with open(path, "w") as fh:
+        fh.write("start_time,duration,caller,called,call_id,cost\n")
+        chunk = []
+        for n in range(rows):
+            start = MONTH_START + timedelta(seconds=int(n * step))
+            duration = int(rng.expovariate(1 / 150.0)) + 1
+            chunk.append(
+                f"{start:%Y-%m-%d %H:%M:%S},{duration},{callers[rng.randrange(ncallers)]},"
+                f"{pool[rng.randrange(npool)]},{run_tag}-{n:09d},{duration * 0.0004:.4f}\n"
+            )
+            if len(chunk) >= 50_000:
+                fh.writelines(chunk)
+                chunk = []
+        fh.writelines(chunk)
+
+
+def clean(db, company_id):
+    conn = psycopg2.connect(dbname=db)
+    conn.autocommit = True
+    with conn.cursor() as cr:
+        cr.execute("DELETE FROM rebilling_cdr WHERE company_id = %s", [company_id])
+        cr.execute("DELETE FROM rebilling_cdr_import WHERE company_id = %s", [company_id])
+        cr.execute("VACUUM ANALYZE rebilling_cdr")
+        cr.execute("DROP TABLE IF EXISTS bench_raw_copy")
+        cr.execute(
+            "CREATE TABLE bench_raw_copy (start_time text, duration text, caller text, "
+            "called text, call_id text, cost text)"
+        )
+        cr.execute("CHECKPOINT")
+    conn.close()
+
+
+def raw_copy(db, path):
+    started = time.monotonic()
+    subprocess.run(
+        [
+            "psql",
+            "-q",
+            "-d",
+            db,
+            "-c",
+            f"\\copy bench_raw_copy FROM '{path}' WITH (FORMAT csv, HEADER true)",
+        ],
+        check=True,
+    )
+    return time.monotonic() - started
+
+
+def hot_updates(db):
+    conn = psycopg2.connect(dbname=db)
+    with conn.cursor() as cr:
+        cr.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+            "WHERE relname = 'rebilling_cdr'"
+        )
+        row = cr.fetchone()
+    conn.close()
+    return row or (0, 0)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="CDRs to generate")
+    parser.add_argument("--db", default=DEFAULT_DB, help="database (built when missing)")
+    args = parser.parse_args()
+    rows = args.rows
+
+    with tempfile.TemporaryDirectory(prefix="cdr_bench_") as folder:
+        config = write_config(folder, args.db)
+        ensure_database(args.db, config)
+        env, cr = open_env(args.db, config)
+        try:
+            company, fmt, callers = setup_data(env)
+            csv_path = Path(folder) / f"cdrs_{rows}.csv"
+            started = time.monotonic()
+            write_csv(csv_path, rows, callers, f"B{int(time.time())}")
+            size = csv_path.stat().st_size / 1e6
+            say(f"generated {rows:,} CDRs ({size:.0f} MB) in {time.monotonic() - started:.1f} s")
+            clean(args.db, company.id)
+            cr.commit()  # a new snapshot: the cleaned table
+
+            copy_s = raw_copy(args.db, csv_path)
+            say(f"(a) raw psql \\copy:  {copy_s:6.2f} s  {rows / copy_s:12,.0f} rows/s")
+
+            started = time.monotonic()
+            data = csv_path.read_bytes()
+            imp = env["rebilling.cdr.import"]._import_file(fmt, data, csv_path.name)
+            cr.commit()
+            import_s = time.monotonic() - started
+            say(
+                f"(b) product import:  {import_s:6.2f} s  {rows / import_s:12,.0f} rows/s  "
+                f"(imported {imp.imported_count:,}, duplicates {imp.duplicate_count:,}, "
+                f"errors {imp.error_count:,})"
+            )
+
+            upd_before, hot_before = hot_updates(args.db)
+            started = time.monotonic()
+            rated = env["rebilling.cdr"]._rate(company)
+            cr.commit()
+            rate_s = time.monotonic() - started
+            say(f"(c) rating:          {rate_s:6.2f} s  {rated / rate_s:12,.0f} CDRs/s ({rated:,})")
+            cr.execute(
+                "SELECT state, count(*) FROM rebilling_cdr WHERE company_id = %s GROUP BY state",
+                [company.id],
+            )
+            say("    states: " + ", ".join(f"{s} {n:,}" for s, n in sorted(cr.fetchall())))
+            time.sleep(1)  # statistics are reported asynchronously
+            upd_after, hot_after = hot_updates(args.db)
+            if upd_after > upd_before:
+                hot = (hot_after - hot_before) / (upd_after - upd_before)
+                say(f"    HOT (in-page) updates: {hot:.0%}")
+        finally:
+            cr.close()
+
+    ratio = (rows / import_s) / (rows / copy_s)
+    total = import_s + rate_s
+    say("results")
+    say(
+        f"  import / raw COPY rate: {ratio:.2f} "
+        f"(goal >= {GOAL_IMPORT_RATIO:.2f}: {'met' if ratio >= GOAL_IMPORT_RATIO else 'NOT met'})"
+    )
+    rating_rate = rated / rate_s if rate_s else 0
+    say(
+        f"  rating: {rating_rate:,.0f} CDRs/s "
+        f"(goal >= {GOAL_RATING:,}: {'met' if rating_rate >= GOAL_RATING else 'NOT met'})"
+    )
+    scaled = total * 1_000_000 / rows
+    say(
+        f"  import + rating: {total:.2f} s for {rows:,} rows, {scaled:.1f} s per million "
+        f"(goal < {GOAL_TOTAL_S:.0f} s: {'met' if scaled < GOAL_TOTAL_S else 'NOT met'})"
+    )
+    say(f"  CPU cores: {os.cpu_count()} (shared machine: figures vary with its load)")
+
+
+if __name__ == "__main__":
+    main()

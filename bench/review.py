@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Benchmark of rebilling_review: approving invoices under review vs posting drafts.
+
+    python3 bench/review.py [--count 1000] [--db rebilling_review_bench] [--rebuild]
+
+Builds the database on first use with Odoo's server script
+(``-i rebilling_review,l10n_au``, Australian chart on the main company), then,
+in one transaction that is rolled back at the end (the database can be reused):
+
+1. bills ``--count`` customers of a class that reviews its invoices (setup,
+   timed for information): ``--count`` invoices under review;
+2. approves all of them in one action, as an approver (timed);
+3. creates ``--count`` plain draft customer invoices with the same lines and
+   posts them with ``action_post`` (timed).
+
+Each timing includes the flush and the tracking written at commit time.
+"""
+
+import argparse
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / ".local" / "data"
+PERIOD = date(2026, 11, 1)
+
+
+def odoo_args(db):
+    return [
+        *("-d", db, "--addons-path", str(ROOT), "--data-dir", str(DATA_DIR)),
+        *("--http-interface", "127.0.0.1"),
+    ]
+
+
+def server_script():
+    from odoo import release
+
+    src = Path(release.__file__).resolve().parent.parent
+    for candidate in (src / "setup" / "odoo", src / "odoo-bin"):
+        if candidate.exists():
+            return [sys.executable, str(candidate)]
+    sys.exit(f"Odoo's server script was not found next to {src}")
+
+
+def database_exists(db):
+    import psycopg2
+
+    with psycopg2.connect(dbname="postgres") as conn, conn.cursor() as cr:
+        cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db])
+        return bool(cr.fetchone())
+
+
+def build_database(db, rebuild):
+    if rebuild and database_exists(db):
+        subprocess.run(["dropdb", db], check=True)
+    if database_exists(db):
+        print(f"reusing database {db}", flush=True)
+        return
+    print(f"building database {db} (rebilling_review, l10n_au)...", flush=True)
+    started = time.monotonic()
+    subprocess.run(
+        [
+            *server_script(),
+            *odoo_args(db),
+            "-i",
+            "rebilling_review,l10n_au",
+            "--stop-after-init",
+            "--log-level=warn",
+            "--no-http",
+        ],
+        check=True,
+        cwd=ROOT,
+    )
+    print(f"built in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def timed(env, func):
+    """Seconds taken by ``func()`` including the flush and the pre-commit work (tracking)."""
+    started = time.perf_counter()
+    result = func()
+    env.flush_all()
+    env.cr.precommit.run()
+    env.flush_all()
+    return time.perf_counter() - started, result
+
+
+def prepare_company(env):
+    company = env.ref("base.main_company")
+    if company.chart_template != "au":
+        company.write({"country_id": env.ref("base.au").id, "currency_id": env.ref("base.AUD").id})
+        env["account.chart.template"].try_loading("au", company=company, install_demo=False)
+        env.cr.commit()  # keep the chart: loading it takes a while
+    company.write(
+        {
+            "rebilling_company_name": "Bench Communications",
+            "rebilling_phone": "02 9000 1234",
+            "rebilling_abn": "51 824 753 556",
+            "rebilling_payment_term_days": 14,
+            "rebilling_bank_account_name": "Bench Communications",
+            "rebilling_bsb": "062000",
+            "rebilling_bank_account_number": "12345678",
+            "rebilling_sender_email": "billing@bench.example.com",
+            "rebilling_auto_invoice": True,
+        }
+    )
+    company.rebilling_sender_confirmed = True
+    return company
+
+
+def create_customers(env, company, count):
+
+    gst = env["account.tax"].search(
+        [("company_id", "=", company.id), ("type_tax_use", "=", "sale"), ("amount", "=", 10)],
+        limit=1,
+    )
+    Product = env["product.product"]
+    products = Product.create(
+        [
+            {"name": name, "list_price": price, "type": "service", "taxes_id": gst.ids}
+            for name, price in (("NBN 100/40", 99.0), ("PBX seat", 25.0), ("Static IP", 10.0))
+        ]
+    )
+    cls = env["rebilling.customer.class"].create(
+        {
+            "name": "Bench enterprise",
+            "send_policy": "review",
+            "review_hold_days": 5,
+            "payment_term_days": 21,
+        }
+    )
+    partners = env["res.partner"].create(
+        [
+            {
+                "name": f"Bench customer {i:05d}",
+                "is_company": True,
+                "email": f"c{i}@bench.example.com",
+                "rebilling_enabled": True,
+                "rebilling_class_id": cls.id,
+            }
+            for i in range(count)
+        ]
+    )
+    env["rebilling.service"].create(
+        [
+            {
+                "partner_id": partner.id,
+                "product_id": product.id,
+                "quantity": 1 + i % 4,
+                "date_start": date(2026, 1, 1),
+            }
+            for i, partner in enumerate(partners)
+            for product in products
+        ]
+    )
+    return partners, products, gst
+
+
+def draft_invoices(env, company, partners, products, gst):
+    from odoo import Command
+
+    journal = env["account.journal"].search(
+        [("type", "=", "sale"), ("company_id", "=", company.id)], limit=1
+    )
+    return env["account.move"].create(
+        [
+            {
+                "move_type": "out_invoice",
+                "journal_id": journal.id,
+                "partner_id": partner.id,
+                "invoice_date": PERIOD,
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "product_id": product.id,
+                            "quantity": 1 + i % 4,
+                            "price_unit": product.list_price,
+                            "tax_ids": [Command.set(gst.ids)],
+                        }
+                    )
+                    for product in products
+                ],
+            }
+            for i, partner in enumerate(partners)
+        ]
+    )
+
+
+def bench(db, count):
+    import odoo
+    from odoo import api
+    from odoo.modules.registry import Registry
+    from odoo.tools import config
+
+    config.parse_config([*odoo_args(db), "--log-level=warn"], setup_logging=True)
+    registry = Registry(db)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, api.SUPERUSER_ID, {})
+        company = prepare_company(env)
+        admin = env.ref("base.user_admin")
+        if not admin.has_group("rebilling_review.group_rebilling_approver"):
+            sys.exit("base.user_admin is expected in the Rebilling approver group")
+        env = env(user=admin, context={"allowed_company_ids": [company.id]})
+        partners, products, gst = create_customers(env, company, count)
+        env.flush_all()
+
+        run = env["rebilling.billing.run"]._get_or_create(company, PERIOD)
+        run_time, _res = timed(
+            env, lambda: run.with_context(queue_job__no_delay=True).action_start()
+        )
+        moves = env["account.move"].search(
+            [("rebilling_run_id", "=", run.id), ("rebilling_review_state", "=", "under_review")]
+        )
+        if len(moves) != count:
+            sys.exit(f"expected {count} invoices under review, found {len(moves)}")
+
+        approve_time, _res = timed(env, moves.action_rebilling_review_approve)
+        queued = moves.filtered(lambda m: m.rebilling_send_state == "queued")
+        if len(queued) != count:
+            sys.exit(f"expected {count} queued invoices, found {len(queued)}")
+
+        drafts = draft_invoices(env, company, partners, products, gst)
+        env.flush_all()
+        post_time, _res = timed(env, drafts.action_post)
+        if set(drafts.mapped("state")) != {"posted"}:
+            sys.exit("the drafts were not all posted")
+        cr.rollback()
+
+    version = odoo.release.version
+    print(f"\nrebilling_review bench: {count} invoices of {len(products)} lines, Odoo {version}")
+    rows = [
+        (f"billing run, {count} customers under review (setup)", run_time),
+        (f"approve {count} invoices under review, one action", approve_time),
+        (f"action_post of {count} draft invoices", post_time),
+    ]
+    for label, seconds in rows:
+        print(f"  {label:<52} {seconds:8.2f} s  {seconds * 1000 / count:8.2f} ms/invoice")
+    print(f"  approve costs {approve_time / post_time:.1%} of a plain post")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000, help="invoices (default 1000)")
+    parser.add_argument("--db", default="rebilling_review_bench", help="database name")
+    parser.add_argument("--rebuild", action="store_true", help="drop and build the database")
+    args = parser.parse_args()
+    build_database(args.db, args.rebuild)
+    bench(args.db, args.count)
+
+
+if __name__ == "__main__":
+    main()
