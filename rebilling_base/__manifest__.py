@@ -32,6 +32,8 @@
         "security/rebilling_connector_security.xml",
         "views/rebilling_backend_views.xml",
         "views/rebilling_sync_log_views.xml",
+        "security/rebilling_external_record_security.xml",
+        "views/rebilling_external_record_views.xml",
     ],
     "demo": ["demo/rebilling_demo.xml"],
     "assets": {

@@ -1,8 +1,7 @@
 from . import (
     account_move,
-    rebilling_autotask_record,
     rebilling_backend,
-    rebilling_billing_run,
+    rebilling_external_record,
     rebilling_service,
     res_partner,
 )

@@ -1,28 +1,18 @@
 """A rebilling company connected to a fake Autotask over real HTTP (127.0.0.1)."""
 
 import time
-from datetime import date
-from urllib.parse import urlsplit
 
-from odoo.addons.rebilling_base.tests.common import RebillingCase
+from odoo.addons.rebilling_base.tests.common_psa import NOV, PsaCase
 from odoo.addons.rebilling_base.tests.fakes.fake_autotask import FakeAutotask
 from odoo.tests import Form
-from odoo.tests import common as test_common
-from odoo.tools import config
 
-NOV = date(2026, 11, 1)
+__all__ = ["NOV", "AutotaskCase"]
 
 
-class AutotaskCase(RebillingCase):
+class AutotaskCase(PsaCase):
     """``self.autotask`` is a fresh fake per test; ``self.backend`` points at it."""
 
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # Requests to the fake servers keep their own (connect, read) timeouts.
-        url = urlsplit(r.url)
-        if url.hostname == "127.0.0.1" and url.port != config["http_port"]:
-            return test_common._super_send(s, r, **kw)
-        return super()._request_handler(s, r, **kw)
+    backend_type = "autotask"
 
     def setUp(self):
         super().setUp()
@@ -45,22 +35,7 @@ class AutotaskCase(RebillingCase):
             "autotask_zone_url": fake.zone_url,
             **overrides,
         }
-        with Form(self.env["rebilling.backend"]) as form:
-            form.backend_type = "autotask"
-            for name, value in values.items():
-                setattr(form, name, value)
-        backend = form.record
-        # Fast retries and short waits against the fake.
-        backend.write(
-            {
-                "connect_timeout": 2.0,
-                "read_timeout": 0.5,
-                "retry_backoff": 0.01,
-                "max_retry_after": 1.0,
-                "time_factor": 0.001,
-            }
-        )
-        return backend
+        return self.configure_backend(values)
 
     def connect(self):
         self.backend = self.configure()
@@ -68,15 +43,6 @@ class AutotaskCase(RebillingCase):
         self.assertEqual(action["params"]["type"], "success", action["params"]["message"])
         self.assertEqual(self.backend.state, "connected")
         return self.backend
-
-    def record(self, kind, external_id):
-        return self.env["rebilling.autotask.record"].search(
-            [
-                ("backend_id", "=", self.backend.id),
-                ("kind", "=", kind),
-                ("external_id", "=", external_id),
-            ]
-        )
 
     def seed(self):
         """Companies, contracts, a product and material codes in Autotask, pulled into Odoo."""

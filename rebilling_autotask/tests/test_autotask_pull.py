@@ -11,7 +11,7 @@ class TestAutotaskPull(AutotaskCase):
         for n in range(505):
             fake.add_company(f"Filler {n:03d}")
         self.seed()
-        companies = self.env["rebilling.autotask.record"].search(
+        companies = self.env["rebilling.external.record"].search(
             [("backend_id", "=", self.backend.id), ("kind", "=", "company")]
         )
         self.assertEqual(len(companies), 507)
@@ -19,7 +19,7 @@ class TestAutotaskPull(AutotaskCase):
         self.assertEqual([r.method for r in nexts], ["POST"], "next page POSTed with the body")
         self.assertTrue(nexts[0].json["Filter"])
         # Only material codes.
-        codes = self.env["rebilling.autotask.record"].search(
+        codes = self.env["rebilling.external.record"].search(
             [("backend_id", "=", self.backend.id), ("kind", "=", "billing_code")]
         )
         self.assertEqual(codes.mapped("name"), ["VoIP usage"])

@@ -1,6 +1,8 @@
 from datetime import date
+from unittest.mock import patch
 
 from odoo.addons.queue_job.tests.common import trap_jobs
+from odoo.exceptions import UserError
 from odoo.tests import Form
 
 from .common import NOV, AutotaskCase
@@ -170,16 +172,17 @@ class TestAutotaskPush(AutotaskCase):
         )
         self.assertIn("already billed", log.message)
 
-    def test_under_review_waits_for_approval(self):
+    def test_not_ready_waits(self):
+        """An invoice left out by ``_rebilling_external_ready`` (e.g. held for review) waits."""
         self.bill_without_push()
         moves = self.invoice_a
-        self.assertEqual(moves._rebilling_psa_ready(), moves)
-        if "rebilling_review_state" in moves._fields:
-            moves.write({"rebilling_review_state": "under_review"})
-            self.assertFalse(moves._rebilling_psa_ready())
+        self.assertEqual(moves._rebilling_external_ready(), moves)
+        with patch.object(type(moves), "_rebilling_external_ready", lambda m: m.browse()):
             with trap_jobs() as trap:
-                moves.write({"rebilling_review_state": "approved"})
-                trap.assert_jobs_count(1)
+                moves.write({"state": "posted"})
+                trap.assert_jobs_count(0)
+            with self.assertRaises(UserError):
+                moves.action_rebilling_autotask_push()
         # The documented trigger: writing state (posted) queues the ready invoices.
         with trap_jobs() as trap:
             moves.write({"state": "posted"})

@@ -6,14 +6,12 @@ class RebillingAutotaskContractWizard(models.TransientModel):
     """Create a contract in Autotask from the service form (name, start, end)."""
 
     _name = "rebilling.autotask.contract.wizard"
+    _inherit = "rebilling.psa.wizard.mixin"
     _description = "Create an Autotask Contract"
+    _psa_backend_type = "autotask"
 
-    service_id = fields.Many2one("rebilling.service", required=True, ondelete="cascade")
-    backend_id = fields.Many2one(
-        "rebilling.backend", compute="_compute_backend_id", store=True, readonly=True
-    )
     autotask_company_id = fields.Many2one(
-        "rebilling.autotask.record",
+        "rebilling.external.record",
         compute="_compute_autotask_company_id",
         store=True,
         readonly=False,
@@ -24,13 +22,6 @@ class RebillingAutotaskContractWizard(models.TransientModel):
     )
     date_start = fields.Date("Start Date", required=True, default=fields.Date.context_today)
     date_end = fields.Date("End Date", required=True)
-
-    @api.depends("service_id")
-    def _compute_backend_id(self):
-        for wizard in self:
-            wizard.backend_id = self.env["rebilling.backend"]._autotask_backend(
-                wizard.service_id.company_id
-            )
 
     @api.depends("service_id")
     def _compute_autotask_company_id(self):
@@ -45,7 +36,7 @@ class RebillingAutotaskContractWizard(models.TransientModel):
 
     def action_create(self):
         self.ensure_one()
-        backend = self.service_id._autotask_backend_of()
+        backend = self._psa_backend_of_service()
         if not self.autotask_company_id:
             raise UserError(
                 self.env._(
@@ -69,24 +60,17 @@ class RebillingAutotaskContractWizard(models.TransientModel):
                 "endDate": f"{self.date_end.isoformat()}T00:00:00",
             },
         )
-        contract = self.env["rebilling.autotask.record"].create(
+        return self._psa_created(
+            backend,
+            "contract",
+            external_id,
             {
-                "backend_id": backend.id,
-                "kind": "contract",
-                "external_id": external_id,
                 "name": self.name,
                 "parent_id": self.autotask_company_id.id,
                 "date_start": self.date_start,
                 "date_end": self.date_end,
-            }
-        )
-        self.service_id.autotask_contract_id = contract
-        backend._rebilling_log(
-            "push",
+            },
+            "autotask_contract_id",
             "Contracts",
-            "done",
-            self.service_id,
-            external_id=str(external_id),
-            message=self.env._("Contract %s created.", self.name),
+            self.env._("Contract %s created.", self.name),
         )
-        return {"type": "ir.actions.act_window_close"}

@@ -5,12 +5,10 @@ class RebillingAutotaskProductWizard(models.TransientModel):
     """Create a product in Autotask from the service form."""
 
     _name = "rebilling.autotask.product.wizard"
+    _inherit = "rebilling.psa.wizard.mixin"
     _description = "Create an Autotask Product"
+    _psa_backend_type = "autotask"
 
-    service_id = fields.Many2one("rebilling.service", required=True, ondelete="cascade")
-    backend_id = fields.Many2one(
-        "rebilling.backend", compute="_compute_backend_id", store=True, readonly=True
-    )
     name = fields.Char(
         "Product Name", compute="_compute_defaults", store=True, readonly=False, required=True
     )
@@ -22,19 +20,12 @@ class RebillingAutotaskProductWizard(models.TransientModel):
         digits="Product Price", compute="_compute_defaults", store=True, readonly=False
     )
     billing_code_id = fields.Many2one(
-        "rebilling.autotask.record",
+        "rebilling.external.record",
         "Product Allocation Code",
         domain="[('kind', '=', 'billing_code'), ('backend_id', '=', backend_id)]",
     )
     active = fields.Boolean(default=True)
     is_serialized = fields.Boolean("Serialized")
-
-    @api.depends("service_id")
-    def _compute_backend_id(self):
-        for wizard in self:
-            wizard.backend_id = self.env["rebilling.backend"]._autotask_backend(
-                wizard.service_id.company_id
-            )
 
     @api.depends("service_id")
     def _compute_defaults(self):
@@ -47,7 +38,7 @@ class RebillingAutotaskProductWizard(models.TransientModel):
 
     def action_create(self):
         self.ensure_one()
-        backend = self.service_id._autotask_backend_of()
+        backend = self._psa_backend_of_service()
         values = {
             "name": self.name,
             "description": self.description or "",
@@ -59,26 +50,19 @@ class RebillingAutotaskProductWizard(models.TransientModel):
         if self.billing_code_id:
             values["productBillingCodeID"] = self.billing_code_id.external_id
         external_id = backend._autotask_create("Products", values)
-        product = self.env["rebilling.autotask.record"].create(
+        return self._psa_created(
+            backend,
+            "product",
+            external_id,
             {
-                "backend_id": backend.id,
-                "kind": "product",
-                "external_id": external_id,
                 "name": self.name,
                 "description": self.description,
                 "unit_cost": self.unit_cost,
                 "unit_price": self.unit_price,
                 "is_serialized": self.is_serialized,
                 "active": self.active,
-            }
-        )
-        self.service_id.autotask_product_id = product
-        backend._rebilling_log(
-            "push",
+            },
+            "autotask_product_id",
             "Products",
-            "done",
-            self.service_id,
-            external_id=str(external_id),
-            message=self.env._("Product %s created.", self.name),
+            self.env._("Product %s created.", self.name),
         )
-        return {"type": "ir.actions.act_window_close"}

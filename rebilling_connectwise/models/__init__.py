@@ -1,8 +1,7 @@
 from . import (
     account_move,
     rebilling_backend,
-    rebilling_billing_run,
-    rebilling_connectwise_record,
+    rebilling_external_record,
     rebilling_service,
     res_partner,
 )

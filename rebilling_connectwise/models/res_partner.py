@@ -1,21 +1,20 @@
 from odoo import fields, models
-from odoo.exceptions import UserError
 
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
     rebilling_connectwise_company_id = fields.Many2one(
-        "rebilling.connectwise.record",
+        "rebilling.external.record",
         "ConnectWise Company",
-        domain="[('kind', '=', 'company')]",
+        domain="[('backend_type', '=', 'connectwise'), ('kind', '=', 'company')]",
         ondelete="set null",
         copy=False,
     )
     rebilling_connectwise_suggested_id = fields.Many2one(
-        "rebilling.connectwise.record",
+        "rebilling.external.record",
         "Suggested ConnectWise Company",
-        domain="[('kind', '=', 'company')]",
+        domain="[('backend_type', '=', 'connectwise'), ('kind', '=', 'company')]",
         ondelete="set null",
         copy=False,
         readonly=True,
@@ -24,20 +23,7 @@ class ResPartner(models.Model):
 
     def action_connectwise_confirm_company(self):
         """Map each customer to its suggested ConnectWise company."""
-        todo = self.filtered("rebilling_connectwise_suggested_id")
-        if not todo:
-            raise UserError(self.env._("There is no suggestion to confirm."))
-        for partner in todo:
-            partner.write(
-                {
-                    "rebilling_connectwise_company_id": (
-                        partner.rebilling_connectwise_suggested_id.id
-                    ),
-                    "rebilling_connectwise_suggested_id": False,
-                }
-            )
-        return True
+        return self.env["rebilling.backend"]._psa_confirm_companies(self, "connectwise")
 
     def action_connectwise_reject_suggestion(self):
-        self.write({"rebilling_connectwise_suggested_id": False})
-        return True
+        return self.env["rebilling.backend"]._psa_reject_suggestions(self, "connectwise")

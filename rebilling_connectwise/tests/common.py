@@ -1,25 +1,14 @@
 """A rebilling company connected to a fake ConnectWise over real HTTP (127.0.0.1)."""
 
-from datetime import date
-from urllib.parse import urlsplit
-
-from odoo.addons.rebilling_base.tests.common import RebillingCase
+from odoo.addons.rebilling_base.tests.common_psa import NOV, PsaCase
 from odoo.addons.rebilling_base.tests.fakes.fake_connectwise import FakeConnectWise
 from odoo.tests import Form
-from odoo.tests import common as test_common
-from odoo.tools import config
 
-NOV = date(2026, 11, 1)
+__all__ = ["NOV", "ConnectwiseCase"]
 
 
-class ConnectwiseCase(RebillingCase):
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # Requests to the fake servers keep their own (connect, read) timeouts.
-        url = urlsplit(r.url)
-        if url.hostname == "127.0.0.1" and url.port != config["http_port"]:
-            return test_common._super_send(s, r, **kw)
-        return super()._request_handler(s, r, **kw)
+class ConnectwiseCase(PsaCase):
+    backend_type = "connectwise"
 
     def setUp(self):
         super().setUp()
@@ -39,36 +28,13 @@ class ConnectwiseCase(RebillingCase):
             "connectwise_type_ref": 3,
             **overrides,
         }
-        with Form(self.env["rebilling.backend"]) as form:
-            form.backend_type = "connectwise"
-            for name, value in values.items():
-                setattr(form, name, value)
-        backend = form.record
-        backend.write(
-            {
-                "connect_timeout": 2.0,
-                "read_timeout": 0.5,
-                "retry_backoff": 0.01,
-                "max_retry_after": 1.0,
-                "time_factor": 0.001,
-            }
-        )
-        return backend
+        return self.configure_backend(values)
 
     def connect(self):
         self.backend = self.configure()
         action = self.backend.action_connectwise_connect()
         self.assertEqual(action["params"]["type"], "success", action["params"]["message"])
         return self.backend
-
-    def record(self, kind, external_id):
-        return self.env["rebilling.connectwise.record"].search(
-            [
-                ("backend_id", "=", self.backend.id),
-                ("kind", "=", kind),
-                ("external_id", "=", external_id),
-            ]
-        )
 
     def seed(self):
         cw = self.cw

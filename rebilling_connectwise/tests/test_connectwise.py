@@ -60,7 +60,7 @@ class TestConnectwisePullAndPush(ConnectwiseCase):
         for n in range(1003):
             self.cw.add_company(f"F{n:04d}", f"Filler {n:04d}")
         self.seed()
-        companies = self.env["rebilling.connectwise.record"].search(
+        companies = self.env["rebilling.external.record"].search(
             [("backend_id", "=", self.backend.id), ("kind", "=", "company")]
         )
         self.assertEqual(len(companies), 1005)

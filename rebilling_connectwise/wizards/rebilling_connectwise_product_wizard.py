@@ -5,12 +5,10 @@ class RebillingConnectwiseProductWizard(models.TransientModel):
     """Create a catalog product in ConnectWise from the service form."""
 
     _name = "rebilling.connectwise.product.wizard"
+    _inherit = "rebilling.psa.wizard.mixin"
     _description = "Create a ConnectWise Catalog Product"
+    _psa_backend_type = "connectwise"
 
-    service_id = fields.Many2one("rebilling.service", required=True, ondelete="cascade")
-    backend_id = fields.Many2one(
-        "rebilling.backend", compute="_compute_defaults", store=True, readonly=True
-    )
     identifier = fields.Char(
         compute="_compute_defaults", store=True, readonly=False, required=True, size=60
     )
@@ -33,13 +31,12 @@ class RebillingConnectwiseProductWizard(models.TransientModel):
         digits="Product Price", compute="_compute_defaults", store=True, readonly=False
     )
 
-    @api.depends("service_id")
+    @api.depends("service_id", "backend_id")
     def _compute_defaults(self):
         for wizard in self:
             service = wizard.service_id
             product = service.product_id
-            backend = self.env["rebilling.backend"]._connectwise_backend(service.company_id)
-            wizard.backend_id = backend
+            backend = wizard.backend_id
             wizard.identifier = (
                 wizard.identifier or (product.default_code or product.name or "")[:60]
             )
@@ -54,7 +51,7 @@ class RebillingConnectwiseProductWizard(models.TransientModel):
 
     def action_create(self):
         self.ensure_one()
-        backend = self.service_id._connectwise_backend_of()
+        backend = self._psa_backend_of_service()
         item = backend._connectwise_create_product(
             {
                 "identifier": self.identifier,
@@ -67,21 +64,12 @@ class RebillingConnectwiseProductWizard(models.TransientModel):
                 "cost": self.cost,
             }
         )
-        product = self.env["rebilling.connectwise.record"].create(
-            dict(
-                backend._connectwise_product_values(item),
-                backend_id=backend.id,
-                kind="product",
-                external_id=int(item["id"]),
-            )
-        )
-        self.service_id.connectwise_product_id = product
-        backend._rebilling_log(
-            "push",
+        return self._psa_created(
+            backend,
+            "product",
+            int(item["id"]),
+            backend._connectwise_product_values(item),
+            "connectwise_product_id",
             "procurement/catalog",
-            "done",
-            self.service_id,
-            external_id=str(item["id"]),
-            message=self.env._("Catalog product %s created.", self.identifier),
+            self.env._("Catalog product %s created.", self.identifier),
         )
-        return {"type": "ir.actions.act_window_close"}

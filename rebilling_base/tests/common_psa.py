@@ -1,0 +1,58 @@
+"""Shared fixtures of the PSA connector tests (Autotask, ConnectWise).
+
+A rebilling company whose backend talks to a fake PSA over real HTTP
+(127.0.0.1); the fakes live in ``rebilling_base/tests/fakes``.
+"""
+
+from datetime import date
+from urllib.parse import urlsplit
+
+from odoo.tests import Form
+from odoo.tests import common as test_common
+from odoo.tools import config
+
+from .common import RebillingCase
+
+NOV = date(2026, 11, 1)
+# Fast retries and short waits against the fakes.
+FAST_SETTINGS = {
+    "connect_timeout": 2.0,
+    "read_timeout": 0.5,
+    "retry_backoff": 0.01,
+    "max_retry_after": 1.0,
+    "time_factor": 0.001,
+}
+
+
+class PsaCase(RebillingCase):
+    """Subclasses set ``backend_type``; ``self.backend`` is the backend under test."""
+
+    backend_type = None
+
+    @classmethod
+    def _request_handler(cls, s, r, /, **kw):
+        # Requests to the fake servers keep their own (connect, read) timeouts.
+        url = urlsplit(r.url)
+        if url.hostname == "127.0.0.1" and url.port != config["http_port"]:
+            return test_common._super_send(s, r, **kw)
+        return super()._request_handler(s, r, **kw)
+
+    def configure_backend(self, values):
+        """Fill the integration form like a user, save it, and make it fast."""
+        with Form(self.env["rebilling.backend"]) as form:
+            form.backend_type = self.backend_type
+            for name, value in values.items():
+                setattr(form, name, value)
+        backend = form.record
+        backend.write(FAST_SETTINGS)
+        return backend
+
+    def record(self, kind, external_id):
+        """The pulled record ``kind`` with this external id of ``self.backend``."""
+        return self.env["rebilling.external.record"].search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("kind", "=", kind),
+                ("external_id", "=", external_id),
+            ]
+        )
