@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Benchmark of rebilling_review: approving invoices under review vs posting drafts.
 
-    python3 bench/review.py [--count 1000] [--db rebilling_review_bench] [--rebuild]
+    python3 bench/review.py [--count 1000] [--db rebilling_review_bench] [--rebuild] [--no-update]
 
 Builds the database on first use with Odoo's server script
-(``-i rebilling_review,l10n_au``, Australian chart on the main company), then,
-in one transaction that is rolled back at the end (the database can be reused):
+(``-i rebilling_review,l10n_au``, Australian chart on the main company); a
+database that exists is updated (``-u rebilling_base``) unless ``--no-update``.
+Then, in one transaction that is rolled back at the end (the database can be
+reused):
 
 1. bills ``--count`` customers of a class that reviews its invoices (setup,
    timed for information): ``--count`` invoices under review;
@@ -53,20 +55,24 @@ def database_exists(db):
         return bool(cr.fetchone())
 
 
-def build_database(db, rebuild):
+def build_database(db, rebuild, update):
     if rebuild and database_exists(db):
         subprocess.run(["dropdb", db], check=True)
     if database_exists(db):
-        print(f"reusing database {db}", flush=True)
-        return
-    print(f"building database {db} (rebilling_review, l10n_au)...", flush=True)
+        if not update:
+            print(f"reusing database {db}", flush=True)
+            return
+        print(f"updating database {db} (rebilling_base and its dependents)...", flush=True)
+        modules = ["-u", "rebilling_base"]
+    else:
+        print(f"building database {db} (rebilling_review, l10n_au)...", flush=True)
+        modules = ["-i", "rebilling_review,l10n_au"]
     started = time.monotonic()
     subprocess.run(
         [
             *server_script(),
             *odoo_args(db),
-            "-i",
-            "rebilling_review,l10n_au",
+            *modules,
             "--stop-after-init",
             "--log-level=warn",
             "--no-http",
@@ -74,7 +80,7 @@ def build_database(db, rebuild):
         check=True,
         cwd=ROOT,
     )
-    print(f"built in {time.monotonic() - started:.0f} s", flush=True)
+    print(f"done in {time.monotonic() - started:.0f} s", flush=True)
 
 
 def timed(env, func):
@@ -245,8 +251,11 @@ def main():
     parser.add_argument("--count", type=int, default=1000, help="invoices (default 1000)")
     parser.add_argument("--db", default="rebilling_review_bench", help="database name")
     parser.add_argument("--rebuild", action="store_true", help="drop and build the database")
+    parser.add_argument(
+        "--no-update", action="store_true", help="reuse an existing database as it is"
+    )
     args = parser.parse_args()
-    build_database(args.db, args.rebuild)
+    build_database(args.db, args.rebuild, not args.no_update)
     bench(args.db, args.count)
 
 

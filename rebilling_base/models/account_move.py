@@ -118,6 +118,13 @@ class AccountMove(models.Model):
         """Override point: fields whose change makes invoices ready again (posted again)."""
         return {"state"}
 
+    def _rebilling_released(self):
+        """Hook: invoices released after being held (e.g. approved in review).
+
+        Connectors extend it to push the invoices they left out while held.
+        """
+        return True
+
     # ------------------------------------------------------------ sending
     def _rebilling_sendable(self):
         """Invoices that may be queued now (override point for review)."""

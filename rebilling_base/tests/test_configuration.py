@@ -1,7 +1,7 @@
 import base64
 from datetime import date
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import Form, tagged
 
 from .common import VALID_ABN, RebillingCase, png_bytes
@@ -29,6 +29,28 @@ class TestConfiguration(RebillingCase):
         self.assertTrue(self.company.rebilling_configured)
         result = action.run()
         self.assertEqual(result["res_model"], "account.move")
+
+    def test_rebilling_manager_configures_without_being_admin(self):
+        manager = self.env["res.users"].create(
+            {
+                "name": "Reseller admin",
+                "login": "reseller_admin",
+                "group_ids": [(6, 0, [self.env.ref("rebilling_base.group_rebilling_manager").id])],
+            }
+        )
+        self.assertFalse(manager.has_group("base.group_erp_manager"))
+        company = self.company.with_user(manager)
+        with Form(company, view=CONFIG_VIEW) as form:
+            form.rebilling_payment_term_days = 30
+        self.assertEqual(self.company.rebilling_payment_term_days, 30)
+        user = manager.copy(
+            {
+                "login": "backoffice",
+                "group_ids": [(6, 0, [self.env.ref("rebilling_base.group_rebilling_user").id])],
+            }
+        )
+        with self.assertRaises(AccessError):
+            self.company.with_user(user).write({"rebilling_payment_term_days": 7})
 
     def test_abn_checksum(self):
         with self.assertRaisesRegex(ValidationError, "ABN"):

@@ -90,9 +90,19 @@ class AccountMove(models.Model):
             )
         return backend
 
+    def _rebilling_released(self):
+        """Invoices released from review go to Xero like those of a new run."""
+        res = super()._rebilling_released()
+        moves = self._rebilling_external_ready()
+        for company, company_moves in moves.grouped("company_id").items():
+            backend = self.env["rebilling.backend"].sudo()._xero_backend(company)
+            if backend.state == "connected" and backend.auto_push:
+                backend._rebilling_enqueue_push(company_moves)
+        return res
+
     def action_rebilling_xero_upload(self):
         """Upload the invoices to Xero: a batch now, more in the background."""
-        moves = self.filtered(lambda m: m.move_type == "out_invoice" and m.state == "posted")
+        moves = self._rebilling_external_ready()
         if not moves:
             raise UserError(self.env._("Select posted customer invoices to upload to Xero."))
         return moves._rebilling_xero_backend_of()._rebilling_push_now_or_later(moves)

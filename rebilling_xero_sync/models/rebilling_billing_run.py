@@ -11,8 +11,5 @@ class RebillingBillingRun(models.Model):
             return res
         backend = self.env["rebilling.backend"]._xero_backend(self.company_id)
         if backend.state == "connected" and backend.auto_push:
-            moves = invoices.filtered(
-                lambda m: m.move_type == "out_invoice" and m.state == "posted"
-            )
-            backend._rebilling_enqueue_push(moves)
+            backend._rebilling_enqueue_push(invoices._rebilling_external_ready())
         return res

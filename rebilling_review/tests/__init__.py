@@ -1,0 +1,1 @@
+from . import test_customer_class, test_review_flags, test_review_flow, test_review_http

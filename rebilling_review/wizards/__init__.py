@@ -1,0 +1,1 @@
+from . import rebilling_review_adjust_wizard, rebilling_review_reissue_wizard
