@@ -1,0 +1,119 @@
+from collections import defaultdict
+
+from odoo import api, fields, models
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    rebilling_usage_from = fields.Date(
+        "Usage From", copy=False, readonly=True, help="First day of the billed calls."
+    )
+    rebilling_usage_to = fields.Date(
+        "Usage To", copy=False, readonly=True, help="Last day of the billed calls."
+    )
+    rebilling_call_count = fields.Integer("Calls", compute="_compute_rebilling_call_count")
+    rebilling_call_list_id = fields.Many2one(
+        "ir.attachment", "Call List", copy=False, readonly=True, index="btree_not_null"
+    )
+
+    def _compute_rebilling_call_count(self):
+        groups = dict(
+            self.env["rebilling.cdr"]._read_group(
+                [("invoice_id", "in", self.ids)], ["invoice_id"], ["__count"]
+            )
+        )
+        for move in self:
+            move.rebilling_call_count = groups.get(move, 0)
+
+    def _sequence_matches_date(self):
+        # Reseller usage invoices are numbered by the company's rebilling pattern too.
+        if self.rebilling_usage_from:
+            return True
+        return super()._sequence_matches_date()
+
+    def _rebilling_usage_groups(self):
+        """[(destination group, calls, minutes, amount)] of the usage lines (invoice report)."""
+        self.ensure_one()
+        totals = defaultdict(lambda: [0, 0, 0.0])
+        groups = self.env["rebilling.destination.group"]
+        for line in self.invoice_line_ids:
+            group = line.rebilling_destination_group_id
+            if line.rebilling_line_kind != "usage" or not group:
+                continue
+            groups |= group
+            totals[group][0] += line.rebilling_call_count
+            totals[group][1] += line.rebilling_call_seconds
+            totals[group][2] += line.price_subtotal
+        return [
+            (group.name, totals[group][0], totals[group][1] / 60.0, totals[group][2])
+            for group in groups.sorted(lambda g: (g.sequence, g.id))
+        ]
+
+    # ------------------------------------------------------------ call list
+    def _rebilling_call_list_xlsx(self):
+        """The itemized call list of the invoice as XLSX bytes."""
+        self.ensure_one()
+        report = self.env["report.rebilling_voip.report_call_list"].with_context(
+            active_model="account.move"
+        )
+        content, _ext = report.create_xlsx_report(self.ids, {})
+        return content
+
+    def _rebilling_call_list_name(self):
+        self.ensure_one()
+        return self.env._("Calls %s.xlsx", (self.name or "").replace("/", "-"))
+
+    def _rebilling_attach_call_list(self):
+        """Attach the call list (XLSX) to each invoice that bills calls."""
+        Attachment = self.env["ir.attachment"].sudo()
+        self.invalidate_recordset(["rebilling_call_count"])
+        for move in self:
+            if not move.rebilling_call_count:
+                continue
+            vals = {
+                "name": move._rebilling_call_list_name(),
+                "raw": move._rebilling_call_list_xlsx(),
+                "res_model": "account.move",
+                "res_id": move.id,
+                "mimetype": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            }
+            if move.rebilling_call_list_id:
+                move.rebilling_call_list_id.sudo().write(vals)
+            else:
+                move.rebilling_call_list_id = Attachment.create(vals)
+
+    def action_rebilling_view_calls(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "rebilling_voip.action_rebilling_cdr"
+        )
+        action["domain"] = [("invoice_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    def action_rebilling_open(self):
+        """Open the invoice (from the customer's Invoices tab)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "account.move",
+            "res_id": self.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "current",
+        }
+
+    def _rebilling_portal_call_list_url(self):
+        self.ensure_one()
+        return self.get_portal_url(suffix="/calls")
+
+    # ------------------------------------------------------------ freeing calls
+    def button_cancel(self):
+        res = super().button_cancel()
+        self.env["rebilling.cdr"]._unlink_invoices(self.filtered(lambda m: m.state == "cancel"))
+        return res
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_rebilling_calls(self):
+        self.env["rebilling.cdr"]._detach("invoice_id", self.ids)

@@ -1,0 +1,51 @@
+from dateutil.relativedelta import relativedelta
+
+from odoo import models
+
+# Calls of earlier months that arrive late are billed on the next invoice, up to
+# this many months back (it bounds the period scans of the billing queries).
+LATE_CALL_MONTHS = 3
+
+
+class RebillingBillingRun(models.Model):
+    _inherit = "rebilling.billing.run"
+
+    def _voip_usage_bounds(self):
+        """[start, end) in UTC of the calls this run bills: the usage month and late calls."""
+        self.ensure_one()
+        first = self.usage_start - relativedelta(months=LATE_CALL_MONTHS)
+        return self.company_id._rebilling_days_utc(first, self.usage_end)
+
+    def _voip_usage_label(self):
+        return self.env["rebilling.cdr"]._period_label(self.usage_start, self.usage_end)
+
+    def _rebilling_usage_partner_ids(self):
+        ids = super()._rebilling_usage_partner_ids()
+        Cdr = self.env["rebilling.cdr"]
+        start, end = self._voip_usage_bounds()
+        # Calls that came in since the last rating are rated first (set-based).
+        Cdr._rate(self.company_id, start=start, end=end)
+        return list(set(ids) | set(Cdr._usage_partner_ids(self.company_id, start, end)))
+
+    def _rebilling_usage_lines(self, partners):
+        result = dict(super()._rebilling_usage_lines(partners))
+        start, end = self._voip_usage_bounds()
+        usage = self.env["rebilling.cdr"]._usage_line_vals(
+            self.company_id, partners.ids, start, end, self._voip_usage_label()
+        )
+        for partner_id, lines in usage.items():
+            result[partner_id] = list(result.get(partner_id, [])) + lines
+        return result
+
+    def _rebilling_prepare_invoice_vals(self, partner, line_vals):
+        vals = super()._rebilling_prepare_invoice_vals(partner, line_vals)
+        if any(line.get("rebilling_line_kind") == "usage" for line in line_vals):
+            vals.update(rebilling_usage_from=self.usage_start, rebilling_usage_to=self.usage_end)
+        return vals
+
+    def _rebilling_after_invoices(self, invoices):
+        """Link the billed calls to their invoice (one UPDATE) and attach the call lists."""
+        start, end = self._voip_usage_bounds()
+        self.env["rebilling.cdr"]._link_invoices(invoices, start, end)
+        invoices._rebilling_attach_call_list()
+        return super()._rebilling_after_invoices(invoices)

@@ -1,0 +1,180 @@
+import logging
+import os
+
+from odoo import api, fields, models
+from odoo.addons.base.models.res_partner import _tz_get
+from odoo.exceptions import ValidationError
+from odoo.modules import module as odoo_module
+
+_logger = logging.getLogger(__name__)
+
+DELIMITERS = [
+    ("comma", "Comma (,)"),
+    ("semicolon", "Semicolon (;)"),
+    ("tab", "Tab"),
+    ("pipe", "Pipe (|)"),
+]
+DELIMITER_CHARS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+DATE_FORMATS = [
+    ("iso", "2026-10-31 23:59:59 (ISO, T and Z allowed)"),
+    ("dmy", "31/10/2026 23:59:59 (day first)"),
+    ("mdy", "10/31/2026 23:59:59 (month first)"),
+    ("epoch", "Unix timestamp (seconds)"),
+]
+# Column fields of a format: (field name, label, required)
+COLUMNS = [
+    ("col_start", "Start time", True),
+    ("col_duration", "Duration", True),
+    ("col_caller", "Caller", False),
+    ("col_called", "Called number", True),
+    ("col_call_id", "Supplier call id", False),
+    ("col_cost", "Wholesale cost", False),
+    ("col_trunk", "Trunk", False),
+]
+
+
+class RebillingCdrFormat(models.Model):
+    """How a supplier's CDR files look: delimiter, header, columns, date format."""
+
+    _name = "rebilling.cdr.format"
+    _description = "CDR File Format"
+    _inherit = ["mail.thread"]
+    _order = "name, id"
+    _check_company_auto = True
+
+    name = fields.Char("Supplier Format", required=True, tracking=True)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    delimiter = fields.Selection(DELIMITERS, required=True, default="comma", tracking=True)
+    has_header = fields.Boolean("First Line Is a Header", default=True, tracking=True)
+    column_count = fields.Integer(
+        "Columns", required=True, default=6, tracking=True, help="Columns of every data line."
+    )
+    col_start = fields.Integer("Start Time Column", default=1, tracking=True)
+    col_duration = fields.Integer("Duration Column", default=2, tracking=True)
+    col_caller = fields.Integer("Caller Column", default=3, tracking=True)
+    col_called = fields.Integer("Called Number Column", default=4, tracking=True)
+    col_call_id = fields.Integer("Call Id Column", default=5, tracking=True)
+    col_cost = fields.Integer("Cost Column", default=6, tracking=True)
+    col_trunk = fields.Integer("Trunk Column", default=0, tracking=True)
+    date_format = fields.Selection(DATE_FORMATS, required=True, default="iso", tracking=True)
+    timezone = fields.Selection(
+        _tz_get,
+        "Time Zone of the File",
+        required=True,
+        default="UTC",
+        help="Start times are read in this zone and stored in UTC.",
+    )
+    import_directory = fields.Char(
+        help="Scheduled import: CSV files dropped in this server folder are imported by "
+        "the cron and moved to its done/ or failed/ subfolder.",
+        groups="base.group_system",
+    )
+    import_ids = fields.One2many("rebilling.cdr.import", "format_id", "Imports")
+    import_count = fields.Integer("Number of Imports", compute="_compute_import_count")
+
+    _columns_positive = models.Constraint(
+        "CHECK (column_count > 0)", "A CDR file has at least one column."
+    )
+
+    @api.depends("import_ids")
+    def _compute_import_count(self):
+        groups = dict(
+            self.env["rebilling.cdr.import"]._read_group(
+                [("format_id", "in", self.ids)], ["format_id"], ["__count"]
+            )
+        )
+        for fmt in self:
+            fmt.import_count = groups.get(fmt, 0)
+
+    @api.constrains("column_count", *[c[0] for c in COLUMNS])
+    def _check_columns(self):
+        for fmt in self:
+            used = {}
+            for fname, label, required in COLUMNS:
+                col = fmt[fname]
+                if required and col < 1:
+                    raise ValidationError(
+                        self.env._(
+                            "%(format)s: choose the column of %(col)s.", format=fmt.name, col=label
+                        )
+                    )
+                if col < 0 or col > fmt.column_count:
+                    raise ValidationError(
+                        self.env._(
+                            "%(format)s: the %(col)s column must be between 1 and %(n)s "
+                            "(0 when the file has none).",
+                            format=fmt.name,
+                            col=label,
+                            n=fmt.column_count,
+                        )
+                    )
+                if col and col in used:
+                    raise ValidationError(
+                        self.env._(
+                            "%(format)s: %(a)s and %(b)s cannot both be column %(n)s.",
+                            format=fmt.name,
+                            a=used[col],
+                            b=label,
+                            n=col,
+                        )
+                    )
+                if col:
+                    used[col] = label
+
+    def _delimiter_char(self):
+        self.ensure_one()
+        return DELIMITER_CHARS[self.delimiter]
+
+    def _columns(self):
+        """``{field: 1-based column or 0}`` of the mapping."""
+        self.ensure_one()
+        return {fname: self[fname] for fname, _label, _req in COLUMNS}
+
+    def action_view_imports(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "rebilling_voip.action_rebilling_cdr_import"
+        )
+        action["domain"] = [("format_id", "=", self.id)]
+        return action
+
+    def action_import_file(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "rebilling_voip.action_rebilling_cdr_import_wizard"
+        )
+        action["context"] = {"default_format_id": self.id}
+        return action
+
+    # ------------------------------------------------------------ scheduled import
+    @api.model
+    def _cron_import_directories(self):
+        """Import the CSV files waiting in the import folders of the formats."""
+        formats = self.sudo().search([("import_directory", "!=", False)])
+        for fmt in formats:
+            fmt._import_directory()
+
+    def _import_directory(self):
+        """Import every ``*.csv`` of the folder (by name), one transaction per file."""
+        self.ensure_one()
+        folder = self.sudo().import_directory
+        if not folder or not os.path.isdir(folder):
+            _logger.warning("CDR format %s: import folder %r does not exist", self.id, folder)
+            return self.env["rebilling.cdr.import"]
+        imports = self.env["rebilling.cdr.import"]
+        names = sorted(n for n in os.listdir(folder) if n.lower().endswith(".csv"))
+        for name in names:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as fh:
+                data = fh.read()
+            imp = imports._import_file(self, data, name, raise_on_error=False)
+            imports |= imp
+            target = os.path.join(folder, "done" if imp.state == "done" else "failed")
+            os.makedirs(target, exist_ok=True)
+            os.replace(path, os.path.join(target, name))
+            if not odoo_module.current_test:
+                self.env["ir.cron"]._commit_progress(1)
+        return imports

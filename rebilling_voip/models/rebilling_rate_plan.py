@@ -1,0 +1,44 @@
+from odoo import api, fields, models
+
+
+class RebillingRatePlan(models.Model):
+    """Retail prices of calls per destination group, assigned to customers."""
+
+    _name = "rebilling.rate.plan"
+    _description = "Call Rate Plan"
+    _inherit = ["mail.thread"]
+    _order = "name, id"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, tracking=True)
+    active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    rate_ids = fields.One2many("rebilling.rate", "plan_id", "Rates", copy=True)
+    partner_ids = fields.One2many("res.partner", "rebilling_rate_plan_id", "Customers")
+    partner_count = fields.Integer("Number of Customers", compute="_compute_partner_count")
+    note = fields.Text()
+
+    @api.depends("partner_ids")
+    def _compute_partner_count(self):
+        groups = dict(
+            self.env["res.partner"]._read_group(
+                [("rebilling_rate_plan_id", "in", self.ids)],
+                ["rebilling_rate_plan_id"],
+                ["__count"],
+            )
+        )
+        for plan in self:
+            plan.partner_count = groups.get(plan, 0)
+
+    def action_view_partners(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Customers on %s", self.name),
+            "res_model": "res.partner",
+            "view_mode": "list,form",
+            "domain": [("rebilling_rate_plan_id", "=", self.id)],
+        }

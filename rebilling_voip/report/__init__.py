@@ -1,0 +1,1 @@
+from . import rebilling_call_list_xlsx

@@ -1,0 +1,9 @@
+from . import (
+    test_destination,
+    test_import,
+    test_invoice,
+    test_normalize,
+    test_portal,
+    test_rating,
+    test_reseller_wizard,
+)

@@ -1,0 +1,235 @@
+import os
+import tempfile
+from datetime import datetime
+from unittest.mock import patch
+
+from odoo.addons.rebilling_voip.models.rebilling_cdr_import import RebillingCdrImport
+from odoo.exceptions import UserError
+from odoo.tests import Form, tagged
+
+from .common import HEADER, VoipCase, csv_line
+
+A = "+61299990001"
+
+
+@tagged("post_install", "-at_install")
+class TestImport(VoipCase):
+    def sample(self):
+        """Header (line 1), 4 good rows, 2 duplicates, 7 bad rows, a blank line."""
+        return [
+            csv_line("2026-10-01 09:00:00", 60, A, "0412 000 001", "C1"),  # line 2
+            csv_line("2026-10-01 09:05:00", 120, A, "(02) 9000 1234", "C2"),  # 3
+            csv_line("2026-10-01 09:10:00", 30, A, "+44 20 7946 0958", "C3"),  # 4
+            csv_line("2026-10-01 09:15:00", 45, A, "1300 123 456", ""),  # 5: no call id
+            csv_line("2026-10-01 09:20:00", 99, A, "0412 000 002", "C1"),  # 6: same call id
+            csv_line("2026-10-01 09:15:00", 45, A, "1300 123 456", ""),  # 7: same call
+            csv_line("2026-02-30 10:00:00", 60, A, "0412 000 003", "E1"),  # 8: no 30 Feb
+            csv_line("yesterday", 60, A, "0412 000 003", "E2"),  # 9
+            csv_line("2026-10-01 10:00:00", -5, A, "0412 000 003", "E3"),  # 10
+            csv_line("2026-10-01 10:01:00", 60, A, "call me", "E4"),  # 11
+            "2026-10-01 10:02:00,60," + A + ",0412 000 003,E5",  # 12: 5 columns
+            csv_line("2026-10-01 10:03:00", 60, A, "0412 000 003", "E6") + ",x",  # 13: 7
+            csv_line("2026-10-01 10:04:00", 60, A, "0412 000 003", "E7", "a lot"),  # 14
+            "",  # 15: blank, not a row
+        ]
+
+    def test_every_row_accounted_for(self):
+        imp = self.import_csv(self.sample())
+        self.assertEqual(imp.state, "done")
+        self.assertEqual(imp.row_count, 13)
+        self.assertEqual(imp.imported_count, 4)
+        self.assertEqual(imp.duplicate_count, 2)
+        self.assertEqual(imp.error_count, 7)
+        self.assert_accounted(imp)
+        reasons = {err.line_number: err.reason for err in imp.error_ids}
+        self.assertEqual(sorted(reasons), [8, 9, 10, 11, 12, 13, 14])
+        self.assertIn("Unparsable date", reasons[8])
+        self.assertIn("Unparsable date", reasons[9])
+        self.assertIn("Negative duration", reasons[10])
+        self.assertIn("Unknown number format", reasons[11])
+        self.assertIn("Wrong column count: 5 instead of 6", reasons[12])
+        self.assertIn("Wrong column count: 7 instead of 6", reasons[13])
+        self.assertIn("Unparsable cost", reasons[14])
+        err = imp.error_ids.filtered(lambda e: e.line_number == 9)
+        self.assertEqual(err.raw_line, csv_line("yesterday", 60, A, "0412 000 003", "E2"))
+        self.assertTrue(err.has_fields)
+        self.assertEqual(err.start_raw, "yesterday")
+        self.assertFalse(imp.error_ids.filtered(lambda e: e.line_number == 12).has_fields)
+        cdr = self.cdr("C1")
+        self.assertEqual(cdr.duration, 60, "the first of two rows with one call id is kept")
+        self.assertEqual(cdr.import_line, 2)
+        self.assertEqual(cdr.start_time, datetime(2026, 10, 1, 9, 0, 0))
+        self.assertEqual(cdr.state, "new")
+        self.assertAlmostEqual(cdr.cost, 0.01)
+
+    def test_same_file_twice_is_all_duplicates(self):
+        first = self.import_csv(self.sample())
+        second = self.import_csv(self.sample())
+        self.assertEqual(second.imported_count, 0)
+        self.assertEqual(second.duplicate_count, 6)
+        self.assertEqual(second.error_count, 7)
+        self.assert_accounted(second)
+        self.assertEqual(self.Cdr.search_count([]), first.imported_count)
+
+    def test_duplicate_by_call_id_or_by_call(self):
+        self.import_csv([csv_line("2026-10-02 08:00:00", 60, A, "0412 000 010", "K1")])
+        imp = self.import_csv(
+            [
+                # Same supplier call id, details changed by the supplier: skipped.
+                csv_line("2026-10-02 08:00:01", 61, A, "0412 000 010", "K1"),
+                # Same caller, called, start and duration under a new id: skipped.
+                csv_line("2026-10-02 08:00:00", 60, "02 9999 0001", "0412000010", "K2"),
+                # Same number at another time: a new call.
+                csv_line("2026-10-02 08:30:00", 60, A, "0412 000 010", "K3"),
+            ]
+        )
+        self.assertEqual((imp.imported_count, imp.duplicate_count), (1, 2))
+        self.assert_accounted(imp)
+        self.assertTrue(self.cdr("K3"))
+        self.assertFalse(self.cdr("K2"))
+
+    def test_call_id_reused_far_away_is_still_a_duplicate(self):
+        # Outside the window searched on the fast path: the unique index catches it.
+        self.import_csv([csv_line("2026-01-02 08:00:00", 60, A, "0412 000 011", "OLD-1")])
+        imp = self.import_csv(
+            [
+                csv_line("2026-10-02 08:00:00", 60, A, "0412 000 011", "OLD-1"),
+                csv_line("2026-10-02 08:05:00", 60, A, "0412 000 012", "NEW-1"),
+            ]
+        )
+        self.assertEqual((imp.imported_count, imp.duplicate_count), (1, 1))
+        self.assert_accounted(imp)
+
+    def test_correct_and_reimport(self):
+        imp = self.import_csv(self.sample())
+        bad_date = imp.error_ids.filtered(lambda e: e.line_number == 8)
+        few_columns = imp.error_ids.filtered(lambda e: e.line_number == 12)
+        bad_number = imp.error_ids.filtered(lambda e: e.line_number == 11)
+        # The user corrects the fields of one row, the raw line of another, and
+        # mistypes the third.
+        with Form(imp) as form:
+            with form.error_ids.edit(imp.error_ids.ids.index(bad_date.id)) as line:
+                line.start_raw = "2026-10-28 10:00:00"
+            with form.error_ids.edit(imp.error_ids.ids.index(few_columns.id)) as line:
+                line.raw_line = few_columns.raw_line + ",0.02"
+            with form.error_ids.edit(imp.error_ids.ids.index(bad_number.id)) as line:
+                line.called_raw = "still not a number"
+        (bad_date | few_columns | bad_number).action_reimport()
+        self.assertEqual(imp.imported_count, 6)
+        self.assertEqual(imp.error_count, 5)
+        self.assertEqual(imp.duplicate_count, 2)
+        self.assert_accounted(imp)
+        fixed = self.cdr("E1")
+        self.assertEqual(fixed.start_time, datetime(2026, 10, 28, 10, 0, 0))
+        self.assertEqual(fixed.import_line, 8)
+        self.assertEqual(self.cdr("E5").cost, 0.02)
+        again = imp.error_ids.filtered(lambda e: e.line_number == 11)
+        self.assertIn("still not a number", again.reason)
+        # Importing the same corrected row twice: now a duplicate, still accounted for.
+        dup_line = csv_line("2026-10-28 10:00:00", 60, A, "0412 000 003", "E1")
+        self.env["rebilling.cdr.error"].create(
+            {
+                "import_id": imp.id,
+                "company_id": self.company.id,
+                "line_number": 99,
+                "raw_line": dup_line,
+                "reason": "test",
+            }
+        )
+        imp.invalidate_recordset()
+        imp.write({"error_count": imp.error_count + 1, "row_count": imp.row_count + 1})
+        imp.action_reimport_errors()
+        self.assertEqual(imp.duplicate_count, 3)
+        self.assert_accounted(imp)
+
+    def test_inconsistent_counts_import_nothing(self):
+        original = RebillingCdrImport._insert_cdrs
+
+        def off_by_one(self, *args):
+            return original(self, *args) + 1
+
+        text = "\n".join([HEADER, *self.sample()]).encode()
+        with patch.object(RebillingCdrImport, "_insert_cdrs", off_by_one):
+            with self.assertRaisesRegex(UserError, "nothing was imported"):
+                self.env["rebilling.cdr.import"]._import_file(self.fmt, text, "bad.csv")
+            self.assertFalse(self.env["rebilling.cdr.import"].search([("name", "=", "bad.csv")]))
+            failed = self.env["rebilling.cdr.import"]._import_file(
+                self.fmt, text, "bad.csv", raise_on_error=False
+            )
+        self.assertEqual(failed.state, "failed")
+        self.assertIn("nothing was imported", failed.message)
+        self.assertFalse(self.Cdr.search([]), "no call of a failed import stays")
+        self.assertFalse(self.env["rebilling.cdr.error"].search([]))
+
+    def test_quoted_fields_and_other_layouts(self):
+        imp = self.import_csv(
+            ['"2026-10-03 08:00:00","60","+61 2 9999 0001","0412 000 020","Q1","$0.03"']
+        )
+        self.assertEqual(imp.imported_count, 1, imp.error_ids.mapped("reason"))
+        self.assertEqual(self.cdr("Q1").cost, 0.03)
+        sydney = self.env["rebilling.cdr.format"].create(
+            {
+                "name": "Day first, Sydney time, no header",
+                "delimiter": "semicolon",
+                "has_header": False,
+                "column_count": 7,
+                "col_call_id": 1,
+                "col_start": 2,
+                "col_duration": 3,
+                "col_caller": 4,
+                "col_called": 5,
+                "col_trunk": 6,
+                "col_cost": 7,
+                "date_format": "dmy",
+                "timezone": "Australia/Sydney",
+            }
+        )
+        imp = self.import_csv(
+            [
+                "S1;3/10/2026 9:30;75;;0412 000 021;TRUNK-B;0.05",
+                "S2;31/09/2026 9:30;75;;0412 000 021;TRUNK-B;0.05",
+            ],
+            fmt=sydney,
+            header=False,
+        )
+        self.assertEqual((imp.row_count, imp.imported_count, imp.error_count), (2, 1, 1))
+        cdr = self.cdr("S1")
+        self.assertEqual(cdr.start_time, datetime(2026, 10, 2, 23, 30), "stored in UTC (AEST, +10)")
+        self.assertEqual(cdr.trunk, "TRUNK-B")
+        self.assertFalse(cdr.caller)
+        epoch = self.fmt.copy({"name": "Epoch", "date_format": "epoch"})
+        imp = self.import_csv([csv_line("1790000000", 60, A, "0412 000 022", "EP1")], fmt=epoch)
+        self.assertEqual(imp.imported_count, 1)
+        self.assertEqual(self.cdr("EP1").start_time, datetime(2026, 9, 21, 14, 13, 20))
+
+    def test_no_orm_create_per_row(self):
+        lines = [
+            csv_line(f"2026-10-04 10:{i % 60:02d}:{i // 60:02d}", 60, A, "0412 000 030", f"B{i}")
+            for i in range(200)
+        ]
+        with patch.object(type(self.Cdr), "create", side_effect=AssertionError("ORM create")):
+            imp = self.import_csv(lines)
+        self.assertEqual(imp.imported_count, 200)
+
+    def test_import_then_rate_from_the_wizard(self):
+        imp = self.import_csv(
+            [csv_line("2026-10-05 10:00:00", 60, A, "0412 000 040", "W1")], rate=True
+        )
+        self.assertEqual(imp.cdr_count, 1)
+        self.assertEqual(self.cdr("W1").state, "rated")
+        action = imp.action_view_cdrs()
+        self.assertEqual(self.Cdr.search(action["domain"]), self.cdr("W1"))
+
+    def test_scheduled_import_from_a_folder(self):
+        with tempfile.TemporaryDirectory() as folder:
+            self.fmt.sudo().import_directory = folder
+            good = "\n".join([HEADER, csv_line("2026-10-06 10:00:00", 60, A, "0412 000 050", "F1")])
+            with open(os.path.join(folder, "a.csv"), "w") as fh:
+                fh.write(good)
+            with open(os.path.join(folder, "b.csv"), "wb") as fh:
+                fh.write(b"")
+            imports = self.fmt._import_directory()
+            self.assertEqual(imports.mapped("state"), ["done", "done"])
+            self.assertEqual(imports[0].imported_count, 1)
+            self.assertTrue(os.path.exists(os.path.join(folder, "done", "a.csv")))
+            self.assertFalse(os.path.exists(os.path.join(folder, "a.csv")))

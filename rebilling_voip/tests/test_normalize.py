@@ -1,0 +1,74 @@
+from datetime import datetime
+from unittest.mock import patch
+
+from odoo.tests import tagged
+
+from ..tools import phone
+from .common import VoipCase, csv_line
+
+OCT5 = datetime(2026, 10, 5, 9, 0, 0)
+
+
+@tagged("post_install", "-at_install")
+class TestNormalize(VoipCase):
+    def test_australian_formats(self):
+        cases = {
+            "0412 345 678": "+61412345678",
+            "0412345678": "+61412345678",
+            "+61 412 345 678": "+61412345678",
+            "61412345678": "+61412345678",
+            "(02) 9000 1234": "+61290001234",
+            "02-9000-1234": "+61290001234",
+            "1300 123 456": "+611300123456",
+            "1800 555 666": "+611800555666",
+            "13 13 13": "+61131313",
+        }
+        for raw, e164 in cases.items():
+            with self.subTest(raw=raw):
+                self.assertEqual(phone.normalize(raw, "AU"), e164)
+
+    def test_international_formats(self):
+        cases = {
+            "+44 20 7946 0958": "+442079460958",
+            "0011 44 20 7946 0958": "+442079460958",  # Australian international prefix
+            "+1 (415) 555-0100": "+14155550100",
+            "+64 9 123 4567": "+6491234567",
+            "+86 10 1234 5678": "+861012345678",
+        }
+        for raw, e164 in cases.items():
+            with self.subTest(raw=raw):
+                self.assertEqual(phone.normalize(raw, "AU"), e164)
+        # A national number reads in the region given: the same digits, another country.
+        self.assertEqual(phone.normalize("020 7946 0958", "GB"), "+442079460958")
+
+    def test_not_numbers(self):
+        for raw in ("call me", "12", "", "000"):
+            with self.subTest(raw=raw):
+                self.assertIsNone(phone.normalize(raw, "AU"))
+
+    def test_import_uses_company_country(self):
+        imp = self.import_csv(
+            [
+                csv_line(OCT5, 60, "02 9999 0001", "0412 345 678", "N1"),
+                csv_line(OCT5, 61, "+61 2 9999 0001", "+44 20 7946 0958", "N2"),
+            ]
+        )
+        self.assertEqual(imp.imported_count, 2)
+        first, second = self.cdr("N1"), self.cdr("N2")
+        self.assertEqual(first.caller, "02 9999 0001", "the raw number is kept")
+        self.assertEqual(first.caller_e164, "+61299990001")
+        self.assertEqual(first.called_e164, "+61412345678")
+        self.assertEqual(second.caller_e164, "+61299990001")
+        self.assertEqual(second.called_e164, "+442079460958")
+
+    def test_distinct_numbers_normalized_once(self):
+        phone.clear_cache()
+        lines = [
+            csv_line(f"2026-10-05 09:{i:02d}:00", 60, "+61299990001", "0412 345 678", f"D{i}")
+            for i in range(40)
+        ]
+        with patch.object(phone, "_normalize", wraps=phone._normalize) as normalize:
+            imp = self.import_csv(lines)
+        self.assertEqual(imp.imported_count, 40)
+        called = sorted(call.args[0] for call in normalize.call_args_list)
+        self.assertEqual(called, ["+61299990001", "0412 345 678"], "each distinct number once")

@@ -1,0 +1,195 @@
+from datetime import date
+from unittest.mock import patch
+
+from odoo.sql_db import Cursor
+from odoo.tests import Form, tagged
+
+from .common import NOV, VoipCase, csv_line
+
+
+@tagged("post_install", "-at_install")
+class TestRating(VoipCase):
+    def rate_one(self, called, duration, cost="0.01", when="2026-10-05 10:00:00", caller=None):
+        call_id = f"R{len(self.Cdr.search([]))}-{duration}-{called}"
+        imp = self.import_csv(
+            [csv_line(when, duration, caller or "+61299990001", called, call_id, cost)]
+        )
+        self.assertEqual(imp.imported_count, 1, imp.error_ids.mapped("reason"))
+        self.rate_all()
+        return self.cdr(call_id)
+
+    def assert_price(self, cdr, price, billed):
+        self.assertEqual(cdr.state, "rated", cdr.rating_note)
+        self.assertAlmostEqual(cdr.price, price, places=4)
+        self.assertEqual(cdr.billed_seconds, billed)
+        self.assertAlmostEqual(cdr.margin, price - cdr.cost, places=4)
+
+    def test_60_60_per_started_minute(self):
+        # National 0.10/min, 60/60.
+        self.assert_price(self.rate_one("(03) 9000 1234", 1), 0.10, 60)
+        self.assert_price(self.rate_one("(03) 9000 1235", 60), 0.10, 60)
+        self.assert_price(self.rate_one("(03) 9000 1236", 61), 0.20, 120)
+        self.assert_price(self.rate_one("(03) 9000 1237", 3599), 6.00, 3600)
+
+    def test_30_1_per_second_after_30(self):
+        # Mobile 0.20/min, 30/1.
+        self.assert_price(self.rate_one("0412 000 111", 10), 0.10, 30)  # 30 s x 0.20/60
+        self.assert_price(self.rate_one("0412 000 112", 30), 0.10, 30)
+        self.assert_price(self.rate_one("0412 000 113", 61), 0.2033, 61)  # 61 x 0.20/60
+        self.assert_price(self.rate_one("0412 000 114", 95), 0.3167, 95)
+
+    def test_flagfall_minimum_and_free_zero_second_calls(self):
+        self.assert_price(self.rate_one("(02) 9000 1111", 1234), 0.15, 1260)  # local untimed
+        self.assert_price(self.rate_one("1300 123 456", 600), 0.25, 600)  # 13/1300 flagfall
+        # Zone 1: 0.08/min 60/60, minimum 0.10.
+        self.assert_price(self.rate_one("+44 20 7946 0001", 30), 0.10, 60)  # 0.08 -> minimum
+        self.assert_price(self.rate_one("+44 20 7946 0002", 150), 0.24, 180)
+        self.assert_price(self.rate_one("+44 20 7946 0003", 0), 0.0, 0)  # not connected
+
+    def test_cost_plus_markup(self):
+        # Zone 2: cost + 50 %, minimum 0.05.
+        self.assert_price(self.rate_one("+49 30 1234567", 120, cost="0.40"), 0.60, 120)
+        self.assert_price(self.rate_one("+49 30 1234568", 120, cost="0.02"), 0.05, 120)
+        # The Python reference agrees.
+        zone2 = self.plan.rate_ids.filtered(lambda r: r.destination_group_id == self.g_zone2)
+        self.assertEqual(zone2._price(120, 0.40), (0.6, 120))
+
+    def test_no_rate_is_an_error(self):
+        cdr = self.rate_one("+60 3 1234 5678", 60)  # zone 3: not in the plan
+        self.assertEqual(cdr.destination_group_id, self.g_zone3)
+        self.assertEqual(cdr.state, "error")
+        self.assertIn("no rate", cdr.rating_note)
+        self.company.rebilling_rate_plan_id = False
+        self.rate_all(rerate=True)
+        self.assertEqual(cdr.state, "error")
+        self.assertIn("no rate plan", cdr.rating_note)
+
+    def test_customer_plan_beats_company_default(self):
+        cheap = self.plan.copy({"name": "Cheap mobiles"})
+        cheap.rate_ids.filtered(lambda r: r.destination_group_id == self.g_mobile).write(
+            {"rate_per_minute": 0.06}
+        )
+        self.customer_a.rebilling_rate_plan_id = cheap
+        cdr = self.rate_one("0412 000 115", 60)
+        self.assert_price(cdr, 0.06, 60)
+        self.assertEqual(cdr.rate_id.plan_id, cheap)
+
+    def test_rate_in_force_at_call_time(self):
+        mobile = self.plan.rate_ids.filtered(lambda r: r.destination_group_id == self.g_mobile)
+        before = self.rate_one("0412 000 116", 60, when="2026-10-14 23:59:59")
+        after = self.rate_one("0412 000 117", 60, when="2026-10-15 00:00:00")
+        self.assert_price(before, 0.20, 60)
+        self.assert_price(after, 0.20, 60)
+        # A new rate from the 15th: re-rating applies it to the calls from then on only.
+        new_rate = self.env["rebilling.rate"].create(
+            {
+                "plan_id": self.plan.id,
+                "destination_group_id": self.g_mobile.id,
+                "date_from": date(2026, 10, 15),
+                "rate_per_minute": 0.30,
+                "first_block": 30,
+                "next_block": 1,
+            }
+        )
+        form = Form(self.env["rebilling.cdr.rate.wizard"])
+        form.date_from = date(2026, 10, 1)
+        form.date_to = date(2026, 10, 31)
+        form.rerate = True
+        form.save().action_rate()
+        self.assert_price(before, 0.20, 60)
+        self.assertEqual(before.rate_id, mobile)
+        self.assert_price(after, 0.30, 60)
+        self.assertEqual(after.rate_id, new_rate)
+
+    def test_effective_dates_are_local_days(self):
+        self.company.partner_id.tz = "Australia/Sydney"  # UTC+11 in October (daylight time)
+        self.env["rebilling.rate"].create(
+            {
+                "plan_id": self.plan.id,
+                "destination_group_id": self.g_mobile.id,
+                "date_from": date(2026, 10, 15),
+                "rate_per_minute": 0.30,
+                "first_block": 30,
+                "next_block": 1,
+            }
+        )
+        # 2026-10-14 13:30 UTC is 15 October 00:30 in Sydney.
+        sydney_15th = self.rate_one("0412 000 118", 60, when="2026-10-14 13:30:00")
+        sydney_14th = self.rate_one("0412 000 119", 60, when="2026-10-14 12:30:00")
+        self.assert_price(sydney_15th, 0.30, 60)
+        self.assert_price(sydney_14th, 0.20, 60)
+
+    def test_service_dates_and_trunks(self):
+        self.voice_a.date_start = date(2026, 10, 10)
+        early = self.rate_one("0412 000 120", 60, when="2026-10-09 12:00:00")
+        self.assertEqual(early.state, "unmatched", "the service had not started")
+        trunk_fmt = self.fmt.copy(
+            {"name": "With trunk", "column_count": 7, "col_trunk": 7, "col_caller": 3}
+        )
+        imp = self.import_csv(
+            ["2026-10-05 10:00:00,60,,0412 000 121,T1,0.01,TRUNK-B"],
+            fmt=trunk_fmt,
+        )
+        self.assertEqual(imp.imported_count, 1, imp.error_ids.mapped("reason"))
+        self.rate_all()
+        by_trunk = self.cdr("T1")
+        self.assertEqual(by_trunk.service_id, self.voice_b)
+        self.assertEqual(by_trunk.partner_id, self.customer_b)
+
+    def test_rerating_stops_at_invoiced_calls(self):
+        cdr = self.rate_one("0412 000 122", 60)
+        self.run_billing(NOV)
+        self.assertEqual(cdr.state, "invoiced")
+        invoiced_price = cdr.price
+        self.plan.rate_ids.write({"rate_per_minute": 5.0})
+        self.rate_all(rerate=True)
+        self.assertEqual(cdr.state, "invoiced")
+        self.assertEqual(cdr.price, invoiced_price)
+
+    def test_rating_is_one_update(self):
+        lines = [
+            csv_line(
+                f"2026-10-{1 + i % 28:02d} 10:{i % 60:02d}:00",
+                30 + i,
+                "+61299990001",
+                f"0412 100 {i:03d}",
+                f"U{i}",
+            )
+            for i in range(300)
+        ]
+        self.import_csv(lines)
+        statements = []
+        execute = Cursor.execute
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            statements.append(str(getattr(query, "code", query)))
+            return execute(cr, query, params, log_exceptions)
+
+        with patch.object(Cursor, "execute", spy):
+            count = self.rate_all()
+        self.assertEqual(count, 300)
+        updates = [q for q in statements if q.lstrip().startswith("UPDATE rebilling_cdr")]
+        self.assertEqual(len(updates), 1, "all calls in one set-based UPDATE")
+        self.assertEqual(self.Cdr.search_count([("state", "=", "rated")]), 300)
+        # Nothing new left: rating again touches nothing.
+        self.assertEqual(self.rate_all(), 0)
+
+    def test_deleted_references_detach_the_calls(self):
+        cdr = self.rate_one("0412 000 123", 60)
+        self.assertEqual(cdr.service_id, self.voice_a)
+        mobile = cdr.rate_id
+        # Without database foreign keys, the ondelete hooks keep the links sound.
+        mobile.unlink()
+        self.assertFalse(cdr.rate_id)
+        self.assertEqual(cdr.state, "new", "rated again by the next rating")
+        self.rate_all()
+        self.assertEqual(cdr.state, "error")
+        self.voice_a.unlink()
+        self.assertFalse(cdr.service_id)
+        self.rate_all()
+        self.assertEqual(cdr.state, "unmatched")
+        self.env.cr.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'rebilling_cdr'::regclass "
+            "AND contype = 'f'"
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], 0)

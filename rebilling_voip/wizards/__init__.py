@@ -1,0 +1,5 @@
+from . import (
+    rebilling_cdr_import_wizard,
+    rebilling_cdr_rate_wizard,
+    rebilling_reseller_invoice_wizard,
+)

@@ -1,0 +1,38 @@
+import base64
+from datetime import timedelta
+
+from odoo import fields, models
+
+
+class RebillingCdrImportWizard(models.TransientModel):
+    _name = "rebilling.cdr.import.wizard"
+    _description = "Import a CDR File"
+
+    format_id = fields.Many2one(
+        "rebilling.cdr.format",
+        "Supplier Format",
+        required=True,
+        domain="[('company_id', 'in', allowed_company_ids)]",
+    )
+    file = fields.Binary("CDR File", required=True)
+    filename = fields.Char()
+    rate = fields.Boolean(
+        "Rate the Calls", default=True, help="Rate the new calls of the file's period right away."
+    )
+
+    def action_import(self):
+        self.ensure_one()
+        data = base64.b64decode(self.file)
+        imp = self.env["rebilling.cdr.import"]._import_file(self.format_id, data, self.filename)
+        if self.rate and imp.imported_count:
+            self.env["rebilling.cdr"]._rate(
+                imp.company_id, start=imp.date_first, end=imp.date_last + timedelta(seconds=1)
+            )
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "rebilling.cdr.import",
+            "res_id": imp.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "current",
+        }
