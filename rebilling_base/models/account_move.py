@@ -118,6 +118,15 @@ class AccountMove(models.Model):
         """Override point: fields whose change makes invoices ready again (posted again)."""
         return {"state"}
 
+    def _rebilling_review_flags(self):
+        """Hook: review flag codes per invoice, ``{move id: set of codes}``.
+
+        Declared here so that ``rebilling_review`` (which raises and shows the
+        flags) and ``rebilling_voip`` (usage flags) both extend it with
+        ``super()``, whatever their load order. The base raises none.
+        """
+        return {move.id: set() for move in self}
+
     def _rebilling_released(self):
         """Hook: invoices released after being held (e.g. approved in review).
 

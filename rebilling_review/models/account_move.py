@@ -514,15 +514,10 @@ class AccountMove(models.Model):
         service). Without an override they are never raised. A new code needs a
         ``rebilling.review.flag`` record; unknown codes are ignored.
 
-        To extend it from a module that does not depend on this one, merge the
-        result of ``super()`` only when the parent has the method, as done here:
-        the modules may load in either order.
+        The hook is declared in ``rebilling_base``, so modules that do not depend
+        on this one extend it with ``super()`` too.
         """
-        result = {move.id: set() for move in self}
-        parent = getattr(super(), "_rebilling_review_flags", None)
-        if parent:
-            for move_id, codes in parent().items():
-                result.setdefault(move_id, set()).update(codes)
+        result = super()._rebilling_review_flags()
         for (company, period), moves in (
             self.filtered("rebilling_period")
             .grouped(lambda m: (m.company_id, m.rebilling_period))

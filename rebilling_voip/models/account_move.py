@@ -117,3 +117,56 @@ class AccountMove(models.Model):
     @api.ondelete(at_uninstall=False)
     def _unlink_rebilling_calls(self):
         self.env["rebilling.cdr"]._detach("invoice_id", self.ids)
+
+    # ------------------------------------------------------------ review flags
+    def _rebilling_review_flags(self):
+        """Usage flags for the review (``rebilling_review``), from the calls of the run.
+
+        ``zero_usage``: a voice, VoIP bundle or SIP trunk service of the customer
+        had no call in the usage month; ``negative_margin``: its usage was billed
+        below wholesale cost; ``unmatched_cdr``: calls of the customer in the
+        month matched no destination or rate. One grouped query per run.
+        """
+        result = super()._rebilling_review_flags()
+        for run, moves in self.filtered("rebilling_run_id").grouped("rebilling_run_id").items():
+            start, end = run.company_id._rebilling_days_utc(run.usage_start, run.usage_end)
+            partners = moves.partner_id
+            self.env.cr.execute(
+                """SELECT partner_id, service_id,
+                          count(*) FILTER (WHERE state IN ('rated', 'invoiced')),
+                          count(*) FILTER (WHERE state IN ('unmatched', 'error')),
+                          coalesce(sum(price) FILTER (WHERE state IN ('rated', 'invoiced')), 0),
+                          coalesce(sum(cost) FILTER (WHERE state IN ('rated', 'invoiced')), 0)
+                     FROM rebilling_cdr
+                    WHERE company_id = %s AND partner_id = ANY(%s)
+                      AND start_time >= %s AND start_time < %s
+                 GROUP BY partner_id, service_id""",
+                [run.company_id.id, partners.ids, start, end],
+            )
+            used, unmatched, price, cost = set(), set(), {}, {}
+            for partner_id, service_id, rated, bad, amount, wholesale in self.env.cr.fetchall():
+                if rated:
+                    used.add(service_id)
+                if bad:
+                    unmatched.add(partner_id)
+                price[partner_id] = price.get(partner_id, 0.0) + amount
+                cost[partner_id] = cost.get(partner_id, 0.0) + wholesale
+            services = self.env["rebilling.service"].search(
+                [
+                    ("service_type", "in", ("voice", "voip_bundle", "sip_trunk")),
+                    *self.env["rebilling.service"]._billable_domain(
+                        partners, run.usage_start, run.usage_end
+                    ),
+                ]
+            )
+            idle = {s.partner_id.id for s in services if s.id not in used}
+            for move in moves:
+                codes = result.setdefault(move.id, set())
+                pid = move.partner_id.id
+                if pid in idle:
+                    codes.add("zero_usage")
+                if pid in unmatched:
+                    codes.add("unmatched_cdr")
+                if price.get(pid, 0.0) < cost.get(pid, 0.0):
+                    codes.add("negative_margin")
+        return result

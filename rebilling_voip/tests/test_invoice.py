@@ -86,6 +86,29 @@ class TestUsageInvoice(VoipCase):
         self.assertEqual(self.cdr("NOV1").invoice_id, self.invoices_of(self.customer_a, DEC))
         self.assertEqual(self.cdr("U1").state, "unmatched")
 
+    def test_review_flags_from_usage(self):
+        # B: one call bought at 5.00 and sold for cents, and a SIP trunk without calls.
+        self.import_csv([csv_line("2026-10-16 09:00:00", 60, B, "0412 555 102", "B3", "5.00")])
+        self.env["rebilling.service"].create(
+            {
+                "partner_id": self.customer_b.id,
+                "product_id": self.voice_product.id,
+                "service_type": "sip_trunk",
+                "identifiers": "TRUNK-IDLE",
+                "date_start": "2026-01-01",
+            }
+        )
+        self.run_billing(NOV)
+        inv_a = self.invoices_of(self.customer_a, NOV)
+        inv_b = self.invoices_of(self.customer_b, NOV)
+        flags = (inv_a | inv_b)._rebilling_review_flags()
+        self.assertIn("unmatched_cdr", flags[inv_a.id], "the 1900 call of A matched nothing")
+        self.assertNotIn("zero_usage", flags[inv_a.id])
+        self.assertNotIn("negative_margin", flags[inv_a.id])
+        self.assertIn("negative_margin", flags[inv_b.id])
+        self.assertIn("zero_usage", flags[inv_b.id], "B's SIP trunk had no call")
+        self.assertNotIn("unmatched_cdr", flags[inv_b.id])
+
     def test_late_calls_go_on_the_next_invoice(self):
         self.run_billing(NOV)
         late = self.import_csv(
