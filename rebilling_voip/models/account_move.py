@@ -122,8 +122,8 @@ class AccountMove(models.Model):
     def _rebilling_review_flags(self):
         """Usage flags for the review (``rebilling_review``), from the calls of the run.
 
-        ``zero_usage``: a voice, VoIP bundle or SIP trunk service of the customer
-        had no call in the usage month; ``negative_margin``: its usage was billed
+        ``zero_usage``: a voice usage or SIP trunk service of the customer had no
+        call in the usage month (a VoIP bundle may include no usage at all); ``negative_margin``: its usage was billed
         below wholesale cost; ``unmatched_cdr``: calls of the customer in the
         month matched no destination or rate. One grouped query per run.
         """
@@ -153,7 +153,7 @@ class AccountMove(models.Model):
                 cost[partner_id] = cost.get(partner_id, 0.0) + wholesale
             services = self.env["rebilling.service"].search(
                 [
-                    ("service_type", "in", ("voice", "voip_bundle", "sip_trunk")),
+                    ("service_type", "in", ("voice", "sip_trunk")),
                     *self.env["rebilling.service"]._billable_domain(
                         partners, run.usage_start, run.usage_end
                     ),
