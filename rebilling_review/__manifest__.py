@@ -22,6 +22,7 @@
         "views/rebilling_billing_run_views.xml",
         "views/rebilling_review_menus.xml",
     ],
+    "demo": ["demo/rebilling_review_demo.xml"],
     "assets": {
         "web.assets_tests": ["rebilling_review/static/src/tours/*.js"],
     },

@@ -45,6 +45,9 @@ states = {}
 for move in moves:
     states[move.rebilling_send_state] = states.get(move.rebilling_send_state, 0) + 1
 print(f"Sending      : {states}")
+if "rebilling_review_state" in moves._fields:
+    held = moves.filtered(lambda m: m.rebilling_review_state == "under_review")
+    print(f"Under review : {len(held)} (customers of the Pilot class; approve them in Rebilling)")
 for move in moves.filtered("rebilling_send_error"):
     print(f"  not sent: {move.name} {move.partner_id.name}: {move.rebilling_send_error}")
 for move in moves.sorted("name")[:5]:

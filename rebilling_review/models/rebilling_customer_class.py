@@ -85,3 +85,10 @@ class RebillingCustomerClass(models.Model):
         """Days added to the payment terms while invoices wait for approval."""
         self.ensure_one()
         return self.review_hold_days if self._rebilling_review_enabled() else 0
+
+    @api.model
+    def _rebilling_review_demo(self):
+        """Demo: the "Pilot" customers of the demo reseller are reviewed for 5 days."""
+        pilot = self.search([("name", "=", "Pilot")])
+        pilot.write({"send_policy": "review", "review_hold_days": 5, "payment_term_days": 14})
+        return pilot
