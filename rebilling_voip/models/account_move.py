@@ -123,9 +123,10 @@ class AccountMove(models.Model):
         """Usage flags for the review (``rebilling_review``), from the calls of the run.
 
         ``zero_usage``: a voice usage or SIP trunk service of the customer had no
-        call in the usage month (a VoIP bundle may include no usage at all); ``negative_margin``: its usage was billed
-        below wholesale cost; ``unmatched_cdr``: calls of the customer in the
-        month matched no destination or rate. One grouped query per run.
+        call in the usage month (a VoIP bundle may include no usage at all);
+        ``negative_margin``: its usage was billed below wholesale cost;
+        ``unmatched_cdr``: calls of the customer in the month matched no
+        destination or rate. One grouped query per run.
         """
         result = super()._rebilling_review_flags()
         for run, moves in self.filtered("rebilling_run_id").grouped("rebilling_run_id").items():
