@@ -12,8 +12,8 @@ import argparse
 import importlib.util
 import os
 import subprocess
-import sys
 import time
+import urllib.request
 
 from common import ADDONS, ROOT, drop_database, fail, odoo_server_script, prepare, say, write_config
 
@@ -24,6 +24,7 @@ BOUNCING = "accounts@koalakidschildcare.example.com"
 # Runs inside "odoo shell": bill the month of the demo company and print a summary.
 DEMO_RUN = """
 from datetime import date
+env["ir.config_parameter"].set_param("report.url", "REPORT_URL")
 company = env["res.company"].search([("name", "=", "Southern Cross Communications")], limit=1)
 period = date.today().replace(day=1)
 Run = env["rebilling.billing.run"].with_company(company)
@@ -97,22 +98,54 @@ def main():
             )
             say(f"demo database {DEMO_DB} built in {time.monotonic() - started:.0f} s")
         with load_fake_smtp()(reject=[BOUNCING]) as smtp:
-            subprocess.run(
-                [*server, "shell", "-c", str(config), "-d", DEMO_DB, "--no-http"]
-                + ["--log-level=error", "--smtp=127.0.0.1", f"--smtp-port={smtp.port}"],
-                input=DEMO_RUN,
-                text=True,
-                check=True,
+            mail = ["--smtp=127.0.0.1", f"--smtp-port={smtp.port}"]
+            # The server runs while the invoices are printed: wkhtmltopdf loads the
+            # report styles from it. It keeps serving the demo afterwards.
+            serving = subprocess.Popen(
+                [*server, "-c", str(config), "-d", DEMO_DB, "--db-filter", DEMO_DB]
+                + ["--log-level=warn", "--max-cron-threads=1", *mail],
                 cwd=ROOT,
             )
-            say(f"local mail sink received {len(smtp.messages)} emails (nothing left the machine)")
+            try:
+                wait_for_http(args.port, serving)
+                subprocess.run(
+                    [*server, "shell", "-c", str(config), "-d", DEMO_DB, "--no-http"]
+                    + ["--log-level=error", *mail],
+                    input=DEMO_RUN.replace("REPORT_URL", f"http://127.0.0.1:{args.port}"),
+                    text=True,
+                    check=True,
+                    cwd=ROOT,
+                )
+                say(f"local mail sink received {len(smtp.messages)} emails (none left the machine)")
+                say(f"demo ready in {time.monotonic() - started:.0f} s")
+                if not args.no_serve:
+                    say(
+                        f"serving http://127.0.0.1:{args.port}/odoo (login admin / admin); "
+                        "emails go to the local mail sink; Ctrl-C stops"
+                    )
+                    serving.wait()
+            finally:
+                if serving.poll() is None:
+                    serving.terminate()
+                    serving.wait(timeout=30)
     except subprocess.CalledProcessError as exc:
         fail(f"demo build failed (exit {exc.returncode}): {' '.join(map(str, exc.cmd[:6]))} ...")
-    say(f"demo ready in {time.monotonic() - started:.0f} s")
-    if args.no_serve:
-        return
-    say(f"serving http://127.0.0.1:{args.port}/odoo (login admin / admin); Ctrl-C stops")
-    os.execv(sys.executable, [*server, "-c", str(config), "-d", DEMO_DB, "--db-filter", DEMO_DB])
+    except KeyboardInterrupt:
+        say("stopped")
+
+
+def wait_for_http(port, process, seconds=120):
+    """Wait until Odoo answers on ``port`` (or stop when it died)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            fail(f"the Odoo server stopped (exit {process.returncode}); is port {port} free?")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/web/login", timeout=5):
+                return
+        except OSError:
+            time.sleep(1)
+    fail(f"the Odoo server did not answer on port {port} within {seconds} s")
 
 
 if __name__ == "__main__":

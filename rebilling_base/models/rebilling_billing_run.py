@@ -292,6 +292,11 @@ class RebillingBillingRun(models.Model):
         return processed
 
     def _check_done(self):
+        """Close the runs that have no pending customer left.
+
+        Several workers may finish their last chunks at the same moment: the one
+        that gets the run's row lock closes it, the others leave it alone.
+        """
         for run in self:
             if run.state != "running":
                 continue
@@ -299,16 +304,30 @@ class RebillingBillingRun(models.Model):
                 [("run_id", "=", run.id), ("state", "=", "pending")], limit=1
             ):
                 continue
-            now = fields.Datetime.now()
-            run.write(
-                {
-                    "state": "done",
-                    "date_finished": now,
-                    "duration": (now - run.date_started).total_seconds()
-                    if run.date_started
-                    else 0.0,
-                }
-            )
+            try:
+                with self.env.cr.savepoint():
+                    self.env.cr.execute(
+                        "SELECT id FROM rebilling_billing_run WHERE id = %s AND state = 'running'"
+                        " FOR UPDATE NOWAIT",
+                        [run.id],
+                        log_exceptions=False,
+                    )
+                    if not self.env.cr.fetchone():
+                        continue
+                    now = fields.Datetime.now()
+                    started = run.date_started
+                    run.write(
+                        {
+                            "state": "done",
+                            "date_finished": now,
+                            "duration": (now - started).total_seconds() if started else 0.0,
+                        }
+                    )
+                    run.flush_recordset()
+            except (psycopg2.errors.LockNotAvailable, psycopg2.errors.SerializationFailure):
+                _logger.info("billing run %s: closed by another worker", run.id)
+                run.invalidate_recordset()
+                continue
             run._rebilling_on_done()
 
     def _rebilling_on_done(self):
