@@ -1,9 +1,12 @@
 """Demo data: an Australian reseller company with a configured rebilling setup."""
 
+import base64
+import io
 import random
 from datetime import date
 
 from dateutil.relativedelta import relativedelta
+from PIL import Image, ImageDraw
 
 from odoo import api, models
 
@@ -61,6 +64,23 @@ class RebillingDemo(models.AbstractModel):
     _description = "Rebilling demo data"
 
     @api.model
+    def _demo_logo(self):
+        """A 200x80 PNG logo drawn here (no binary file in the repository)."""
+        image = Image.new("RGB", (200, 80), (255, 255, 255))
+        draw = ImageDraw.Draw(image)
+        draw.rectangle([0, 0, 79, 79], fill=(14, 80, 140))
+        draw.polygon(
+            [(40, 10), (48, 34), (72, 34), (52, 48), (60, 72), (40, 57), (20, 72)]
+            + [(28, 48), (8, 34), (32, 34)],
+            fill=(255, 255, 255),
+        )
+        draw.text((88, 22), "SOUTHERN", fill=(14, 80, 140))
+        draw.text((88, 44), "CROSS COMMS", fill=(14, 80, 140))
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        return base64.b64encode(buf.getvalue())
+
+    @api.model
     def _create_demo_data(self):
         env = self.env
         rng = random.Random(42)
@@ -96,6 +116,7 @@ class RebillingDemo(models.AbstractModel):
                 "rebilling_invoice_prefix": "SCC-",
                 "rebilling_invoice_start": 1001,
                 "rebilling_auto_invoice": True,
+                "rebilling_logo": self._demo_logo(),
             }
         )
         # The demo sender address counts as confirmed (no mailbox to click the link in).
