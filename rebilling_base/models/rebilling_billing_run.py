@@ -364,7 +364,7 @@ class RebillingBillingRun(models.Model):
         for pid in nothing:
             lines_by_partner.pop(pid)._set_nothing()
         if self.dry_run:
-            for pid, (vals, _charges) in prepared.items():
+            for pid, vals in prepared.items():
                 line_vals = [cmd[2] for cmd in vals["invoice_line_ids"]]
                 untaxed = sum(v["quantity"] * v["price_unit"] for v in line_vals)
                 lines_by_partner[pid].write(
@@ -406,17 +406,11 @@ class RebillingBillingRun(models.Model):
         company = self.company_id
         pids = list(prepared)
         numbers = company._rebilling_next_numbers(len(pids), self.period_start)
-        vals_list = []
-        for pid, number in zip(pids, numbers, strict=True):
-            vals = dict(prepared[pid][0], name=number)
-            vals_list.append(vals)
-        moves = (
-            self.env["account.move"]
-            .with_company(company)
-            .with_context(rebilling_skip_sequence_check=True)
-            .create(vals_list)
-        )
-        moves.with_context(rebilling_skip_sequence_check=True)._post(soft=False)
+        vals_list = [
+            dict(prepared[pid], name=number) for pid, number in zip(pids, numbers, strict=True)
+        ]
+        moves = self.env["account.move"].with_company(company).create(vals_list)
+        moves._post(soft=False)
         # Link once-off charges to the line that bills them.
         once_lines = moves.line_ids.filtered("rebilling_charge_id")
         for line in once_lines:
@@ -438,7 +432,7 @@ class RebillingBillingRun(models.Model):
 
     # ------------------------------------------------------------ invoice values
     def _prepare_invoices(self, partners):
-        """Invoice values per partner id: ``{pid: (vals, charges)}``; none when nothing to bill."""
+        """Invoice values per partner id: ``{pid: vals}``; none when nothing to bill."""
         self.ensure_one()
         company = self.company_id
         Service = self.env["rebilling.service"].with_company(company)
@@ -465,7 +459,7 @@ class RebillingBillingRun(models.Model):
             if not line_vals:
                 continue
             vals = self._rebilling_prepare_invoice_vals(partner, line_vals)
-            result[partner.id] = (vals, charges.filtered(lambda c, p=partner: c.partner_id == p))
+            result[partner.id] = vals
         return result
 
     def _prorate(self, date_start, date_end):

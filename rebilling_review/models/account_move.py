@@ -439,7 +439,7 @@ class AccountMove(models.Model):
         )
         self.env.flush_all()
         prepared = run.with_company(self.company_id)._prepare_invoices(self.partner_id)
-        vals = prepared.get(self.partner_id.id, ({}, None))[0]
+        vals = prepared.get(self.partner_id.id, {})
         new_lines = vals.get("invoice_line_ids", [])
         if not new_lines and not self.invoice_line_ids:
             raise UserError(
