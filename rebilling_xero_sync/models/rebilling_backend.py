@@ -432,31 +432,49 @@ class RebillingBackend(models.Model):
             )
         return backend
 
+    def _xero_upsert(self, field_name, key, rows, gone):
+        """Mirror ``rows`` (``[(external key, vals)]``) in the one2many ``field_name``.
+
+        Known records are updated, new ones created in one batch, and those no
+        longer in ``rows`` get ``gone``. Returns the records of ``rows``.
+        """
+        self.ensure_one()
+        current = self.with_context(active_test=False).sudo()[field_name]
+        known = {record[key]: record for record in current}
+        seen = current.browse()
+        to_create = []
+        for external_key, vals in rows:
+            record = known.get(external_key)
+            if record:
+                record.write(vals)
+                seen |= record
+            else:
+                to_create.append({"backend_id": self.id, key: external_key, **vals})
+        seen |= current.create(to_create)
+        (current - seen).write(gone)
+        return seen
+
     def _xero_load_tenants(self):
         """Read /connections; keep the organisation when still there, else pick the only one."""
         self.ensure_one()
         connections = self._xero_call("GET", self.xero_connections_url, tenant=False) or []
-        Tenant = self.env["rebilling.xero.tenant"].sudo()
-        known = {
-            t.tenant_id: t for t in self.with_context(active_test=False).sudo().xero_tenant_ids
-        }
-        seen = Tenant
-        for conn in connections:
-            vals = {
-                "name": conn.get("tenantName") or conn.get("tenantId"),
-                "tenant_type": conn.get("tenantType"),
-                "connection_id": conn.get("id"),
-                "connected": True,
-            }
-            tenant = known.get(conn.get("tenantId"))
-            if tenant:
-                tenant.write(vals)
-            else:
-                tenant = Tenant.create(
-                    {"backend_id": self.id, "tenant_id": conn.get("tenantId"), **vals}
+        seen = self._xero_upsert(
+            "xero_tenant_ids",
+            "tenant_id",
+            [
+                (
+                    conn.get("tenantId"),
+                    {
+                        "name": conn.get("tenantName") or conn.get("tenantId"),
+                        "tenant_type": conn.get("tenantType"),
+                        "connection_id": conn.get("id"),
+                        "connected": True,
+                    },
                 )
-            seen |= tenant
-        (self.sudo().xero_tenant_ids - seen).write({"connected": False})
+                for conn in connections
+            ],
+            gone={"connected": False},
+        )
         if self.xero_tenant_id in seen:
             return self._xero_activate()
         organisations = seen.filtered(lambda t: t.tenant_type in (False, "ORGANISATION"))
@@ -578,28 +596,24 @@ class RebillingBackend(models.Model):
             for a in answer.get("Accounts") or []
             if a.get("Code") and (a.get("Class") == "REVENUE" or a.get("Type") in ("REVENUE",))
         ]
-        Account = self.env["rebilling.xero.account"].sudo()
-        existing = {
-            a.account_id: a for a in self.with_context(active_test=False).sudo().xero_account_ids
-        }
-        seen = Account
-        for data in accounts:
-            vals = {
-                "code": data["Code"],
-                "name": data.get("Name") or data["Code"],
-                "account_type": data.get("Type"),
-                "tax_type": data.get("TaxType"),
-                "active": True,
-            }
-            account = existing.get(data.get("AccountID"))
-            if account:
-                account.write(vals)
-            else:
-                account = Account.create(
-                    {"backend_id": self.id, "account_id": data.get("AccountID"), **vals}
+        seen = self._xero_upsert(
+            "xero_account_ids",
+            "account_id",
+            [
+                (
+                    data.get("AccountID"),
+                    {
+                        "code": data["Code"],
+                        "name": data.get("Name") or data["Code"],
+                        "account_type": data.get("Type"),
+                        "tax_type": data.get("TaxType"),
+                        "active": True,
+                    },
                 )
-            seen |= account
-        (self.sudo().xero_account_ids - seen).write({"active": False})
+                for data in accounts
+            ],
+            gone={"active": False},
+        )
         return self.env._("%s revenue accounts.", len(seen))
 
     def _rebilling_pull_contacts(self):
