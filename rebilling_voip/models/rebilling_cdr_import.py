@@ -1,10 +1,13 @@
 """CDR file imports.
 
-The file goes through PostgreSQL ``COPY`` into a temporary staging table, one
-text line per row (the raw line is kept for the error list), and from there
-through set-based SQL only: split, validate and type the columns, normalize the
-distinct phone numbers once, write the bad rows to ``rebilling_cdr_error`` and
-insert the good ones into ``rebilling_cdr``, skipping duplicates.
+The file goes through PostgreSQL ``COPY`` into a staging table, one text line
+per row (the raw line is kept for the error list), and from there through
+set-based SQL only: cut the fields, normalize the distinct phone numbers once,
+type and validate the columns, write the bad rows to ``rebilling_cdr_error`` and
+insert the good ones into ``rebilling_cdr``, skipping duplicates. The work tables
+are UNLOGGED tables of the import's own (not temporary ones): PostgreSQL runs
+the cutting and typing on all cores (parallel workers cannot read temporary
+tables).
 
 Duplicates (same supplier call id, or same caller, called number, start and
 duration) are kept out by two unique indexes of ``rebilling_cdr``. The insert
@@ -14,7 +17,8 @@ the file, a call id reused long ago, a concurrent import), it falls back to
 ``INSERT ... ON CONFLICT DO NOTHING``.
 
 Every row is accounted for, and counted independently: imported (rows inserted),
-duplicates (valid rows that did not land), errors (rows in the error table).
+duplicates (valid rows matching a stored call, counted before the insert; on the
+fallback path the valid rows that did not land), errors (rows in the error table).
 Unless they add up to the rows of the file the import fails, in one transaction.
 """
 
@@ -35,20 +39,11 @@ from ..tools import phone
 _logger = logging.getLogger(__name__)
 
 STATES = [("draft", "Draft"), ("done", "Done"), ("failed", "Failed")]
-# Temporary tables of one import (dropped at the end, and on commit anyway).
-STG = SQL.identifier("rebilling_voip_stg")
-ROWS = SQL.identifier("rebilling_voip_rows")
-NUMS = SQL.identifier("rebilling_voip_nums")
-LANDED = SQL.identifier("rebilling_voip_landed")
-DROP_TEMP = SQL(
-    "DROP TABLE IF EXISTS rebilling_voip_stg, rebilling_voip_rows, rebilling_voip_nums, "
-    "rebilling_voip_landed"
-)
-COPY_STG = (
-    "COPY rebilling_voip_stg (line) FROM STDIN "
-    "WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e', ENCODING 'UTF8')"
-)
-COPY_NUMS = "COPY rebilling_voip_nums (raw, e164) FROM STDIN WITH (FORMAT csv)"
+# Work tables of one import, suffixed with its id: UNLOGGED tables rather than
+# temporary ones, so that PostgreSQL's parallel workers can read them (the split
+# and typing of a large file runs on every core). Created and dropped in the
+# import's transaction: a rolled-back import leaves none behind.
+WORK_TABLES = ("stg", "nums", "fields", "rows")
 # Searching stored CDRs for a reused call id: this far around the file's calls
 # (beyond it the unique index still catches them, on the slower path).
 CALL_ID_WINDOW = "2 days"
@@ -125,26 +120,27 @@ def _date_sql(date_format, tz):
         )
         return [], start
     if date_format == "iso":
-        # Digits become 9s: a valid stamp has one of these shapes, then only text
-        # comparisons at fixed positions (and PostgreSQL's own parser) are needed.
-        shape = SQL("translate(start_raw, '0123456789', '9999999999') AS shape")
+        # The shape is computed once (the operand of a simple CASE), then only text
+        # comparisons at fixed positions and PostgreSQL's own parser are needed.
         ok = SQL(
             """
-            CASE WHEN shape IN ('9999-99-99 99:99:99', '9999-99-99T99:99:99',
-                                '9999-99-99 99:99:99Z', '9999-99-99T99:99:99Z',
-                                '9999-99-99 99:99', '9999-99-99T99:99')
-                      OR (substr(shape, 1, 20) IN ('9999-99-99 99:99:99.', '9999-99-99T99:99:99.')
-                          AND length(shape) > 20
-                          AND translate(substr(shape, 21), '9', '') IN ('', 'Z'))
-                 THEN substr(start_raw, 1, 4) BETWEEN '1900' AND '2999'
-                      AND substr(start_raw, 6, 2) BETWEEN '01' AND '12'
-                      AND substr(start_raw, 9, 2) BETWEEN '01' AND '31'
-                      AND substr(start_raw, 12, 2) <= '23'
-                      AND substr(start_raw, 15, 2) <= '59'
-                      AND (length(shape) < 19 OR substr(start_raw, 18, 2) <= '59')
-                      AND (substr(start_raw, 9, 2) <= '28'
-                           OR substr(start_raw, 9, 2)::int <= %s)
-                 ELSE false END
+            CASE WHEN CASE translate(start_raw, '0123456789', '9999999999')
+                 WHEN '9999-99-99 99:99:99' THEN true WHEN '9999-99-99T99:99:99' THEN true
+                 WHEN '9999-99-99 99:99:99Z' THEN true WHEN '9999-99-99T99:99:99Z' THEN true
+                 WHEN '9999-99-99 99:99' THEN true WHEN '9999-99-99T99:99' THEN true
+                 ELSE translate(substr(start_raw, 1, 20), '0123456789', '9999999999')
+                          IN ('9999-99-99 99:99:99.', '9999-99-99T99:99:99.')
+                      AND length(start_raw) > 20
+                      AND translate(substr(start_raw, 21), '0123456789', '') IN ('', 'Z')
+                 END
+            THEN substr(start_raw, 1, 4) BETWEEN '1900' AND '2999'
+                 AND substr(start_raw, 6, 2) BETWEEN '01' AND '12'
+                 AND substr(start_raw, 9, 2) BETWEEN '01' AND '31'
+                 AND substr(start_raw, 12, 2) <= '23'
+                 AND substr(start_raw, 15, 2) <= '59'
+                 AND (length(start_raw) < 19 OR substr(start_raw, 18, 2) <= '59')
+                 AND (substr(start_raw, 9, 2) <= '28' OR substr(start_raw, 9, 2)::int <= %s)
+            ELSE false END
             """,
             _days_in_month(
                 SQL("substr(start_raw, 1, 4)::int"), SQL("substr(start_raw, 6, 2)::int")
@@ -153,7 +149,7 @@ def _date_sql(date_format, tz):
         local = SQL("left(start_raw, 19)::timestamp")
         if tz and tz != "UTC":
             local = SQL("((%s) AT TIME ZONE %s) AT TIME ZONE 'UTC'", local, tz)
-        return [shape], SQL("CASE WHEN %s THEN %s END", ok, local)
+        return [], SQL("CASE WHEN %s THEN %s END", ok, local)
     sep = "/"
     order = {"dmy": ("d", "mo", "y"), "mdy": ("mo", "d", "y")}[date_format]
     levels = [
@@ -306,15 +302,23 @@ class RebillingCdrImport(models.Model):
                 data = data.replace(byte, b" ")
         return data
 
+    def _work(self, name):
+        """SQL identifier of the work table ``name`` (see ``WORK_TABLES``) of this import."""
+        return SQL.identifier(f"rebilling_voip_{name}_{self.id}")
+
     def _stage_create(self):
-        cr = self.env.cr
-        cr.execute(DROP_TEMP)
-        cr.execute(
-            SQL("CREATE TEMP TABLE %s (lineno bigserial, line text, f text[]) ON COMMIT DROP", STG)
+        self._stage_drop()
+        self.env.cr.execute(
+            SQL(
+                "CREATE UNLOGGED TABLE %s (lineno bigserial, line text, f text[])",
+                self._work("stg"),
+            )
         )
 
     def _stage_drop(self):
-        self.env.cr.execute(DROP_TEMP)
+        self.env.cr.execute(
+            SQL("DROP TABLE IF EXISTS %s", SQL(", ").join(self._work(n) for n in WORK_TABLES))
+        )
 
     def _ingest_file(self, data):
         """COPY the whole file into staging, then run the pipeline."""
@@ -325,8 +329,16 @@ class RebillingCdrImport(models.Model):
         cr = self.env.cr
         self._stage_create()
         # One column per line: the quote and delimiter bytes cannot occur (removed above).
-        cr.copy_expert(COPY_STG, io.BytesIO(data))
-        cr.execute(SQL("SELECT count(*) FROM %s", STG))
+        stg = self._work("stg")
+        cr.copy_expert(
+            SQL(
+                "COPY %s (line) FROM STDIN "
+                "WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e', ENCODING 'UTF8')",
+                stg,
+            ).code,
+            io.BytesIO(data),
+        )
+        cr.execute(SQL("SELECT count(*) FROM %s", stg))
         staged = cr.fetchone()[0]
         if staged != lines:
             raise UserError(
@@ -339,7 +351,7 @@ class RebillingCdrImport(models.Model):
                 )
             )
         if self.format_id.has_header:
-            cr.execute(SQL("DELETE FROM %s WHERE lineno = 1", STG))
+            cr.execute(SQL("DELETE FROM %s WHERE lineno = 1", stg))
         counts = self._run_pipeline()
         self._check_counts(counts)
         self.env["rebilling.cdr"]._analyze_if_grown(counts["imported"])
@@ -374,7 +386,7 @@ class RebillingCdrImport(models.Model):
         self.ensure_one()
         self._stage_create()
         self.env.cr.execute_values(
-            "INSERT INTO rebilling_voip_stg (lineno, line) VALUES %s",
+            f'INSERT INTO "rebilling_voip_stg_{int(self.id)}" (lineno, line) VALUES %s',
             numbered_lines,
             page_size=1000,
         )
@@ -401,7 +413,8 @@ class RebillingCdrImport(models.Model):
     def _split_quoted_lines(self):
         """Lines with quotes are split by Python's csv module (the fast path cannot)."""
         cr = self.env.cr
-        cr.execute(SQL("SELECT lineno, line FROM %s WHERE strpos(line, '\"') > 0", STG))
+        stg = self._work("stg")
+        cr.execute(SQL("SELECT lineno, line FROM %s WHERE strpos(line, '\"') > 0", stg))
         quoted = cr.fetchall()
         if not quoted:
             return
@@ -412,19 +425,36 @@ class RebillingCdrImport(models.Model):
                 values.append((lineno, next(csv.reader([line], delimiter=delimiter))))
             except (csv.Error, StopIteration):
                 values.append((lineno, [line]))
+        # The table name is ours (an integer suffix); execute_values needs plain text.
         cr.execute_values(
-            "UPDATE rebilling_voip_stg s SET f = v.f::text[] FROM (VALUES %s) AS v(lineno, f) "
-            "WHERE s.lineno = v.lineno",
+            f'UPDATE "rebilling_voip_stg_{int(self.id)}" s SET f = v.f::text[] '
+            "FROM (VALUES %s) AS v(lineno, f) WHERE s.lineno = v.lineno",
             values,
             page_size=1000,
         )
 
+    def _field(self, column):
+        """SQL of column ``column`` (1-based) of a staged line, trimmed, NULL when empty.
+
+        Plain lines are cut with ``split_part`` (cheaper than building an array);
+        lines with quotes come split by ``_split_quoted_lines`` (``f``).
+        """
+        if not column:
+            return SQL("NULL::text")
+        return SQL(
+            "NULLIF(btrim(CASE WHEN s.f IS NULL THEN split_part(s.line, %s, %s) "
+            "ELSE s.f[%s] END), '')",
+            self.format_id._delimiter_char(),
+            int(column),
+            int(column),
+        )
+
     def _run_pipeline(self):
-        """Staged lines (``STG``) to CDRs and error rows; returns the counts.
+        """Staged lines to CDRs and error rows; returns the counts.
 
         Each count comes from its own query: the rows parsed, the error rows
-        written, the CDRs inserted, and the valid lines that did not land (the
-        duplicates). Unless they add up, the caller cancels the import.
+        written, the CDRs inserted, and the valid rows that match a stored call
+        (the duplicates). Unless they add up, the caller cancels the import.
         """
         self.ensure_one()
         cr = self.env.cr
@@ -432,19 +462,10 @@ class RebillingCdrImport(models.Model):
         ncols = self.format_id.column_count
         self.env["rebilling.cdr"]._bulk_settings()
         self._split_quoted_lines()
+        self._build_fields()
         self._build_numbers(company._rebilling_region())
         self._build_rows()
-        cr.execute(
-            SQL(
-                """
-                SELECT count(*), min(start_ts) FILTER (WHERE reason IS NULL),
-                       max(start_ts) FILTER (WHERE reason IS NULL)
-                  FROM %s
-                """,
-                ROWS,
-            )
-        )
-        rows, date_first, date_last = cr.fetchone()
+        rows = self._work("rows")
         now = SQL("now() AT TIME ZONE 'UTC'")
         cr.execute(
             SQL(
@@ -453,7 +474,7 @@ class RebillingCdrImport(models.Model):
                     import_id, company_id, line_number, raw_line, reason, has_fields,
                     start_raw, duration_raw, caller_raw, called_raw, call_id_raw, cost_raw,
                     trunk_raw, create_uid, create_date, write_uid, write_date)
-                SELECT %(imp)s, %(company)s, lineno, line, reason, ncols = %(ncols)s,
+                SELECT %(imp)s, %(company)s, lineno, line, %(reason)s, ncols = %(ncols)s,
                        CASE WHEN ncols = %(ncols)s THEN start_raw END,
                        CASE WHEN ncols = %(ncols)s THEN duration_raw END,
                        CASE WHEN ncols = %(ncols)s THEN caller_raw END,
@@ -463,39 +484,41 @@ class RebillingCdrImport(models.Model):
                        CASE WHEN ncols = %(ncols)s THEN trunk END,
                        %(uid)s, %(now)s, %(uid)s, %(now)s
                   FROM %(rows)s
-                 WHERE reason IS NOT NULL
+                 WHERE NOT (%(valid)s)
                  ORDER BY lineno
                 """,
                 imp=self.id,
                 company=company.id,
                 ncols=ncols,
+                reason=self._reason_sql(ncols),
+                valid=self._valid_sql(ncols),
                 uid=self.env.uid,
                 now=now,
-                rows=ROWS,
+                rows=rows,
             )
         )
         errors = cr.rowcount
-        cr.execute(SQL("CREATE TEMP TABLE %s (line bigint) ON COMMIT DROP", LANDED))
-        imported = self._insert_cdrs(date_first, date_last) if date_first else 0
         cr.execute(
             SQL(
                 """
-                SELECT count(*) FROM (
-                    SELECT lineno FROM %(rows)s WHERE reason IS NULL
-                    EXCEPT
-                    SELECT line FROM %(landed)s
-                ) AS not_landed
+                SELECT count(*), count(*) FILTER (WHERE %(valid)s),
+                       min(start_ts) FILTER (WHERE %(valid)s),
+                       max(start_ts) FILTER (WHERE %(valid)s)
+                  FROM %(rows)s
                 """,
-                rows=ROWS,
-                landed=LANDED,
+                valid=self._valid_sql(ncols),
+                rows=rows,
             )
         )
-        duplicates = cr.fetchone()[0]
+        total, valid, date_first, date_last = cr.fetchone()
+        imported = duplicates = 0
+        if valid:
+            imported, duplicates = self._insert_cdrs(date_first, date_last)
         self.env["rebilling.cdr"]._bulk_settings(reset=True)
         self.env["rebilling.cdr"].invalidate_model()
         self.env["rebilling.cdr.error"].invalidate_model()
         return {
-            "rows": rows,
+            "rows": total,
             "imported": imported,
             "duplicates": duplicates,
             "errors": errors,
@@ -503,20 +526,65 @@ class RebillingCdrImport(models.Model):
             "date_last": date_last,
         }
 
-    def _build_rows(self):
-        """Split, trim and type the staged lines into ``ROWS`` with a ``reason`` per bad row."""
+    @api.model
+    def _valid_sql(self, ncols):
+        """SQL condition on a row of the rows table: it can become a CDR."""
+        return SQL(
+            "ncols = %s AND start_ts IS NOT NULL AND duration IS NOT NULL AND cost IS NOT NULL "
+            "AND called_e164 IS NOT NULL AND (caller_raw <> '' OR trunk IS NOT NULL) "
+            "AND (caller_raw = '' OR caller_e164 IS NOT NULL)",
+            ncols,
+        )
+
+    def _reason_sql(self, ncols):
+        """SQL of the reason why a row of the rows table is an error (first problem only)."""
+        _ = self.env._
+        return SQL(
+            """
+            CASE
+                WHEN ncols <> %(ncols)s THEN %(bad_count)s || ncols || %(instead)s
+                WHEN start_raw IS NULL THEN %(no_start)s
+                WHEN start_ts IS NULL THEN %(bad_date)s || start_raw
+                WHEN duration_raw LIKE '-%%' THEN %(negative)s || duration_raw
+                WHEN duration IS NULL THEN %(bad_duration)s || COALESCE(duration_raw, '')
+                WHEN called_raw IS NULL THEN %(no_called)s
+                WHEN cost IS NULL THEN %(bad_cost)s || cost_raw
+                WHEN caller_raw = '' AND trunk IS NULL THEN %(no_caller)s
+                WHEN called_e164 IS NULL THEN %(bad_called)s || called_raw
+                ELSE %(bad_caller)s || caller_raw
+            END
+            """,
+            ncols=ncols,
+            bad_count=_("Wrong column count: "),
+            instead=_(" instead of %s", ncols),
+            no_start=_("Missing start time"),
+            bad_date=_("Unparsable date: "),
+            negative=_("Negative duration: "),
+            bad_duration=_("Unparsable duration: "),
+            no_called=_("Missing called number"),
+            bad_cost=_("Unparsable cost: "),
+            no_caller=_("Missing caller and trunk"),
+            bad_called=_("Unknown number format (called): "),
+            bad_caller=_("Unknown number format (caller): "),
+        )
+
+    def _build_fields(self):
+        """Cut the staged lines into the fields table (text, each field cut once).
+
+        The typing (``_build_rows``) refers to each field many times: a flat
+        query over the lines would cut them again every time.
+        """
         fmt = self.format_id
         cols = fmt._columns()
-
-        def col(name):
-            if not cols[name]:
-                return SQL("NULL::text")
-            return SQL("NULLIF(btrim(f[%s]), '')", int(cols[name]))
-
-        date_levels, start_expr = _date_sql(fmt.date_format, fmt.timezone)
-        fields_sql = SQL(
-            """
-            SELECT s.lineno, s.line, cardinality(s.f) AS ncols,
+        delim = fmt._delimiter_char()
+        self.env.cr.execute(
+            SQL(
+                """
+            CREATE UNLOGGED TABLE %(fields)s AS
+            SELECT s.lineno, s.line,
+                   CASE WHEN s.f IS NULL
+                        THEN length(s.line) - length(replace(s.line, %(delim)s, '')) + 1
+                        ELSE cardinality(s.f) END AS ncols,
                    %(c_start)s AS start_raw,
                    %(c_duration)s AS duration_raw,
                    COALESCE(%(c_caller)s, '') AS caller_raw,
@@ -524,120 +592,90 @@ class RebillingCdrImport(models.Model):
                    %(c_call_id)s AS call_id,
                    replace(%(c_cost)s, '$', '') AS cost_raw,
                    %(c_trunk)s AS trunk
-              FROM (
-                SELECT lineno, line, COALESCE(f, string_to_array(line, %(delim)s)) AS f
-                  FROM %(stg)s
-                 WHERE line IS NOT NULL AND btrim(line) <> ''
-                OFFSET 0
-              ) s
+              FROM %(stg)s s
+             WHERE s.line IS NOT NULL AND btrim(s.line) <> ''
             """,
-            stg=STG,
-            delim=fmt._delimiter_char(),
-            c_start=col("col_start"),
-            c_duration=col("col_duration"),
-            c_caller=col("col_caller"),
-            c_called=col("col_called"),
-            c_call_id=col("col_call_id"),
-            c_cost=col("col_cost"),
-            c_trunk=col("col_trunk"),
+                fields=self._work("fields"),
+                stg=self._work("stg"),
+                delim=delim,
+                c_start=self._field(cols["col_start"]),
+                c_duration=self._field(cols["col_duration"]),
+                c_caller=self._field(cols["col_caller"]),
+                c_called=self._field(cols["col_called"]),
+                c_call_id=self._field(cols["col_call_id"]),
+                c_cost=self._field(cols["col_cost"]),
+                c_trunk=self._field(cols["col_trunk"]),
+            )
         )
+
+    def _build_rows(self):
+        """Split, trim and type the staged lines into the rows table, in parallel.
+
+        Two flat queries (no ``OFFSET 0`` fences, which would keep PostgreSQL from
+        running them on several cores): the text fields, then the typed values,
+        NULL where the text is not valid (``_valid_sql`` and ``_reason_sql`` read
+        them) with the E.164 numbers.
+        """
+        fmt = self.format_id
+        date_levels, start_expr = _date_sql(fmt.date_format, fmt.timezone)
+        fields_sql = SQL("SELECT * FROM %s", self._work("fields"))
+        # Plain subqueries: PostgreSQL folds them into one level.
         for level in date_levels:
-            fields_sql = SQL("SELECT p.*, %s FROM (%s OFFSET 0) p", level, fields_sql)
-        ncols = int(fmt.column_count)
+            fields_sql = SQL("SELECT p.*, %s FROM (%s) p", level, fields_sql)
         # A number: digits with at most a leading minus and one dot (one translate).
         cost_ok = SQL(
             """
-            (cost_raw IS NULL
-             OR (length(cost_raw) <= 16
-                 AND CASE translate(cost_raw, '0123456789', '')
-                         WHEN '' THEN true
-                         WHEN '.' THEN cost_raw <> '.'
-                         WHEN '-' THEN left(cost_raw, 1) = '-' AND cost_raw <> '-'
-                         WHEN '-.' THEN left(cost_raw, 1) = '-' AND length(cost_raw) > 2
-                         ELSE false END))
+            (length(cost_raw) <= 16
+             AND CASE translate(cost_raw, '0123456789', '')
+                     WHEN '' THEN true
+                     WHEN '.' THEN cost_raw <> '.'
+                     WHEN '-' THEN left(cost_raw, 1) = '-' AND cost_raw <> '-'
+                     WHEN '-.' THEN left(cost_raw, 1) = '-' AND length(cost_raw) > 2
+                     ELSE false END)
             """
         )
         self.env.cr.execute(
             SQL(
                 """
-                CREATE TEMP TABLE %(rows)s ON COMMIT DROP AS
-                SELECT t.*,
-                       CASE WHEN t.cost_ok THEN COALESCE(t.cost_raw::numeric, 0) END AS cost,
-                       nc.e164 AS caller_e164, nd.e164 AS called_e164,
-                       CASE
-                           WHEN t.ncols <> %(ncols)s
-                               THEN %(bad_count)s || t.ncols || %(instead)s
-                           WHEN t.start_raw IS NULL THEN %(no_start)s
-                           WHEN t.start_ts IS NULL THEN %(bad_date)s || t.start_raw
-                           WHEN t.duration_raw LIKE '-%%'
-                               THEN %(negative)s || t.duration_raw
-                           WHEN t.duration IS NULL
-                               THEN %(bad_duration)s || COALESCE(t.duration_raw, '')
-                           WHEN t.called_raw IS NULL THEN %(no_called)s
-                           WHEN NOT t.cost_ok THEN %(bad_cost)s || t.cost_raw
-                           WHEN t.caller_raw = '' AND t.trunk IS NULL THEN %(no_caller)s
-                           WHEN nd.e164 IS NULL THEN %(bad_called)s || t.called_raw
-                           WHEN t.caller_raw <> '' AND nc.e164 IS NULL
-                               THEN %(bad_caller)s || t.caller_raw
-                       END AS reason
-                  FROM (
-                    SELECT lineno, line, ncols, start_raw, duration_raw, caller_raw,
-                           called_raw, call_id, cost_raw, trunk, %(start)s AS start_ts,
-                           CASE WHEN length(duration_raw) <= 9
-                                     AND translate(duration_raw, '0123456789', '') = ''
-                                THEN duration_raw::int
-                                WHEN %(duration_ok)s
-                                THEN ceil(duration_raw::numeric)::int END AS duration,
-                           %(cost_ok)s AS cost_ok
-                      FROM (%(fields)s OFFSET 0) d
-                    OFFSET 0
-                  ) t
-                  LEFT JOIN %(nums)s nc ON nc.raw = t.caller_raw
-                  LEFT JOIN %(nums)s nd ON nd.raw = t.called_raw
+                CREATE UNLOGGED TABLE %(rows)s AS
+                SELECT d.lineno, d.line, d.ncols, d.start_raw, d.duration_raw, d.caller_raw,
+                       d.called_raw, d.call_id, d.cost_raw, d.trunk, %(start)s AS start_ts,
+                       CASE WHEN length(d.duration_raw) <= 9
+                                 AND translate(d.duration_raw, '0123456789', '') = ''
+                            THEN d.duration_raw::int
+                            WHEN %(duration_ok)s
+                            THEN ceil(d.duration_raw::numeric)::int END AS duration,
+                       CASE WHEN d.cost_raw IS NULL THEN 0::numeric
+                            WHEN %(cost_ok)s THEN d.cost_raw::numeric END AS cost,
+                       nc.e164 AS caller_e164, nd.e164 AS called_e164
+                  FROM (%(fields)s) d
+                  LEFT JOIN %(nums)s nc ON nc.raw = d.caller_raw
+                  LEFT JOIN %(nums)s nd ON nd.raw = d.called_raw
                 """,
-                rows=ROWS,
-                nums=NUMS,
-                bad_called=self.env._("Unknown number format (called): "),
-                bad_caller=self.env._("Unknown number format (caller): "),
+                rows=self._work("rows"),
+                nums=self._work("nums"),
                 fields=fields_sql,
-                ncols=ncols,
                 start=start_expr,
                 duration_ok=_is_dec(SQL.identifier("duration_raw")),
                 cost_ok=cost_ok,
-                bad_count=self.env._("Wrong column count: "),
-                instead=self.env._(" instead of %s", ncols),
-                no_start=self.env._("Missing start time"),
-                bad_date=self.env._("Unparsable date: "),
-                negative=self.env._("Negative duration: "),
-                bad_duration=self.env._("Unparsable duration: "),
-                no_called=self.env._("Missing called number"),
-                bad_cost=self.env._("Unparsable cost: "),
-                no_caller=self.env._("Missing caller and trunk"),
             )
         )
 
     def _build_numbers(self, region):
-        """Normalize the distinct numbers of the file once: ``NUMS(raw, e164)``."""
+        """Normalize the distinct numbers of the file once: the nums table ``(raw, e164)``."""
         cr = self.env.cr
-        fmt = self.format_id
-        columns = [int(fmt.col_called)] + ([int(fmt.col_caller)] if fmt.col_caller else [])
         cr.execute(
             SQL(
                 """
-                SELECT DISTINCT num
-                  FROM (
-                    SELECT unnest(ARRAY[%(values)s]) AS num
-                      FROM (
-                        SELECT COALESCE(f, string_to_array(line, %(delim)s)) AS f
-                          FROM %(stg)s
-                         WHERE line IS NOT NULL
-                      ) s
-                  ) n
+                SELECT num FROM (
+                    SELECT called_raw AS num FROM %(fields)s
+                    UNION ALL
+                    SELECT caller_raw FROM %(fields)s
+                ) n
                  WHERE num <> ''
+                 GROUP BY num
                 """,
-                values=SQL(", ").join(SQL("btrim(f[%s])", col) for col in columns),
-                delim=fmt._delimiter_char(),
-                stg=STG,
+                fields=self._work("fields"),
             )
         )
         raws = [row[0] for row in cr.fetchall()]
@@ -647,17 +685,62 @@ class RebillingCdrImport(models.Model):
         for raw, e164 in normalized.items():
             writer.writerow((raw, e164 or ""))
         buf.seek(0)
-        cr.execute(SQL("CREATE TEMP TABLE %s (raw text, e164 text) ON COMMIT DROP", NUMS))
-        cr.copy_expert(COPY_NUMS, buf)
-        cr.execute(SQL("ANALYZE %s", NUMS))
+        nums = self._work("nums")
+        cr.execute(SQL("CREATE UNLOGGED TABLE %s (raw text, e164 text)", nums))
+        cr.copy_expert(SQL("COPY %s (raw, e164) FROM STDIN WITH (FORMAT csv)", nums).code, buf)
+        cr.execute(SQL("UPDATE %s SET e164 = NULL WHERE e164 = ''", nums))
+        cr.execute(SQL("ANALYZE %s", nums))
+
+    def _new_calls(self, date_first, date_last):
+        """SQL condition on ``f`` (a row): no stored CDR has its call, nor its call id.
+
+        Two ``NOT EXISTS`` (PostgreSQL turns each into an anti-join; an ``OR`` of
+        ``EXISTS`` would run a subquery per row).
+
+        The stored calls are searched around the file's time window; a call id
+        reused further away is still caught by the unique index (slower path).
+        """
+        company = self.company_id.id
+        same_call = SQL(
+            """
+            EXISTS (SELECT 1 FROM rebilling_cdr k
+                     WHERE k.company_id = %(company)s
+                       AND k.start_time BETWEEN %(tmin)s AND %(tmax)s
+                       AND k.start_time = f.start_ts
+                       AND COALESCE(k.caller_e164, '') = COALESCE(f.caller_e164, '')
+                       AND k.called_e164 = f.called_e164 AND k.duration = f.duration)
+            """,
+            company=company,
+            tmin=date_first,
+            tmax=date_last,
+        )
+        same_id = SQL(
+            """
+            EXISTS (SELECT 1 FROM rebilling_cdr i
+                     WHERE i.company_id = %(company)s AND i.supplier_call_id IS NOT NULL
+                       AND i.start_time BETWEEN %(tmin)s::timestamp - %(window)s::interval
+                                            AND %(tmax)s::timestamp + %(window)s::interval
+                       AND i.supplier_call_id = f.call_id)
+            """,
+            company=company,
+            tmin=date_first,
+            tmax=date_last,
+            window=CALL_ID_WINDOW,
+        )
+        return SQL("NOT %s AND NOT %s", same_call, same_id)
 
     def _insert_cdrs(self, date_first, date_last):
-        """Insert the valid rows that are not duplicates; returns how many landed.
+        """Insert the valid rows that are not duplicates; returns (imported, duplicates).
 
-        The line numbers of the inserted CDRs go to ``LANDED`` (``RETURNING``).
+        The duplicates are counted before the insert (valid rows matching a stored
+        call), so that ``_check_counts`` verifies the insert's own count. Should the unique
+        indexes still object (a call twice in the file, a call id reused long
+        ago, a concurrent import), the rows go in with ``ON CONFLICT DO NOTHING``
+        and the duplicates are the valid rows that did not land.
         """
         cr = self.env.cr
-        company = self.company_id.id
+        ncols = self.format_id.column_count
+        rows = self._work("rows")
         insert = SQL(
             """
             INSERT INTO rebilling_cdr (
@@ -666,65 +749,43 @@ class RebillingCdrImport(models.Model):
             SELECT %s, %s, f.lineno, f.start_ts, f.duration, NULLIF(f.caller_raw, ''),
                    f.caller_e164, f.called_raw, f.called_e164, f.trunk, f.call_id, f.cost, 'new'
               FROM %s f
+             WHERE %s
             """,
-            company,
+            self.company_id.id,
             self.id,
-            ROWS,
+            rows,
+            self._valid_sql(ncols),
         )
+        new_calls = self._new_calls(date_first, date_last)
         try:
             with cr.savepoint(flush=False):
                 cr.execute(
                     SQL(
-                        """
-                        WITH ins AS (
-                            %(insert)s
-                            LEFT JOIN (
-                                SELECT start_time, COALESCE(caller_e164, '') AS caller,
-                                       called_e164, duration
-                                  FROM rebilling_cdr
-                                 WHERE company_id = %(company)s
-                                   AND start_time BETWEEN %(tmin)s AND %(tmax)s
-                            ) k ON k.start_time = f.start_ts
-                               AND k.caller = COALESCE(f.caller_e164, '')
-                               AND k.called_e164 = f.called_e164 AND k.duration = f.duration
-                            LEFT JOIN (
-                                SELECT supplier_call_id
-                                  FROM rebilling_cdr
-                                 WHERE company_id = %(company)s
-                                   AND supplier_call_id IS NOT NULL
-                                   AND start_time
-                                       BETWEEN %(tmin)s::timestamp - %(window)s::interval
-                                           AND %(tmax)s::timestamp + %(window)s::interval
-                            ) i ON i.supplier_call_id = f.call_id
-                             WHERE f.reason IS NULL AND k.start_time IS NULL
-                               AND i.supplier_call_id IS NULL
-                            RETURNING import_line
-                        )
-                        INSERT INTO %(landed)s SELECT import_line FROM ins
-                        """,
-                        insert=insert,
-                        company=company,
-                        tmin=date_first,
-                        tmax=date_last,
-                        window=CALL_ID_WINDOW,
-                        landed=LANDED,
-                    ),
-                    log_exceptions=False,
+                        "SELECT count(*), count(*) FILTER (WHERE %s) FROM %s f WHERE %s",
+                        new_calls,
+                        rows,
+                        self._valid_sql(ncols),
+                    )
                 )
-                return cr.rowcount
+                valid, new = cr.fetchone()
+                cr.execute(SQL("%s AND %s", insert, new_calls), log_exceptions=False)
+                return cr.rowcount, valid - new
         except pg_errors.UniqueViolation:
             _logger.info("CDR import %s: duplicates the window missed, exact path", self.id)
+        cr.execute(SQL("%s ORDER BY f.lineno ON CONFLICT DO NOTHING", insert))
+        imported = cr.rowcount
         cr.execute(
             SQL(
                 """
-                WITH ins AS (
-                    %s WHERE f.reason IS NULL ORDER BY f.lineno ON CONFLICT DO NOTHING
-                    RETURNING import_line
-                )
-                INSERT INTO %s SELECT import_line FROM ins
+                SELECT count(*) FROM %(rows)s f
+                 WHERE %(valid)s AND NOT EXISTS (
+                    SELECT 1 FROM rebilling_cdr c
+                     WHERE c.import_id = %(imp)s AND c.import_line = f.lineno
+                       AND c.start_time = f.start_ts)
                 """,
-                insert,
-                LANDED,
+                rows=rows,
+                valid=self._valid_sql(ncols),
+                imp=self.id,
             )
         )
-        return cr.rowcount
+        return imported, cr.fetchone()[0]

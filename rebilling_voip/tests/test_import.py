@@ -41,6 +41,10 @@ class TestImport(VoipCase):
         self.assertEqual(imp.duplicate_count, 2)
         self.assertEqual(imp.error_count, 7)
         self.assert_accounted(imp)
+        self.env.cr.execute(
+            "SELECT relname FROM pg_class WHERE relname LIKE %s", [f"rebilling_voip_%_{imp.id}"]
+        )
+        self.assertFalse(self.env.cr.fetchall(), "the work tables of the import are dropped")
         reasons = {err.line_number: err.reason for err in imp.error_ids}
         self.assertEqual(sorted(reasons), [8, 9, 10, 11, 12, 13, 14])
         self.assertIn("Unparsable date", reasons[8])
@@ -146,7 +150,8 @@ class TestImport(VoipCase):
         original = RebillingCdrImport._insert_cdrs
 
         def off_by_one(self, *args):
-            return original(self, *args) + 1
+            imported, duplicates = original(self, *args)
+            return imported + 1, duplicates
 
         text = "\n".join([HEADER, *self.sample()]).encode()
         with patch.object(RebillingCdrImport, "_insert_cdrs", off_by_one):
