@@ -268,7 +268,8 @@ def clean(db, company_id):
     conn.close()
 
 
-def raw_copy(db, path):
+def psql_copy(db, target, path):
+    """Seconds of ``psql \\copy`` of the CSV file ``path`` into ``target``."""
     started = time.monotonic()
     subprocess.run(
         [
@@ -277,11 +278,15 @@ def raw_copy(db, path):
             "-d",
             db,
             "-c",
-            f"\\copy bench_raw_copy FROM '{path}' WITH (FORMAT csv, HEADER true)",
+            f"\\copy {target} FROM '{path}' WITH (FORMAT csv, HEADER true)",
         ],
         check=True,
     )
     return time.monotonic() - started
+
+
+def raw_copy(db, path):
+    return psql_copy(db, "bench_raw_copy", path)
 
 
 def shaped_copy(db, path):
@@ -307,20 +312,11 @@ def shaped_copy(db, path):
         )
         cr.execute("CHECKPOINT")
     conn.close()
-    started = time.monotonic()
-    subprocess.run(
-        [
-            "psql",
-            "-q",
-            "-d",
-            db,
-            "-c",
-            "\\copy bench_cdr_shape (start_time, duration, caller, called, supplier_call_id, "
-            f"cost) FROM '{path}' WITH (FORMAT csv, HEADER true)",
-        ],
-        check=True,
+    elapsed = psql_copy(
+        db,
+        "bench_cdr_shape (start_time, duration, caller, called, supplier_call_id, cost)",
+        path,
     )
-    elapsed = time.monotonic() - started
     conn = psycopg2.connect(dbname=db)
     conn.autocommit = True
     with conn.cursor() as cr:
