@@ -538,7 +538,6 @@ class RebillingCdrImport(models.Model):
 
     def _reason_sql(self, ncols):
         """SQL of the reason why a row of the rows table is an error (first problem only)."""
-        _ = self.env._
         return SQL(
             """
             CASE
@@ -555,17 +554,17 @@ class RebillingCdrImport(models.Model):
             END
             """,
             ncols=ncols,
-            bad_count=_("Wrong column count: "),
-            instead=_(" instead of %s", ncols),
-            no_start=_("Missing start time"),
-            bad_date=_("Unparsable date: "),
-            negative=_("Negative duration: "),
-            bad_duration=_("Unparsable duration: "),
-            no_called=_("Missing called number"),
-            bad_cost=_("Unparsable cost: "),
-            no_caller=_("Missing caller and trunk"),
-            bad_called=_("Unknown number format (called): "),
-            bad_caller=_("Unknown number format (caller): "),
+            bad_count=self.env._("Wrong column count: "),
+            instead=self.env._(" instead of %s", ncols),
+            no_start=self.env._("Missing start time"),
+            bad_date=self.env._("Unparsable date: "),
+            negative=self.env._("Negative duration: "),
+            bad_duration=self.env._("Unparsable duration: "),
+            no_called=self.env._("Missing called number"),
+            bad_cost=self.env._("Unparsable cost: "),
+            no_caller=self.env._("Missing caller and trunk"),
+            bad_called=self.env._("Unknown number format (called): "),
+            bad_caller=self.env._("Unknown number format (caller): "),
         )
 
     def _build_fields(self):
