@@ -6,6 +6,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_date
 
+from ..tools import notify
 from .account_move_line import LINE_KINDS
 
 SEND_STATES = [
@@ -181,15 +182,7 @@ class AccountMove(models.Model):
                 "%s invoice(s) queued: they are emailed within 5 minutes.", len(queued)
             )
             kind = "success"
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "message": message,
-                "type": kind,
-                "next": {"type": "ir.actions.act_window_close"},
-            },
-        }
+        return notify.notification(message, kind, next_action=notify.CLOSE)
 
     def action_rebilling_cancel_send(self):
         moves = self.filtered("rebilling_period")
@@ -203,18 +196,35 @@ class AccountMove(models.Model):
             raise UserError(self.env._("Select posted invoices to download."))
         if len(moves) == 1:
             return self.env.ref("account.account_invoices").report_action(moves)
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for move in moves:
-                zf.writestr(move._get_invoice_report_filename(), move._rebilling_pdf_content())
+        content = self._rebilling_zip(
+            {
+                move: (move._get_invoice_report_filename(), move._rebilling_pdf_content())
+                for move in moves
+            }
+        )
         attachment = self.env["ir.attachment"].create(
-            {"name": "invoices.zip", "raw": buf.getvalue(), "mimetype": "application/zip"}
+            {"name": "invoices.zip", "raw": content, "mimetype": "application/zip"}
         )
         return {
             "type": "ir.actions.act_url",
             "url": f"/web/content/{attachment.id}?download=true",
             "target": "download",
         }
+
+    @api.model
+    def _rebilling_zip(self, documents):
+        """A zip of ``{move: (filename, content)}``, one file per invoice.
+
+        A file name used twice gets the invoice id in front of it.
+        """
+        buffer = io.BytesIO()
+        used = set()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for move, (filename, raw) in documents.items():
+                name = filename if filename not in used else f"{move.id}_{filename}"
+                used.add(name)
+                archive.writestr(name, raw)
+        return buffer.getvalue()
 
     def _rebilling_pdf_content(self):
         """The PDF of the invoice: the one sent if any, else rendered now (one document)."""

@@ -59,6 +59,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.exceptions import UserError, ValidationError
 
 from ..connector.http import ConnectorError, HttpClient, RateLimiter, RetryableError
+from ..tools import notify
 
 _logger = logging.getLogger(__name__)
 
@@ -315,16 +316,8 @@ class RebillingBackend(models.Model):
 
     @api.model
     def _rebilling_notify(self, message, kind="info", sticky=None):
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "message": message,
-                "type": kind,
-                "sticky": kind != "success" if sticky is None else sticky,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        sticky = kind != "success" if sticky is None else sticky
+        return notify.notification(message, kind, sticky=sticky, next_action=notify.SOFT_RELOAD)
 
     # ------------------------------------------------------------ smart buttons
     def action_view_bindings(self):

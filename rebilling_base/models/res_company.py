@@ -10,7 +10,7 @@ from stdnum.au import abn as stdnum_abn
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..tools import spf
+from ..tools import notify, spf
 
 _logger = logging.getLogger(__name__)
 
@@ -416,8 +416,4 @@ class ResCompany(models.Model):
         return self._rebilling_notify(result.message, "success" if result.ok else "warning")
 
     def _rebilling_notify(self, message, kind="info"):
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {"message": message, "type": kind, "sticky": kind != "success"},
-        }
+        return notify.notification(message, kind, sticky=kind != "success")

@@ -20,13 +20,12 @@ Override points:
 - ``_rebilling_review_render()``: the documents of the zip download.
 """
 
-import io
-import zipfile
 from collections import defaultdict
 
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
+from odoo.addons.rebilling_base.tools import notify
 from odoo.exceptions import AccessError, UserError
 from odoo.fields import Command
 from odoo.modules import module as odoo_module
@@ -626,16 +625,7 @@ class AccountMove(models.Model):
 
     def _rebilling_review_zip(self):
         """A zip of the invoice documents, one file per invoice."""
-        buffer = io.BytesIO()
-        used = set()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for move, (filename, raw) in self._rebilling_review_render().items():
-                name = filename
-                if name in used:
-                    name = f"{move.id}_{filename}"
-                used.add(name)
-                archive.writestr(name, raw)
-        return buffer.getvalue()
+        return self._rebilling_zip(self._rebilling_review_render())
 
     def action_rebilling_review_download(self):
         """Download the selected invoices as one zip."""
@@ -697,12 +687,4 @@ class AccountMove(models.Model):
 
     # ------------------------------------------------------------ helpers
     def _rebilling_review_notification(self, message, kind="success"):
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "message": message,
-                "type": kind,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        return notify.notification(message, kind, next_action=notify.SOFT_RELOAD)

@@ -2,6 +2,7 @@ import csv
 import io
 
 from odoo import fields, models
+from odoo.addons.rebilling_base.tools import notify
 from odoo.exceptions import UserError
 
 # Error row field -> column of the format
@@ -108,17 +109,10 @@ class RebillingCdrError(models.Model):
             for key in totals:
                 totals[key] += counts[key]
         kind = "warning" if totals["errors"] else "success"
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "message": self.env._(
-                    "%(imported)s imported, %(dups)s duplicates, %(errors)s still in error.",
-                    imported=totals["imported"],
-                    dups=totals["duplicates"],
-                    errors=totals["errors"],
-                ),
-                "type": kind,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        message = self.env._(
+            "%(imported)s imported, %(dups)s duplicates, %(errors)s still in error.",
+            imported=totals["imported"],
+            dups=totals["duplicates"],
+            errors=totals["errors"],
+        )
+        return notify.notification(message, kind, next_action=notify.SOFT_RELOAD)

@@ -1,4 +1,5 @@
 from odoo import fields, models
+from odoo.addons.rebilling_base.tools import notify
 
 
 class RebillingCdrRateWizard(models.TransientModel):
@@ -28,16 +29,11 @@ class RebillingCdrRateWizard(models.TransientModel):
         if end:
             domain.append(("start_time", "<", end))
         left = Cdr.search_count(domain)
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "message": self.env._(
-                    "%(count)s calls rated; %(left)s unmatched or in error in this period.",
-                    count=count,
-                    left=left,
-                ),
-                "type": "warning" if left else "success",
-                "next": {"type": "ir.actions.act_window_close"},
-            },
-        }
+        message = self.env._(
+            "%(count)s calls rated; %(left)s unmatched or in error in this period.",
+            count=count,
+            left=left,
+        )
+        return notify.notification(
+            message, "warning" if left else "success", next_action=notify.CLOSE
+        )
