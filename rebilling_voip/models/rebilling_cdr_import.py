@@ -1,13 +1,19 @@
 """CDR file imports.
 
-The file goes through PostgreSQL ``COPY`` into a staging table, one text line
-per row (the raw line is kept for the error list), and from there through
-set-based SQL only: cut the fields, normalize the distinct phone numbers once,
-type and validate the columns, write the bad rows to ``rebilling_cdr_error`` and
-insert the good ones into ``rebilling_cdr``, skipping duplicates. The work tables
-are UNLOGGED tables of the import's own (not temporary ones): PostgreSQL runs
-the cutting and typing on all cores (parallel workers cannot read temporary
-tables).
+The file goes through PostgreSQL ``COPY`` into a staging table and from there
+through set-based SQL only: normalize the distinct phone numbers once, type and
+validate the columns, write the bad rows to ``rebilling_cdr_error`` and insert
+the good ones into ``rebilling_cdr``, skipping duplicates. The work tables are
+UNLOGGED tables of the import's own (not temporary ones): PostgreSQL runs the
+typing on all cores (parallel workers cannot read temporary tables).
+
+Staging first tries PostgreSQL's own CSV reader: one text column per field of
+the format (``COPY ... FORMAT csv``, the fields cut by COPY itself). A file it
+cannot take as a whole (a line with another column count, a blank line, a
+quoted line break) is staged again one text line per row, and the lines are cut
+by SQL (Python's csv module for the quoted ones); on that path the raw line is
+kept as it was for the error list, on the first one it is written back from the
+fields.
 
 Duplicates (same supplier call id, or same caller, called number, start and
 duration) are kept out by two unique indexes of ``rebilling_cdr``. The insert
@@ -43,7 +49,7 @@ STATES = [("draft", "Draft"), ("done", "Done"), ("failed", "Failed")]
 # temporary ones, so that PostgreSQL's parallel workers can read them (the split
 # and typing of a large file runs on every core). Created and dropped in the
 # import's transaction: a rolled-back import leaves none behind.
-WORK_TABLES = ("stg", "nums", "fields", "rows")
+WORK_TABLES = ("csv", "stg", "nums", "fields", "rows")
 # Searching stored CDRs for a reused call id: this far around the file's calls
 # (beyond it the unique index still catches them, on the slower path).
 CALL_ID_WINDOW = "2 days"
@@ -307,7 +313,6 @@ class RebillingCdrImport(models.Model):
         return SQL.identifier(f"rebilling_voip_{name}_{self.id}")
 
     def _stage_create(self):
-        self._stage_drop()
         self.env.cr.execute(
             SQL(
                 "CREATE UNLOGGED TABLE %s (lineno bigserial, line text, f text[])",
@@ -326,33 +331,12 @@ class RebillingCdrImport(models.Model):
         started = time.monotonic()
         data = self._to_utf8(data)
         lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-        cr = self.env.cr
-        self._stage_create()
-        # One column per line: the quote and delimiter bytes cannot occur (removed above).
-        stg = self._work("stg")
-        cr.copy_expert(
-            SQL(
-                "COPY %s (line) FROM STDIN "
-                "WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e', ENCODING 'UTF8')",
-                stg,
-            ).code,
-            io.BytesIO(data),
-        )
-        cr.execute(SQL("SELECT count(*) FROM %s", stg))
-        staged = cr.fetchone()[0]
-        if staged != lines:
-            raise UserError(
-                self.env._(
-                    "%(file)s: %(staged)s of its %(lines)s lines could be read; "
-                    "nothing was imported.",
-                    file=self.name,
-                    staged=staged,
-                    lines=lines,
-                )
-            )
-        if self.format_id.has_header:
-            cr.execute(SQL("DELETE FROM %s WHERE lineno = 1", stg))
-        counts = self._run_pipeline()
+        self._stage_drop()
+        if self._stage_csv(data, lines):
+            counts = self._run_pipeline(copied=True)
+        else:
+            self._stage_lines(data, lines)
+            counts = self._run_pipeline()
         self._check_counts(counts)
         self.env["rebilling.cdr"]._analyze_if_grown(counts["imported"])
         self.write(
@@ -381,9 +365,85 @@ class RebillingCdrImport(models.Model):
         )
         return counts
 
+    def _stage_csv(self, data, lines):
+        """COPY the file with PostgreSQL's CSV reader, a text column per field.
+
+        Returns False, leaving nothing behind, when COPY cannot take the file as
+        a whole or reads another number of rows than the file has data lines
+        (a quoted line break): the caller stages it line by line instead.
+        """
+        fmt = self.format_id
+        header = 1 if fmt.has_header else 0
+        if lines - header < 1:
+            return False
+        cr = self.env.cr
+        table = self._work("csv")
+        columns = SQL(", ").join(
+            SQL("%s text", SQL.identifier(f"c{i}")) for i in range(1, fmt.column_count + 1)
+        )
+        try:
+            with cr.savepoint(flush=False):
+                # Line numbers of the file: the first data line is 1, or 2 after a header.
+                cr.execute(
+                    SQL(
+                        "CREATE UNLOGGED TABLE %s (lineno bigint GENERATED ALWAYS AS IDENTITY "
+                        "(START WITH %s), line text, %s)",
+                        table,
+                        header + 1,
+                        columns,
+                    )
+                )
+                copy = SQL(
+                    "COPY %s (%s) FROM STDIN WITH (FORMAT csv, DELIMITER %s, HEADER %s, "
+                    "ENCODING 'UTF8')",
+                    table,
+                    SQL(", ").join(SQL.identifier(f"c{i}") for i in range(1, fmt.column_count + 1)),
+                    fmt._delimiter_char(),
+                    bool(header),
+                )
+                # COPY takes no parameters: the values are quoted into the statement.
+                cr.copy_expert(cr.mogrify(copy.code, copy.params).decode(), io.BytesIO(data))
+                cr.execute(SQL("SELECT count(*) FROM %s", table))
+                if cr.fetchone()[0] != lines - header:
+                    raise ValueError("quoted line break")
+        except (psycopg2.DataError, ValueError) as exc:
+            _logger.info("CDR import %s: staged line by line (%s)", self.id, exc)
+            return False
+        return True
+
+    def _stage_lines(self, data, lines):
+        """COPY the file one text line per row (see ``_stage_csv``)."""
+        cr = self.env.cr
+        self._stage_create()
+        # One column per line: the quote and delimiter bytes cannot occur (removed above).
+        stg = self._work("stg")
+        cr.copy_expert(
+            SQL(
+                "COPY %s (line) FROM STDIN "
+                "WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e', ENCODING 'UTF8')",
+                stg,
+            ).code,
+            io.BytesIO(data),
+        )
+        cr.execute(SQL("SELECT count(*) FROM %s", stg))
+        staged = cr.fetchone()[0]
+        if staged != lines:
+            raise UserError(
+                self.env._(
+                    "%(file)s: %(staged)s of its %(lines)s lines could be read; "
+                    "nothing was imported.",
+                    file=self.name,
+                    staged=staged,
+                    lines=lines,
+                )
+            )
+        if self.format_id.has_header:
+            cr.execute(SQL("DELETE FROM %s WHERE lineno = 1", stg))
+
     def _ingest_lines(self, numbered_lines):
         """Run the pipeline on ``[(line number, raw line)]`` (corrected error rows)."""
         self.ensure_one()
+        self._stage_drop()
         self._stage_create()
         self.env.cr.execute_values(
             f'INSERT INTO "rebilling_voip_stg_{int(self.id)}" (lineno, line) VALUES %s',
@@ -449,22 +509,28 @@ class RebillingCdrImport(models.Model):
             int(column),
         )
 
-    def _run_pipeline(self):
-        """Staged lines to CDRs and error rows; returns the counts.
+    def _run_pipeline(self, copied=False):
+        """Staged rows to CDRs and error rows; returns the counts.
 
-        Each count comes from its own query: the rows parsed, the error rows
-        written, the CDRs inserted, and the valid rows that match a stored call
-        (the duplicates). Unless they add up, the caller cancels the import.
+        ``copied``: the fields were staged by ``_stage_csv``, else the lines by
+        ``_stage_lines`` (or ``_ingest_lines``). The counts come from separate
+        queries: the rows typed, the error rows written, the CDRs inserted; the
+        duplicates are the valid rows that did not land (see ``_insert_cdrs``).
+        Unless they add up, the caller cancels the import.
         """
         self.ensure_one()
         cr = self.env.cr
         company = self.company_id
         ncols = self.format_id.column_count
         self.env["rebilling.cdr"]._bulk_settings()
-        self._split_quoted_lines()
-        self._build_fields()
-        self._build_numbers(company._rebilling_region())
-        self._build_rows()
+        if copied:
+            fields_sql = self._copied_fields_sql()
+        else:
+            self._split_quoted_lines()
+            self._build_fields()
+            fields_sql = SQL("SELECT * FROM %s", self._work("fields"))
+        self._build_numbers(company._rebilling_region(), fields_sql)
+        self._build_rows(fields_sql)
         rows = self._work("rows")
         now = SQL("now() AT TIME ZONE 'UTC'")
         cr.execute(
@@ -474,7 +540,7 @@ class RebillingCdrImport(models.Model):
                     import_id, company_id, line_number, raw_line, reason, has_fields,
                     start_raw, duration_raw, caller_raw, called_raw, call_id_raw, cost_raw,
                     trunk_raw, create_uid, create_date, write_uid, write_date)
-                SELECT %(imp)s, %(company)s, lineno, line, %(reason)s, ncols = %(ncols)s,
+                SELECT %(imp)s, %(company)s, r.lineno, l.line, %(reason)s, ncols = %(ncols)s,
                        CASE WHEN ncols = %(ncols)s THEN start_raw END,
                        CASE WHEN ncols = %(ncols)s THEN duration_raw END,
                        CASE WHEN ncols = %(ncols)s THEN caller_raw END,
@@ -483,9 +549,10 @@ class RebillingCdrImport(models.Model):
                        CASE WHEN ncols = %(ncols)s THEN cost_raw END,
                        CASE WHEN ncols = %(ncols)s THEN trunk END,
                        %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM %(rows)s
+                  FROM %(rows)s r
+                  JOIN (%(lines)s) l ON l.lineno = r.lineno
                  WHERE NOT (%(valid)s)
-                 ORDER BY lineno
+                 ORDER BY r.lineno
                 """,
                 imp=self.id,
                 company=company.id,
@@ -495,6 +562,9 @@ class RebillingCdrImport(models.Model):
                 uid=self.env.uid,
                 now=now,
                 rows=rows,
+                lines=self._copied_lines_sql()
+                if copied
+                else SQL("SELECT lineno, line FROM %s", self._work("fields")),
             )
         )
         errors = cr.rowcount
@@ -513,7 +583,7 @@ class RebillingCdrImport(models.Model):
         total, valid, date_first, date_last = cr.fetchone()
         imported = duplicates = 0
         if valid:
-            imported, duplicates = self._insert_cdrs(date_first, date_last)
+            imported, duplicates = self._insert_cdrs(date_first, date_last, valid)
         self.env["rebilling.cdr"]._bulk_settings(reset=True)
         self.env["rebilling.cdr"].invalidate_model()
         self.env["rebilling.cdr.error"].invalidate_model()
@@ -567,6 +637,92 @@ class RebillingCdrImport(models.Model):
             bad_caller=self.env._("Unknown number format (caller): "),
         )
 
+    def _copied_fields_sql(self):
+        """SQL of the fields of the rows staged by ``_stage_csv``, as ``_build_fields`` has them.
+
+        The fields are trimmed in place first, on the rows that need it (usually
+        none), so that the typing reads the columns as they are: an expression
+        here would be computed again at each of its many uses in the typing.
+        These rows keep their line as it was for the error list (``line``).
+        """
+        cols = self.format_id._columns()
+        table = self._work("csv")
+        used = {name: SQL.identifier(f"c{int(col)}") for name, col in cols.items() if col}
+        cleaned = {name: SQL("NULLIF(btrim(%s), '')", column) for name, column in used.items()}
+        if "col_cost" in used:
+            cleaned["col_cost"] = SQL("replace(%s, '$', '')", cleaned["col_cost"])
+        # Without btrim: it would copy every field to compare (LIKE only reads).
+        unclean = SQL(" OR ").join(
+            SQL("%(c)s LIKE ' %%' OR %(c)s LIKE '%% ' OR %(c)s = ''", c=column)
+            for column in used.values()
+        )
+        if "col_cost" in used:
+            unclean = SQL("%s OR strpos(%s, '$') > 0", unclean, used["col_cost"])
+        cr = self.env.cr
+        # Looked for first: a read runs on every core, an UPDATE on one.
+        cr.execute(SQL("SELECT count(*) FROM %s WHERE %s", table, unclean))
+        if cr.fetchone()[0]:
+            cr.execute(
+                SQL(
+                    "UPDATE %s SET line = %s, %s WHERE %s",
+                    table,
+                    self._csv_line_sql(),
+                    SQL(", ").join(
+                        SQL("%s = %s", used[name], expr) for name, expr in cleaned.items()
+                    ),
+                    unclean,
+                )
+            )
+
+        def field(name):
+            return used.get(name, SQL("NULL::text"))
+
+        return SQL(
+            """
+            SELECT lineno, %(ncols)s AS ncols, %(c_start)s AS start_raw,
+                   %(c_duration)s AS duration_raw, COALESCE(%(c_caller)s, '') AS caller_raw,
+                   %(c_called)s AS called_raw, %(c_call_id)s AS call_id,
+                   %(c_cost)s AS cost_raw, %(c_trunk)s AS trunk
+              FROM %(csv)s
+            """,
+            ncols=self.format_id.column_count,
+            csv=table,
+            c_start=field("col_start"),
+            c_duration=field("col_duration"),
+            c_caller=field("col_caller"),
+            c_called=field("col_called"),
+            c_call_id=field("col_call_id"),
+            c_cost=field("col_cost"),
+            c_trunk=field("col_trunk"),
+        )
+
+    def _csv_line_sql(self):
+        """SQL of a row staged by ``_stage_csv`` written back as a CSV line.
+
+        A field is quoted when it holds the delimiter or a quote, so that the line
+        reads back to the same fields.
+        """
+        fmt = self.format_id
+        delim = fmt._delimiter_char()
+        fields = [
+            SQL(
+                "CASE WHEN strpos(%(c)s, %(d)s) > 0 OR strpos(%(c)s, '\"') > 0 "
+                "THEN '\"' || replace(%(c)s, '\"', '\"\"') || '\"' ELSE %(c)s END",
+                c=SQL.identifier(f"c{i}"),
+                d=delim,
+            )
+            for i in range(1, fmt.column_count + 1)
+        ]
+        return SQL("array_to_string(ARRAY[%s], %s, '')", SQL(", ").join(fields), delim)
+
+    def _copied_lines_sql(self):
+        """SQL ``(lineno, line)`` of the rows staged by ``_stage_csv``."""
+        return SQL(
+            "SELECT lineno, COALESCE(line, %s) AS line FROM %s",
+            self._csv_line_sql(),
+            self._work("csv"),
+        )
+
     def _build_fields(self):
         """Cut the staged lines into the fields table (text, each field cut once).
 
@@ -607,7 +763,7 @@ class RebillingCdrImport(models.Model):
             )
         )
 
-    def _build_rows(self):
+    def _build_rows(self, fields_sql):
         """Split, trim and type the staged lines into the rows table, in parallel.
 
         Two flat queries (no ``OFFSET 0`` fences, which would keep PostgreSQL from
@@ -617,7 +773,6 @@ class RebillingCdrImport(models.Model):
         """
         fmt = self.format_id
         date_levels, start_expr = _date_sql(fmt.date_format, fmt.timezone)
-        fields_sql = SQL("SELECT * FROM %s", self._work("fields"))
         # Plain subqueries: PostgreSQL folds them into one level.
         for level in date_levels:
             fields_sql = SQL("SELECT p.*, %s FROM (%s) p", level, fields_sql)
@@ -637,7 +792,7 @@ class RebillingCdrImport(models.Model):
             SQL(
                 """
                 CREATE UNLOGGED TABLE %(rows)s AS
-                SELECT d.lineno, d.line, d.ncols, d.start_raw, d.duration_raw, d.caller_raw,
+                SELECT d.lineno, d.ncols, d.start_raw, d.duration_raw, d.caller_raw,
                        d.called_raw, d.call_id, d.cost_raw, d.trunk, %(start)s AS start_ts,
                        CASE WHEN length(d.duration_raw) <= 9
                                  AND translate(d.duration_raw, '0123456789', '') = ''
@@ -660,21 +815,21 @@ class RebillingCdrImport(models.Model):
             )
         )
 
-    def _build_numbers(self, region):
+    def _build_numbers(self, region, fields_sql):
         """Normalize the distinct numbers of the file once: the nums table ``(raw, e164)``."""
         cr = self.env.cr
         cr.execute(
             SQL(
                 """
                 SELECT num FROM (
-                    SELECT called_raw AS num FROM %(fields)s
+                    SELECT called_raw AS num FROM (%(fields)s) f
                     UNION ALL
-                    SELECT caller_raw FROM %(fields)s
+                    SELECT caller_raw FROM (%(fields)s) f
                 ) n
                  WHERE num <> ''
                  GROUP BY num
                 """,
-                fields=self._work("fields"),
+                fields=fields_sql,
             )
         )
         raws = [row[0] for row in cr.fetchall()]
@@ -728,14 +883,34 @@ class RebillingCdrImport(models.Model):
         )
         return SQL("NOT %s AND NOT %s", same_call, same_id)
 
-    def _insert_cdrs(self, date_first, date_last):
-        """Insert the valid rows that are not duplicates; returns (imported, duplicates).
+    def _stored_calls_around(self, date_first, date_last):
+        """Whether the company has calls stored in the window ``_new_calls`` searches."""
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT EXISTS (
+                    SELECT 1 FROM rebilling_cdr
+                     WHERE company_id = %(company)s
+                       AND start_time BETWEEN %(tmin)s::timestamp - %(window)s::interval
+                                          AND %(tmax)s::timestamp + %(window)s::interval)
+                """,
+                company=self.company_id.id,
+                tmin=date_first,
+                tmax=date_last,
+                window=CALL_ID_WINDOW,
+            )
+        )
+        return self.env.cr.fetchone()[0]
 
-        The duplicates are counted before the insert (valid rows matching a stored
-        call), so that ``_check_counts`` verifies the insert's own count. Should the unique
+    def _insert_cdrs(self, date_first, date_last, valid):
+        """Insert the ``valid`` rows that are not duplicates; returns (imported, duplicates).
+
+        The insert anti-joins the stored calls (``_new_calls``; not when none is
+        stored around the file's calls): a valid row that does not land matches a
+        stored call, and is a duplicate. Should the unique
         indexes still object (a call twice in the file, a call id reused long
         ago, a concurrent import), the rows go in with ``ON CONFLICT DO NOTHING``
-        and the duplicates are the valid rows that did not land.
+        and the duplicates are the valid rows not found among the inserted CDRs.
         """
         cr = self.env.cr
         ncols = self.format_id.column_count
@@ -755,20 +930,13 @@ class RebillingCdrImport(models.Model):
             rows,
             self._valid_sql(ncols),
         )
-        new_calls = self._new_calls(date_first, date_last)
+        new_calls = SQL("true")
+        if self._stored_calls_around(date_first, date_last):
+            new_calls = self._new_calls(date_first, date_last)
         try:
             with cr.savepoint(flush=False):
-                cr.execute(
-                    SQL(
-                        "SELECT count(*), count(*) FILTER (WHERE %s) FROM %s f WHERE %s",
-                        new_calls,
-                        rows,
-                        self._valid_sql(ncols),
-                    )
-                )
-                valid, new = cr.fetchone()
                 cr.execute(SQL("%s AND %s", insert, new_calls), log_exceptions=False)
-                return cr.rowcount, valid - new
+                return cr.rowcount, valid - cr.rowcount
         except pg_errors.UniqueViolation:
             _logger.info("CDR import %s: duplicates the window missed, exact path", self.id)
         cr.execute(SQL("%s ORDER BY f.lineno ON CONFLICT DO NOTHING", insert))

@@ -66,6 +66,49 @@ class TestImport(VoipCase):
         self.assertEqual(cdr.state, "new")
         self.assertAlmostEqual(cdr.cost, 0.01)
 
+    def test_whole_csv_and_line_by_line_staging_agree(self):
+        """Files COPY reads whole and files it can't (a quoted line break) give the same rows."""
+        lines = [
+            csv_line("2026-10-05 09:00:00", 60, A, "0412 000 040", "W1"),  # line 2
+            csv_line("2026-10-05 09:01:00", 60, A, "0412 000 041", "W2", "abc"),  # 3: cost
+            f'2026-10-05 09:02:00,60,{A},0412 000 042,"W3, quoted",0.01',  # 4
+            f'2026-10-05 09:03:00,60,{A},not a number,"W4, quoted", 0.01',  # 5: called
+            csv_line("31/10/2026 09:04", 60, A, "0412 000 044", "W5"),  # 6: date
+        ]
+        whole = self.import_csv(lines, filename="whole.csv")
+        # The same rows after a quoted line break, which COPY would read as one row.
+        broken = [f'2026-10-06 09:00:00,60,{A},0412 000 050,"W6\nsplit",0.01']
+        x_lines = [
+            line.replace("2026-10-05", "2026-10-07").replace(",W", ",X").replace('"W', '"X')
+            for line in lines
+        ]
+        by_line = self.import_csv(x_lines + broken, filename="by_line.csv")
+        for imp, prefix, sent in ((whole, "W", lines), (by_line, "X", x_lines)):
+            self.assertEqual(imp.state, "done")
+            self.assert_accounted(imp)
+            for err in imp.error_ids.filtered(lambda e: e.line_number <= 6):
+                self.assertEqual(err.raw_line, sent[err.line_number - 2], "the line as sent")
+            self.assertEqual(self.cdr(f"{prefix}1").import_line, 2)
+            self.assertEqual(self.cdr(f"{prefix}3, quoted").import_line, 4)
+            reasons = {err.line_number: err.reason for err in imp.error_ids}
+            self.assertIn("Unparsable cost", reasons[3])
+            self.assertIn("Unknown number format (called): not a number", reasons[5])
+            self.assertIn("Unparsable date: 31/10/2026 09:04", reasons[6])
+            called = imp.error_ids.filtered(lambda e, p=prefix: e.call_id_raw == f"{p}4, quoted")
+            self.assertEqual(called.line_number, 5)
+            self.assertEqual(called.cost_raw, "0.01")
+        self.assertEqual((whole.row_count, whole.imported_count, whole.error_count), (5, 2, 3))
+        # 7 lines after the header: the broken row is two lines (two errors).
+        self.assertEqual((by_line.row_count, by_line.error_count), (7, 5))
+        # The error lines read back to the same fields: correct one and import it again.
+        called = whole.error_ids.filtered(lambda e: e.line_number == 5)
+        self.assertIn('"W4, quoted"', called.raw_line)
+        called.called_raw = "0412 000 043"
+        called.action_reimport()
+        cdr = self.cdr("W4, quoted")
+        self.assertEqual((cdr.import_line, cdr.called_e164, cdr.cost), (5, "+61412000043", 0.01))
+        self.assert_accounted(whole)
+
     def test_same_file_twice_is_all_duplicates(self):
         first = self.import_csv(self.sample())
         second = self.import_csv(self.sample())
