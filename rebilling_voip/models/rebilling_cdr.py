@@ -40,10 +40,6 @@ ANALYZE_MIN_ROWS = 50_000
 # seconds, price, margin): at 40% every page has room for the rated version of
 # each of its rows, so that one rating pass updates them all in place.
 FILLFACTOR = 40
-KEYS = SQL.identifier("rebilling_voip_keys")
-SVC = SQL.identifier("rebilling_voip_svc")
-RATES = SQL.identifier("rebilling_voip_rates")
-DEST = SQL.identifier("rebilling_voip_dest")
 # Many2one columns written for every CDR by the import and the rating: no FK.
 NO_FOREIGN_KEYS = (
     "company_id",
@@ -53,10 +49,6 @@ NO_FOREIGN_KEYS = (
     "destination_group_id",
     "rate_id",
     "invoice_id",
-)
-DROP_TEMP = SQL(
-    "DROP TABLE IF EXISTS rebilling_voip_keys, rebilling_voip_svc, rebilling_voip_rates, "
-    "rebilling_voip_dest"
 )
 # The lookup tables cover calls from/to these instants (imports accept 1900-2999).
 TIME_MIN = datetime(1900, 1, 1)
@@ -266,80 +258,149 @@ class RebillingCdr(models.Model):
         if ids is not None:
             where.append(SQL("t.id = ANY(%s)", list(ids)))
         where = SQL(" AND ").join(where)
-        cr.execute(DROP_TEMP)
-        # One scan of the CDRs: their distinct called numbers and callers/trunks.
+        tables = self._rating_tables()
+        self._drop_rating_tables(tables)
+        self._build_rating_tables(company, tables, SQL("rebilling_cdr"), where)
+        columns = self._rating_columns()
         cr.execute(
             SQL(
-                """
-                CREATE TEMP TABLE %(keys)s ON COMMIT DROP AS
-                SELECT t.called_e164 AS called, COALESCE(t.caller_e164, '') AS caller,
-                       COALESCE(t.trunk, '') AS trunk, GROUPING(t.called_e164) AS kind
-                  FROM rebilling_cdr t
-                 WHERE %(where)s
-                 GROUP BY GROUPING SETS ((t.called_e164),
-                                         (COALESCE(t.caller_e164, ''), COALESCE(t.trunk, '')))
-                """,
-                keys=KEYS,
-                where=where,
-            )
-        )
-        plans = self._build_service_table(company)
-        self._build_rate_table(company, plans)
-        self._build_destination_table(company)
-        day = SQL("t.start_time")
-        cr.execute(
-            SQL(
-                """
-                UPDATE rebilling_cdr t
-                   SET service_id = s.service_id,
-                       partner_id = s.partner_id,
-                       destination_group_id = NULLIF(r.group_id, 0),
-                       rate_id = r.rate_id,
-                       billed_seconds = %(billed)s,
-                       price = %(price)s,
-                       margin = %(price)s - COALESCE(t.cost, 0),
-                       state = CASE
-                           WHEN s.service_id IS NULL OR r.group_id = 0 THEN 'unmatched'
-                           WHEN r.rate_id IS NULL THEN 'error'
-                           ELSE 'rated' END,
-                       rating_note = CASE
-                           WHEN s.service_id IS NULL THEN %(note_service)s
-                           WHEN r.group_id = 0 THEN %(note_destination)s
-                           WHEN r.plan_id = 0 THEN %(note_plan)s
-                           WHEN r.rate_id IS NULL THEN %(note_rate)s END
-                  FROM %(svc)s s, %(dest)s d, %(rates)s r
-                 WHERE %(where)s
-                   AND s.caller = COALESCE(t.caller_e164, '') AND s.trunk = COALESCE(t.trunk, '')
-                   AND %(day)s >= s.valid_from AND %(day)s < s.valid_to
-                   AND d.num = t.called_e164
-                   AND r.plan_id = s.plan_id
-                   AND r.group_id = CASE WHEN d.loc_group IS NOT NULL
-                                              AND d.loc_len >= COALESCE(d.nat_len, 0)
-                                              AND left(t.caller_e164, d.loc_len) = d.loc_prefix
-                                         THEN d.loc_group ELSE COALESCE(d.nat_group, 0) END
-                   AND %(day)s >= r.valid_from AND %(day)s < r.valid_to
-                """,
-                svc=SVC,
-                dest=DEST,
-                rates=RATES,
-                where=where,
-                day=day,
-                billed=BILLED,
-                price=PRICE,
-                note_service=self.env._("No service has this caller or trunk at the call time"),
-                note_destination=self.env._("No destination group for this number"),
-                note_plan=self.env._("The customer has no rate plan and the company no default"),
-                note_rate=self.env._("The rate plan has no rate for this destination at the time"),
+                "UPDATE rebilling_cdr t SET %s FROM %s WHERE %s AND %s",
+                SQL(", ").join(SQL("%s = %s", SQL.identifier(c), e) for c, e in columns),
+                self._rating_from(tables),
+                where,
+                self._rating_join(),
             )
         )
         count = cr.rowcount
-        cr.execute(DROP_TEMP)
+        self._drop_rating_tables(tables)
         self._bulk_settings(reset=True)
         self.invalidate_model()
         _logger.info(
             "rated %s CDRs of company %s in %.2fs", count, company.id, time.monotonic() - started
         )
         return count
+
+    @api.model
+    def _rating_tables(self, suffix=None):
+        """The lookup tables of a rating: ``{name: SQL identifier}``.
+
+        Temporary tables by default; with ``suffix`` UNLOGGED tables named after it
+        (an import rating its rows: PostgreSQL's parallel workers can read those).
+        """
+        names = ("keys", "svc", "rates", "dest")
+        if suffix is None:
+            return {"unlogged": False, **{n: SQL.identifier(f"rebilling_voip_{n}") for n in names}}
+        return {
+            "unlogged": True,
+            **{n: SQL.identifier(f"rebilling_voip_{n}_{suffix}") for n in names},
+        }
+
+    @api.model
+    def _create_lookup(self, tables, name, body):
+        """``CREATE TEMP|UNLOGGED TABLE`` lookup ``name`` of ``tables`` with ``body``."""
+        kind = SQL("UNLOGGED") if tables["unlogged"] else SQL("TEMP")
+        self.env.cr.execute(SQL("CREATE %s TABLE %s %s", kind, tables[name], body))
+
+    @api.model
+    def _drop_rating_tables(self, tables):
+        self.env.cr.execute(
+            SQL(
+                "DROP TABLE IF EXISTS %s",
+                SQL(", ").join(tables[n] for n in ("keys", "svc", "rates", "dest")),
+            )
+        )
+
+    @api.model
+    def _build_rating_tables(self, company, tables, source, where):
+        """Build the lookup tables for the calls ``t`` of ``source`` matching ``where``.
+
+        ``source`` has the columns of ``rebilling_cdr`` that rating reads
+        (start_time, duration, caller_e164, called_e164, trunk, cost). One scan of
+        the calls: their distinct called numbers and callers/trunks.
+        """
+        self._create_lookup(
+            tables,
+            "keys",
+            SQL(
+                """
+                AS
+                SELECT t.called_e164 AS called, COALESCE(t.caller_e164, '') AS caller,
+                       COALESCE(t.trunk, '') AS trunk, GROUPING(t.called_e164) AS kind
+                  FROM %(source)s t
+                 WHERE %(where)s
+                 GROUP BY GROUPING SETS ((t.called_e164),
+                                         (COALESCE(t.caller_e164, ''), COALESCE(t.trunk, '')))
+                """,
+                source=source,
+                where=where,
+            ),
+        )
+        plans = self._build_service_table(company, tables)
+        self._build_rate_table(company, plans, tables)
+        self._build_destination_table(company, tables)
+
+    @api.model
+    def _rating_from(self, tables):
+        """SQL of the lookup tables joined by ``_rating_join``."""
+        return SQL("%s s, %s d, %s r", tables["svc"], tables["dest"], tables["rates"])
+
+    @api.model
+    def _rating_join(self):
+        """SQL condition joining a call ``t`` to its lookups: exactly one row each.
+
+        The lookup tables cover every key and all time (periods without a service
+        or rate are rows with NULLs), so inner joins keep every call.
+        """
+        return SQL(
+            """
+            s.caller = COALESCE(t.caller_e164, '') AND s.trunk = COALESCE(t.trunk, '')
+            AND t.start_time >= s.valid_from AND t.start_time < s.valid_to
+            AND d.num = t.called_e164
+            AND r.plan_id = s.plan_id
+            AND r.group_id = CASE WHEN d.loc_group IS NOT NULL
+                                       AND d.loc_len >= COALESCE(d.nat_len, 0)
+                                       AND left(t.caller_e164, d.loc_len) = d.loc_prefix
+                                  THEN d.loc_group ELSE COALESCE(d.nat_group, 0) END
+            AND t.start_time >= r.valid_from AND t.start_time < r.valid_to
+            """
+        )
+
+    @api.model
+    def _rating_columns(self):
+        """``[(column, SQL)]``: what rating writes on a call ``t`` (see ``_rating_join``)."""
+        return [
+            ("service_id", SQL("s.service_id")),
+            ("partner_id", SQL("s.partner_id")),
+            ("destination_group_id", SQL("NULLIF(r.group_id, 0)")),
+            ("rate_id", SQL("r.rate_id")),
+            ("billed_seconds", BILLED),
+            ("price", PRICE),
+            ("margin", SQL("%s - COALESCE(t.cost, 0)", PRICE)),
+            (
+                "state",
+                SQL(
+                    """CASE WHEN s.service_id IS NULL OR r.group_id = 0 THEN 'unmatched'
+                            WHEN r.rate_id IS NULL THEN 'error' ELSE 'rated' END"""
+                ),
+            ),
+            (
+                "rating_note",
+                SQL(
+                    """CASE WHEN s.service_id IS NULL THEN %(note_service)s
+                            WHEN r.group_id = 0 THEN %(note_destination)s
+                            WHEN r.plan_id = 0 THEN %(note_plan)s
+                            WHEN r.rate_id IS NULL THEN %(note_rate)s END""",
+                    note_service=self.env._("No service has this caller or trunk at the call time"),
+                    note_destination=self.env._("No destination group for this number"),
+                    note_plan=self.env._(
+                        "The customer has no rate plan and the company no default"
+                    ),
+                    note_rate=self.env._(
+                        "The rate plan has no rate for this destination at the time"
+                    ),
+                ),
+            ),
+        ]
 
     @api.model
     def _tile(self, periods):
@@ -395,15 +456,15 @@ class RebillingCdr(models.Model):
         return by_ident
 
     @api.model
-    def _build_service_table(self, company):
-        """``SVC``: per distinct (caller, trunk) of the CDRs, the service at any time.
+    def _build_service_table(self, company, tables):
+        """Lookup ``svc``: per distinct (caller, trunk) of the CDRs, the service at any time.
 
         The trunk identifier wins over the caller's number; the periods without a
         service are there too (NULL service, plan 0). Returns the plan ids used.
         """
         cr = self.env.cr
         by_ident = self._service_periods(company)
-        cr.execute(SQL("SELECT caller, trunk FROM %s WHERE kind = 1", KEYS))
+        cr.execute(SQL("SELECT caller, trunk FROM %s WHERE kind = 1", tables["keys"]))
         rows = []
         plans = {0}
         for caller, trunk in cr.fetchall():
@@ -425,23 +486,20 @@ class RebillingCdr(models.Model):
                 service_id, partner_id, plan_id = value or (None, None, 0)
                 plans.add(plan_id)
                 rows.append((caller, trunk, start, end, service_id, partner_id, plan_id))
-        cr.execute(
+        self._create_lookup(
+            tables,
+            "svc",
             SQL(
-                """CREATE TEMP TABLE %s (caller text, trunk text, valid_from timestamp,
-                   valid_to timestamp, service_id int, partner_id int, plan_id int)
-                   ON COMMIT DROP""",
-                SVC,
-            )
+                """(caller text, trunk text, valid_from timestamp, valid_to timestamp,
+                    service_id int, partner_id int, plan_id int)"""
+            ),
         )
-        if rows:
-            cr.execute_values("INSERT INTO rebilling_voip_svc VALUES %s", rows, page_size=1000)
-        cr.execute(SQL("ANALYZE %s", SVC))
+        self._fill_lookup(tables["svc"], rows)
         return plans
 
     @api.model
-    def _build_rate_table(self, company, plans):
-        """``RATES``: per plan and destination group (0: none), the rate at any time."""
-        cr = self.env.cr
+    def _build_rate_table(self, company, plans, tables):
+        """Lookup ``rates``: per plan and destination group (0: none), the rate at any time."""
         groups = (
             self.env["rebilling.destination.group"]
             .sudo()
@@ -472,22 +530,32 @@ class RebillingCdr(models.Model):
                 for start, end, rate in self._tile(periods):
                     values = self._rate_values(rate) if rate else NO_RATE
                     rows.append((plan_id, group_id, start, end, *values))
-        cr.execute(
+        self._create_lookup(
+            tables,
+            "rates",
             SQL(
-                """CREATE TEMP TABLE %s (plan_id int, group_id int, valid_from timestamp,
-                   valid_to timestamp, rate_id int, cost_plus boolean, rate_per_minute numeric,
-                   flagfall numeric, first_block int, next_block int, minimum_charge numeric,
-                   markup_factor numeric) ON COMMIT DROP""",
-                RATES,
-            )
+                """(plan_id int, group_id int, valid_from timestamp, valid_to timestamp,
+                    rate_id int, cost_plus boolean, rate_per_minute numeric, flagfall numeric,
+                    first_block int, next_block int, minimum_charge numeric,
+                    markup_factor numeric)"""
+            ),
         )
+        self._fill_lookup(tables["rates"], rows)
+
+    @api.model
+    def _fill_lookup(self, table, rows):
+        """Insert ``rows`` (tuples in column order) into the lookup ``table``, then ANALYZE it."""
+        cr = self.env.cr
         if rows:
-            cr.execute_values("INSERT INTO rebilling_voip_rates VALUES %s", rows, page_size=1000)
-        cr.execute(SQL("ANALYZE %s", RATES))
+            # execute_values wants its own placeholder after the (quoted) table name.
+            cr.execute_values(
+                SQL("INSERT INTO %s VALUES ", table).code + "%s", rows, page_size=1000
+            )
+        cr.execute(SQL("ANALYZE %s", table))
 
     @api.model
     def _rate_values(self, rate):
-        """The columns of ``RATES`` for ``rate`` (``NO_RATE`` without one)."""
+        """The columns of the ``rates`` lookup for ``rate`` (``NO_RATE`` without one)."""
         return (
             rate.id,
             rate.method == "cost_plus",
@@ -500,13 +568,14 @@ class RebillingCdr(models.Model):
         )
 
     @api.model
-    def _build_destination_table(self, company):
-        """``DEST``: per distinct called number, its longest national and local prefixes."""
-        cr = self.env.cr
-        cr.execute(
+    def _build_destination_table(self, company, tables):
+        """Lookup ``dest``: per distinct called number, its longest national and local prefixes."""
+        self._create_lookup(
+            tables,
+            "dest",
             SQL(
                 """
-                CREATE TEMP TABLE %(dest)s ON COMMIT DROP AS
+                AS
                   WITH nums AS (
                     SELECT called AS num FROM %(keys)s WHERE kind = 0
                   ), pref AS (
@@ -535,12 +604,11 @@ class RebillingCdr(models.Model):
                      ORDER BY num, len DESC, own DESC, sequence, gid
                   ) loc ON loc.num = n.num
                 """,
-                dest=DEST,
-                keys=KEYS,
+                keys=tables["keys"],
                 company=company.id,
-            )
+            ),
         )
-        cr.execute(SQL("ANALYZE %s", DEST))
+        self.env.cr.execute(SQL("ANALYZE %s", tables["dest"]))
 
     # ------------------------------------------------------------ billing
     @api.model
