@@ -40,6 +40,8 @@ ANALYZE_MIN_ROWS = 50_000
 # seconds, price, margin): at 40% every page has room for the rated version of
 # each of its rows, so that one rating pass updates them all in place.
 FILLFACTOR = 40
+# The lookup tables of a rating (``_rating_tables``).
+LOOKUPS = ("keys", "svc", "rates", "dest")
 # Many2one columns written for every CDR by the import and the rating: no FK.
 NO_FOREIGN_KEYS = (
     "company_id",
@@ -281,33 +283,19 @@ class RebillingCdr(models.Model):
         return count
 
     @api.model
-    def _rating_tables(self, suffix=None):
-        """The lookup tables of a rating: ``{name: SQL identifier}``.
-
-        Temporary tables by default; with ``suffix`` UNLOGGED tables named after it
-        (an import rating its rows: PostgreSQL's parallel workers can read those).
-        """
-        names = ("keys", "svc", "rates", "dest")
-        if suffix is None:
-            return {"unlogged": False, **{n: SQL.identifier(f"rebilling_voip_{n}") for n in names}}
-        return {
-            "unlogged": True,
-            **{n: SQL.identifier(f"rebilling_voip_{n}_{suffix}") for n in names},
-        }
+    def _rating_tables(self):
+        """The temporary lookup tables of a rating: ``{name: SQL identifier}``."""
+        return {n: SQL.identifier(f"rebilling_voip_{n}") for n in LOOKUPS}
 
     @api.model
     def _create_lookup(self, tables, name, body):
-        """``CREATE TEMP|UNLOGGED TABLE`` lookup ``name`` of ``tables`` with ``body``."""
-        kind = SQL("UNLOGGED") if tables["unlogged"] else SQL("TEMP")
-        self.env.cr.execute(SQL("CREATE %s TABLE %s %s", kind, tables[name], body))
+        """``CREATE TEMP TABLE`` the lookup ``name`` of ``tables`` with ``body``."""
+        self.env.cr.execute(SQL("CREATE TEMP TABLE %s %s", tables[name], body))
 
     @api.model
     def _drop_rating_tables(self, tables):
         self.env.cr.execute(
-            SQL(
-                "DROP TABLE IF EXISTS %s",
-                SQL(", ").join(tables[n] for n in ("keys", "svc", "rates", "dest")),
-            )
+            SQL("DROP TABLE IF EXISTS %s", SQL(", ").join(tables[n] for n in LOOKUPS))
         )
 
     @api.model
