@@ -22,6 +22,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL, float_round, format_date
 
 from ..tools import phone
+from ..tools.relational import Many2oneNoForeignKey
 
 _logger = logging.getLogger(__name__)
 
@@ -95,24 +96,26 @@ class RebillingCdr(models.Model):
     called_e164 = fields.Char("Called (E.164)", required=True, readonly=True)
     trunk = fields.Char(readonly=True, help="Trunk identifier of the supplier, when given.")
     supplier_call_id = fields.Char("Supplier Call Id", readonly=True)
-    company_id = fields.Many2one("res.company", required=True, readonly=True)
+    # The Many2one columns written for every CDR have no database foreign key
+    # (see ``init``): NO_FOREIGN_KEYS.
+    company_id = Many2oneNoForeignKey("res.company", required=True, readonly=True)
     currency_id = fields.Many2one(related="company_id.currency_id")
-    service_id = fields.Many2one("rebilling.service", readonly=True)
-    partner_id = fields.Many2one("res.partner", "Customer", readonly=True)
-    destination_group_id = fields.Many2one(
+    service_id = Many2oneNoForeignKey("rebilling.service", readonly=True)
+    partner_id = Many2oneNoForeignKey("res.partner", "Customer", readonly=True)
+    destination_group_id = Many2oneNoForeignKey(
         "rebilling.destination.group", "Destination", readonly=True
     )
-    rate_id = fields.Many2one("rebilling.rate", readonly=True)
+    rate_id = Many2oneNoForeignKey("rebilling.rate", readonly=True)
     cost = fields.Float("Wholesale Cost", digits=(16, 4), readonly=True)
     price = fields.Float("Rated Price", digits=(16, 4), readonly=True)
     margin = fields.Float(digits=(16, 4), readonly=True)
     billed_seconds = fields.Integer("Billed (s)", readonly=True)
     state = fields.Selection(STATES, default="new", required=True, readonly=True)
     rating_note = fields.Char(readonly=True)
-    invoice_id = fields.Many2one(
+    invoice_id = Many2oneNoForeignKey(
         "account.move", readonly=True, index="btree_not_null", ondelete="set null"
     )
-    import_id = fields.Many2one("rebilling.cdr.import", readonly=True)
+    import_id = Many2oneNoForeignKey("rebilling.cdr.import", readonly=True)
     import_line = fields.Integer("File Line", readonly=True)
 
     # Duplicates never land twice (imports skip them); these indexes also serve
@@ -145,15 +148,7 @@ class RebillingCdr(models.Model):
                     SQL(str(int(FILLFACTOR))),
                 )
             )
-        # The fields register their foreign keys in the post-init queue: drop them after.
-        self.pool.post_init(self._drop_foreign_keys)
-
-    def _drop_foreign_keys(self):
-        cr = self.env.cr
-        pending = getattr(self.pool, "_foreign_keys", None)
-        if pending is not None:
-            for column in NO_FOREIGN_KEYS:
-                pending.pop((self._table, column), None)
+        # The fields create none (Many2oneNoForeignKey); a database from before has some.
         cr.execute(
             SQL(
                 """
