@@ -524,6 +524,7 @@ class RebillingCdrImport(models.Model):
         ncols = self.format_id.column_count
         self.env["rebilling.cdr"]._bulk_settings()
         if copied:
+            self._trim_copied_fields()
             fields_sql = self._copied_fields_sql()
         else:
             self._split_quoted_lines()
@@ -637,17 +638,25 @@ class RebillingCdrImport(models.Model):
             bad_caller=self.env._("Unknown number format (caller): "),
         )
 
-    def _copied_fields_sql(self):
-        """SQL of the fields of the rows staged by ``_stage_csv``, as ``_build_fields`` has them.
+    def _copied_columns(self):
+        """``{mapping field: SQL column}`` of the table staged by ``_stage_csv``."""
+        return {
+            name: SQL.identifier(f"c{int(col)}")
+            for name, col in self.format_id._columns().items()
+            if col
+        }
 
-        The fields are trimmed in place first, on the rows that need it (usually
-        none), so that the typing reads the columns as they are: an expression
-        here would be computed again at each of its many uses in the typing.
-        These rows keep their line as it was for the error list (``line``).
+    def _trim_copied_fields(self):
+        """Trim the fields staged by ``_stage_csv`` in place, on the rows that need it.
+
+        Usually none do: the rows are looked for first (a read runs on every
+        core, an UPDATE on one). The rows trimmed keep their line as it was, for
+        the error list (``line``). Trimmed in place so that the typing reads the
+        columns as they are: an expression in ``_copied_fields_sql`` would be
+        computed again at each of its many uses in the typing.
         """
-        cols = self.format_id._columns()
+        used = self._copied_columns()
         table = self._work("csv")
-        used = {name: SQL.identifier(f"c{int(col)}") for name, col in cols.items() if col}
         cleaned = {name: SQL("NULLIF(btrim(%s), '')", column) for name, column in used.items()}
         if "col_cost" in used:
             cleaned["col_cost"] = SQL("replace(%s, '$', '')", cleaned["col_cost"])
@@ -659,7 +668,6 @@ class RebillingCdrImport(models.Model):
         if "col_cost" in used:
             unclean = SQL("%s OR strpos(%s, '$') > 0", unclean, used["col_cost"])
         cr = self.env.cr
-        # Looked for first: a read runs on every core, an UPDATE on one.
         cr.execute(SQL("SELECT count(*) FROM %s WHERE %s", table, unclean))
         if cr.fetchone()[0]:
             cr.execute(
@@ -673,6 +681,11 @@ class RebillingCdrImport(models.Model):
                     unclean,
                 )
             )
+
+    def _copied_fields_sql(self):
+        """SQL of the fields staged by ``_stage_csv`` (trimmed), as ``_build_fields`` has them."""
+        used = self._copied_columns()
+        table = self._work("csv")
 
         def field(name):
             return used.get(name, SQL("NULL::text"))
@@ -764,12 +777,12 @@ class RebillingCdrImport(models.Model):
         )
 
     def _build_rows(self, fields_sql):
-        """Split, trim and type the staged lines into the rows table, in parallel.
+        """Type the fields (``fields_sql``) into the rows table, in parallel.
 
-        Two flat queries (no ``OFFSET 0`` fences, which would keep PostgreSQL from
-        running them on several cores): the text fields, then the typed values,
-        NULL where the text is not valid (``_valid_sql`` and ``_reason_sql`` read
-        them) with the E.164 numbers.
+        One flat query (no ``OFFSET 0`` fences, which would keep PostgreSQL from
+        running it on several cores): the text fields, the typed values, NULL
+        where the text is not valid (``_valid_sql`` and ``_reason_sql`` read
+        them), and the E.164 numbers.
         """
         fmt = self.format_id
         date_levels, start_expr = _date_sql(fmt.date_format, fmt.timezone)
