@@ -14,7 +14,10 @@ writes N CDRs as one CSV file, then in one run measures:
     the floor of any import through a staging table (typed COPY into staging,
     one plain INSERT ... SELECT into a primary-key-only copy of the CDR table);
 (b) the product's import of the same file (COPY, staging, set-based SQL);
-(c) the rating of all the imported CDRs (one UPDATE).
+(c) the rating of all the imported CDRs, as ``--workers`` job workers do it:
+    the period cut into that many slices (``_rating_slices``), each rated by a
+    rating job (one UPDATE) in its own session, all at once (``--workers 1``:
+    one UPDATE in one transaction).
 
 and prints rows/s and the ratios against the goals (import at least 1/3 of the
 raw COPY rate, rating at least 200,000 CDRs/s, 1M imported and rated in 15 s).
@@ -27,6 +30,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -368,6 +372,41 @@ def staged_floor(db, path):
     return copy_s, insert_s
 
 
+def rate_like_job_workers(env, company, workers):
+    """Rate the new CDRs of ``company`` as ``workers`` job workers run its rating jobs.
+
+    The slices and the job method are the product's (``_rate_in_jobs`` queues
+    the same); each thread is one worker with its own database session.
+    """
+    import odoo
+
+    Cdr = env["rebilling.cdr"]
+    if workers == 1:
+        rated = Cdr._rate(company)
+        env.cr.commit()
+        return rated
+    _count, slices = Cdr._rating_slices(company, jobs=workers)
+    rated = [0] * len(slices)
+
+    def worker(slot, start, end):
+        with env.registry.cursor() as cr:
+            job_env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            rated[slot] = job_env["rebilling.cdr"]._rate(
+                job_env["res.company"].browse(company.id), start, end, slot=slot
+            )
+
+    threads = [
+        threading.Thread(target=worker, args=(slot, start, end))
+        for slot, (start, end) in enumerate(slices)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    env.cr.commit()  # a new snapshot: the calls as the workers left them
+    return sum(rated)
+
+
 def hot_updates(db):
     conn = psycopg2.connect(dbname=db)
     with conn.cursor() as cr:
@@ -384,6 +423,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="CDRs to generate")
     parser.add_argument("--db", default=DEFAULT_DB, help="database (built when missing)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="job workers rating at once"
+    )
     args = parser.parse_args()
     rows = args.rows
 
@@ -432,10 +474,12 @@ def main():
 
             upd_before, hot_before = hot_updates(args.db)
             started = time.monotonic()
-            rated = env["rebilling.cdr"]._rate(company)
-            cr.commit()
+            rated = rate_like_job_workers(env, company, args.workers)
             rate_s = time.monotonic() - started
-            say(f"(c) rating:          {rate_s:6.2f} s  {rated / rate_s:12,.0f} CDRs/s ({rated:,})")
+            say(
+                f"(c) rating:          {rate_s:6.2f} s  {rated / rate_s:12,.0f} CDRs/s ({rated:,}, "
+                f"{args.workers} job worker{'s' if args.workers > 1 else ''} at once)"
+            )
             cr.execute(
                 "SELECT state, count(*) FROM rebilling_cdr WHERE company_id = %s GROUP BY state",
                 [company.id],

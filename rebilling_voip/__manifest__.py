@@ -15,6 +15,7 @@
         "data/product_data.xml",
         "data/rebilling_destination_data.xml",
         "data/ir_cron.xml",
+        "data/queue_job_data.xml",
         "report/rebilling_voip_reports.xml",
         "report/rebilling_invoice_report.xml",
         "views/rebilling_cdr_views.xml",

@@ -7,15 +7,17 @@ company's default) and the rate of that group in force at call time, then the
 price. Rating writes no indexed column, and the table keeps free room in its
 pages (fillfactor), so PostgreSQL updates the rows in place (HOT updates).
 
-Billing takes a shared advisory lock per company, rating an exclusive one: the
-calls of a chunk of invoices cannot be re-rated between adding up the usage
-lines and linking the calls to the invoices.
+Billing and rating of a company exclude each other (advisory locks): the calls
+of a chunk of invoices cannot be re-rated between adding up the usage lines and
+linking the calls to the invoices. Billing jobs run in parallel with each other,
+and so do rating jobs: a large rating is cut into slices of its period, one
+queue job each (``_rate_in_jobs``), that several job workers rate at once.
 """
 
 import logging
 import time
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from odoo import api, fields, models
@@ -35,6 +37,12 @@ STATES = [
 ]
 RATABLE_STATES = ("new", "rated", "unmatched", "error")
 LOCK_KEY = 1380079177  # advisory lock namespace of CDR rating and billing
+# Lock slots of a company (LOCK_KEY + slot): a rating job locks one exclusively,
+# a whole rating all of them, billing all of them shared (see ``_lock_rating``).
+LOCK_SLOTS = 16
+# Calls to rate from which ``_rate_in_jobs`` uses jobs, and the calls per job.
+RATING_JOBS_MIN = 200_000
+RATING_JOB_CALLS = 250_000
 ANALYZE_MIN_ROWS = 50_000
 # Percent of each page filled on insert; rating updates use the rest. A rated row
 # is about 30% longer than a new one (service, customer, group, rate, billed
@@ -180,12 +188,34 @@ class RebillingCdr(models.Model):
 
     # ------------------------------------------------------------ rating
     @api.model
-    def _lock_rating(self, company, shared=False):
-        if shared:
-            query = SQL("SELECT pg_advisory_xact_lock_shared(%s, %s)", LOCK_KEY, company.id)
-        else:
-            query = SQL("SELECT pg_advisory_xact_lock(%s, %s)", LOCK_KEY, company.id)
-        self.env.cr.execute(query)
+    def _lock_rating(self, company, shared=False, slot=None):
+        """Lock the rating of ``company``'s calls for the rest of the transaction.
+
+        ``slot``: a rating job, which locks its slot only, so that jobs on other
+        slots run at the same time. Otherwise a whole rating (every slot), or with
+        ``shared`` billing (every slot, shared: billing runs in parallel with
+        billing, never with a rating). Slots are locked in ascending order, so two
+        transactions cannot wait for each other.
+        """
+        if slot is not None:
+            self.env.cr.execute(
+                SQL(
+                    "SELECT pg_advisory_xact_lock(%s, %s)",
+                    LOCK_KEY + slot % LOCK_SLOTS,
+                    company.id,
+                )
+            )
+            return
+        lock = SQL("pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock")
+        self.env.cr.execute(
+            SQL(
+                "SELECT %s(%s + s, %s) FROM generate_series(0, %s) s ORDER BY s",
+                lock,
+                LOCK_KEY,
+                company.id,
+                LOCK_SLOTS - 1,
+            )
+        )
 
     @api.model
     def _bulk_settings(self, reset=False):
@@ -229,11 +259,12 @@ class RebillingCdr(models.Model):
             cr.execute(SQL("ANALYZE %s", SQL.identifier(self._table)))
 
     @api.model
-    def _rate(self, company, start=None, end=None, rerate=False, ids=None):
+    def _rate(self, company, start=None, end=None, rerate=False, ids=None, slot=None):
         """Rate the CDRs of ``company`` started in [``start``, ``end``) (UTC, either open).
 
         New calls only, or with ``rerate`` also the rated, unmatched and error ones
-        (never the invoiced ones). Returns the number of CDRs rated.
+        (never the invoiced ones). Returns the number of CDRs rated. ``slot``: run
+        as one of several rating jobs (see ``_lock_rating``).
 
         The lookup tables are built first (small: per distinct caller and trunk,
         per distinct called number, per plan and destination group), each one
@@ -244,20 +275,12 @@ class RebillingCdr(models.Model):
         started = time.monotonic()
         cr = self.env.cr
         self.flush_model()
-        self._lock_rating(company)
+        self._lock_rating(company, slot=slot)
         self._bulk_settings()
-        states = list(RATABLE_STATES) if rerate else ["new"]
-        where = [SQL("t.company_id = %s AND t.state = ANY(%s)", company.id, states)]
-        if start:
-            where.append(SQL("t.start_time >= %s", start))
-        if end:
-            where.append(SQL("t.start_time < %s", end))
-        if ids is not None:
-            where.append(SQL("t.id = ANY(%s)", list(ids)))
-        where = SQL(" AND ").join(where)
+        where = self._rating_where(company, start, end, rerate, ids)
         tables = self._rating_tables()
         self._drop_rating_tables(tables)
-        self._build_rating_tables(company, tables, SQL("rebilling_cdr"), where)
+        self._build_rating_tables(company, tables, SQL("rebilling_cdr"), where, (start, end))
         columns = self._rating_columns()
         cr.execute(
             SQL(
@@ -278,6 +301,81 @@ class RebillingCdr(models.Model):
         return count
 
     @api.model
+    def _rating_where(self, company, start=None, end=None, rerate=False, ids=None):
+        """SQL condition on ``t``: the calls a rating of these arguments rates (see ``_rate``)."""
+        states = list(RATABLE_STATES) if rerate else ["new"]
+        where = [SQL("t.company_id = %s AND t.state = ANY(%s)", company.id, states)]
+        if start:
+            where.append(SQL("t.start_time >= %s", start))
+        if end:
+            where.append(SQL("t.start_time < %s", end))
+        if ids is not None:
+            where.append(SQL("t.id = ANY(%s)", list(ids)))
+        return SQL(" AND ").join(where)
+
+    @api.model
+    def _rating_slices(self, company, start=None, end=None, rerate=False, jobs=None):
+        """``(calls, [(start, end)])``: the calls a rating rates, and its period cut
+        for ``jobs`` jobs (by default one per ``RATING_JOB_CALLS`` calls) in slices
+        of equal length covering them.
+        """
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                "SELECT count(*), min(t.start_time), max(t.start_time) FROM rebilling_cdr t "
+                "WHERE %s",
+                self._rating_where(company, start, end, rerate),
+            )
+        )
+        count, first, last = self.env.cr.fetchone()
+        if not count:
+            return 0, []
+        jobs = max(1, min(jobs or -(-count // RATING_JOB_CALLS), count))
+        stop = last + timedelta(seconds=1)
+        step = (stop - first) / jobs
+        bounds = [first + step * i for i in range(jobs)] + [stop]
+        return count, list(zip(bounds, bounds[1:], strict=False))
+
+    @api.model
+    def _rate_in_jobs(
+        self, company, start=None, end=None, rerate=False, jobs=None, min_calls=RATING_JOBS_MIN
+    ):
+        """Rate like ``_rate``, in parallel queue jobs when there are many calls.
+
+        Below ``min_calls`` calls the rating runs here, in this transaction.
+        Otherwise the period is cut into slices (``_rating_slices``), one job each
+        on the channel ``root.rebilling.rating``: as many job workers as the
+        channel allows rate them at once, each slice in its own transaction.
+        Returns the number of calls rated here, or of jobs queued.
+        """
+        count, slices = self._rating_slices(company, start, end, rerate, jobs)
+        if not count:
+            return 0
+        if count < min_calls:
+            return self._rate(company, start, end, rerate)
+        for slot, (slice_start, slice_end) in enumerate(slices):
+            self.with_delay(
+                channel="root.rebilling.rating",
+                description=self.env._(
+                    "Rate the calls of %(company)s from %(start)s to %(end)s",
+                    company=company.name,
+                    start=slice_start,
+                    end=slice_end,
+                ),
+                identity_key=(
+                    f"rebilling_rate:{company.id}:{slice_start.isoformat()}:"
+                    f"{slice_end.isoformat()}:{int(rerate)}"
+                ),
+            )._rate_job(company, slice_start, slice_end, rerate, slot)
+        return len(slices)
+
+    @api.model
+    def _rate_job(self, company, start, end, rerate, slot):
+        """Job: rate one slice of a rating (see ``_rate_in_jobs``)."""
+        count = self._rate(company, start, end, rerate, slot=slot)
+        return self.env._("%s calls rated", count)
+
+    @api.model
     def _rating_tables(self):
         """The temporary lookup tables of a rating: ``{name: SQL identifier}``."""
         return {n: SQL.identifier(f"rebilling_voip_{n}") for n in LOOKUPS}
@@ -294,12 +392,15 @@ class RebillingCdr(models.Model):
         )
 
     @api.model
-    def _build_rating_tables(self, company, tables, source, where):
+    def _build_rating_tables(self, company, tables, source, where, window=(None, None)):
         """Build the lookup tables for the calls ``t`` of ``source`` matching ``where``.
 
         ``source`` has the columns of ``rebilling_cdr`` that rating reads
         (start_time, duration, caller_e164, called_e164, trunk, cost). One scan of
-        the calls: their distinct called numbers and callers/trunks.
+        the calls: their distinct called numbers and callers/trunks. ``window``:
+        the calls start in it (``[start, end)``, either open); the periods of
+        services and rates outside it are left out (fewer rows for each call to
+        try in the joins).
         """
         self._create_lookup(
             tables,
@@ -318,8 +419,8 @@ class RebillingCdr(models.Model):
                 where=where,
             ),
         )
-        plans = self._build_service_table(company, tables)
-        self._build_rate_table(company, plans, tables)
+        plans = self._build_service_table(company, tables, window)
+        self._build_rate_table(company, plans, tables, window)
         self._build_destination_table(company, tables)
 
     @api.model
@@ -386,11 +487,12 @@ class RebillingCdr(models.Model):
         ]
 
     @api.model
-    def _tile(self, periods):
+    def _tile(self, periods, window=(None, None)):
         """Cover all time with ``periods`` ([start, end, value], start-sorted, no overlap).
 
         Returns ``[(start, end, value)]`` from ``TIME_MIN`` to ``TIME_MAX`` with
-        ``None`` values in the gaps.
+        ``None`` values in the gaps; only the tiles that overlap ``window``
+        (``[start, end)``, either open) when it is given.
         """
         tiles = []
         cursor = TIME_MIN
@@ -407,7 +509,12 @@ class RebillingCdr(models.Model):
                 cursor = end
         if cursor < TIME_MAX:
             tiles.append((cursor, TIME_MAX, None))
-        return tiles
+        first, last = window
+        return [
+            tile
+            for tile in tiles
+            if (first is None or tile[1] > first) and (last is None or tile[0] < last)
+        ]
 
     @api.model
     def _service_periods(self, company):
@@ -439,7 +546,7 @@ class RebillingCdr(models.Model):
         return by_ident
 
     @api.model
-    def _build_service_table(self, company, tables):
+    def _build_service_table(self, company, tables, window=(None, None)):
         """Lookup ``svc``: per distinct (caller, trunk) of the CDRs, the service at any time.
 
         The trunk identifier wins over the caller's number; the periods without a
@@ -465,7 +572,7 @@ class RebillingCdr(models.Model):
                     if lo < hi:
                         merged.append([lo, hi, c_value])
             merged.sort(key=lambda p: p[0])
-            for start, end, value in self._tile(merged):
+            for start, end, value in self._tile(merged, window):
                 service_id, partner_id, plan_id = value or (None, None, 0)
                 plans.add(plan_id)
                 rows.append((caller, trunk, start, end, service_id, partner_id, plan_id))
@@ -481,7 +588,7 @@ class RebillingCdr(models.Model):
         return plans
 
     @api.model
-    def _build_rate_table(self, company, plans, tables):
+    def _build_rate_table(self, company, plans, tables, window=(None, None)):
         """Lookup ``rates``: per plan and destination group (0: none), the rate at any time."""
         groups = (
             self.env["rebilling.destination.group"]
@@ -510,7 +617,7 @@ class RebillingCdr(models.Model):
                         company._rebilling_day_start_utc(following.date_from) if following else None
                     )
                     periods.append([valid_from, valid_to, rate])
-                for start, end, rate in self._tile(periods):
+                for start, end, rate in self._tile(periods, window):
                     values = self._rate_values(rate) if rate else NO_RATE
                     rows.append((plan_id, group_id, start, end, *values))
         self._create_lookup(
@@ -766,6 +873,6 @@ class RebillingCdr(models.Model):
     # ------------------------------------------------------------ actions
     @api.model
     def _cron_rate_new(self):
-        """Rate the new calls of every company (all periods)."""
+        """Rate the new calls of every company (all periods; many in parallel jobs)."""
         for (company,) in self.sudo()._read_group([("state", "=", "new")], ["company_id"]):
-            self._rate(company)
+            self._rate_in_jobs(company)

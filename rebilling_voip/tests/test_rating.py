@@ -1,10 +1,15 @@
-from datetime import date
+from datetime import date, datetime
 from unittest.mock import patch
 
+from odoo import sql_db
+from odoo.addons.queue_job.tests.common import trap_jobs
+from odoo.addons.rebilling_voip.models.rebilling_cdr import LOCK_KEY
 from odoo.sql_db import Cursor
 from odoo.tests import Form, tagged
 
 from .common import NOV, VoipCase, csv_line
+
+A = "+61299990001"
 
 
 @tagged("post_install", "-at_install")
@@ -23,6 +28,60 @@ class TestRating(VoipCase):
         self.assertAlmostEqual(cdr.price, price, places=4)
         self.assertEqual(cdr.billed_seconds, billed)
         self.assertAlmostEqual(cdr.margin, price - cdr.cost, places=4)
+
+    def test_large_ratings_run_as_parallel_jobs(self):
+        lines = [
+            csv_line(f"2026-10-{day:02d} 10:00:00", 60 + day, A, f"0412 000 {300 + day}", f"J{day}")
+            for day in range(1, 31)
+        ]
+        self.import_csv(lines)
+        cdrs = self.Cdr.search([])
+        with trap_jobs() as trap:
+            queued = self.Cdr._rate_in_jobs(self.company, jobs=3, min_calls=1)
+            self.assertEqual(queued, 3)
+            trap.assert_jobs_count(3, only=self.Cdr._rate_job)
+            slices = []
+            for job in trap.enqueued_jobs:
+                self.assertEqual(job.channel, "root.rebilling.rating")
+                self.assertTrue(job.identity_key.startswith(f"rebilling_rate:{self.company.id}:"))
+                slices.append(job.args[1:3])
+            self.assertEqual(set(cdrs.mapped("state")), {"new"}, "rated by the jobs, not here")
+            trap.perform_enqueued_jobs()
+        slices.sort()
+        self.assertEqual(slices[0][0], datetime(2026, 10, 1, 10, 0))
+        self.assertEqual(slices[-1][1], datetime(2026, 10, 30, 10, 0, 1))
+        for (_start, end), (start, _end) in zip(slices, slices[1:], strict=False):
+            self.assertEqual(end, start, "the slices follow each other")
+        cdrs.invalidate_recordset()
+        self.assertEqual(set(cdrs.mapped("state")), {"rated"})
+        columns = ["service_id", "destination_group_id", "rate_id", "billed_seconds", "price"]
+        by_jobs = cdrs.read(columns)
+        self.rate_all(rerate=True)
+        cdrs.invalidate_recordset()
+        self.assertEqual(cdrs.read(columns), by_jobs, "as one rating would")
+        # A few calls: rated at once, no job.
+        self.import_csv([csv_line("2026-10-31 10:00:00", 60, A, "0412 000 399", "J31")])
+        with trap_jobs() as trap:
+            self.assertEqual(self.Cdr._rate_in_jobs(self.company), 1)
+            trap.assert_jobs_count(0)
+        self.assertEqual(self.cdr("J31").state, "rated")
+
+    def test_rating_jobs_exclude_billing_not_each_other(self):
+        """A rating job locks its slot: billing waits for it, another job does not."""
+        company = self.company.id
+
+        def other_gets(function, slot):
+            # Another database session (the test's own would hold the locks already).
+            with sql_db.db_connect(self.env.cr.dbname).cursor() as other:
+                other.execute(f"SELECT {function}(%s, %s)", [LOCK_KEY + slot, company])
+                return other.fetchone()[0]
+
+        self.Cdr._lock_rating(self.company, slot=2)
+        self.assertFalse(other_gets("pg_try_advisory_xact_lock_shared", 2), "billing waits")
+        self.assertTrue(other_gets("pg_try_advisory_xact_lock", 3), "another job runs")
+        self.Cdr._lock_rating(self.company, shared=True)  # billing, here
+        self.assertTrue(other_gets("pg_try_advisory_xact_lock_shared", 5), "billing runs too")
+        self.assertFalse(other_gets("pg_try_advisory_xact_lock", 5), "a rating job waits")
 
     def test_60_60_per_started_minute(self):
         # National 0.10/min, 60/60.
