@@ -25,6 +25,7 @@ The CDRs of the bench company are deleted before each run.
 """
 
 import argparse
+import ast
 import os
 import random
 import subprocess
@@ -77,25 +78,48 @@ def write_config(folder, db):
     return path
 
 
-def module_installed(db):
+def installed_version(db):
+    """The version of rebilling_voip installed in ``db``, or None."""
     try:
         conn = psycopg2.connect(dbname=db)
     except psycopg2.OperationalError:
-        return False
+        return None
     try:
         with conn.cursor() as cr:
-            cr.execute("SELECT state FROM ir_module_module WHERE name = 'rebilling_voip'")
+            cr.execute(
+                "SELECT latest_version FROM ir_module_module "
+                "WHERE name = 'rebilling_voip' AND state = 'installed'"
+            )
             row = cr.fetchone()
-            return bool(row and row[0] == "installed")
+            return row and row[0]
     except psycopg2.Error:
-        return False
+        return None
     finally:
         conn.close()
 
 
 def ensure_database(db, config):
-    if module_installed(db):
+    manifest = ast.literal_eval((ROOT / "rebilling_voip" / "__manifest__.py").read_text())
+    installed = installed_version(db)
+    if installed == manifest["version"]:
         say(f"database {db}: rebilling_voip installed, reused")
+        return
+    if installed:
+        say(f"database {db}: updating rebilling_voip {installed} to {manifest['version']}")
+        subprocess.run(
+            [
+                *server_script(),
+                "-c",
+                str(config),
+                "-d",
+                db,
+                "-u",
+                "rebilling_voip",
+                "--stop-after-init",
+            ],
+            check=True,
+            cwd=ROOT,
+        )
         return
     say(f"database {db}: installing l10n_au and rebilling_voip (a few minutes)")
     subprocess.run(

@@ -2,7 +2,7 @@
 {
     "name": "Rebilling VoIP",
     "summary": "Voice usage: CDR ingest, destination groups, rating and usage on invoices",
-    "version": "19.0.0.1.0",
+    "version": "19.0.0.2.0",
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "Odoo Rebilling",
@@ -22,6 +22,7 @@
         "views/rebilling_cdr_import_views.xml",
         "views/rebilling_cdr_error_views.xml",
         "views/rebilling_cdr_format_views.xml",
+        "views/rebilling_phone_number_views.xml",
         "views/rebilling_destination_group_views.xml",
         "views/rebilling_rate_plan_views.xml",
         "views/product_template_views.xml",

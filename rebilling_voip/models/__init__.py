@@ -10,6 +10,7 @@ from . import (
     rebilling_cdr_import,
     rebilling_destination_group,
     rebilling_destination_prefix,
+    rebilling_phone_number,
     rebilling_rate,
     rebilling_rate_plan,
     rebilling_service,

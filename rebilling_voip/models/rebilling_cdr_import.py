@@ -40,8 +40,6 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..tools import phone
-
 _logger = logging.getLogger(__name__)
 
 STATES = [("draft", "Draft"), ("done", "Done"), ("failed", "Failed")]
@@ -49,7 +47,7 @@ STATES = [("draft", "Draft"), ("done", "Done"), ("failed", "Failed")]
 # temporary ones, so that PostgreSQL's parallel workers can read them (the split
 # and typing of a large file runs on every core). Created and dropped in the
 # import's transaction: a rolled-back import leaves none behind.
-WORK_TABLES = ("csv", "stg", "nums", "fields", "rows")
+WORK_TABLES = ("csv", "stg", "nums", "numsnew", "fields", "rows")
 # Searching stored CDRs for a reused call id: this far around the file's calls
 # (beyond it the unique index still catches them, on the slower path).
 CALL_ID_WINDOW = "2 days"
@@ -829,9 +827,14 @@ class RebillingCdrImport(models.Model):
         )
 
     def _build_numbers(self, region, fields_sql):
-        """Normalize the distinct numbers of the file once: the nums table ``(raw, e164)``."""
-        cr = self.env.cr
-        cr.execute(
+        """The nums table ``(raw, e164)`` of the distinct numbers of the file.
+
+        Each number is normalized once: known ones come from
+        ``rebilling.phone.number``, the others are normalized now and kept there.
+        """
+        return self.env["rebilling.phone.number"]._build_lookup(
+            self._work("nums"),
+            self._work("numsnew"),
             SQL(
                 """
                 SELECT num FROM (
@@ -843,20 +846,9 @@ class RebillingCdrImport(models.Model):
                  GROUP BY num
                 """,
                 fields=fields_sql,
-            )
+            ),
+            region,
         )
-        raws = [row[0] for row in cr.fetchall()]
-        normalized = phone.normalize_many(raws, region)
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        for raw, e164 in normalized.items():
-            writer.writerow((raw, e164 or ""))
-        buf.seek(0)
-        nums = self._work("nums")
-        cr.execute(SQL("CREATE UNLOGGED TABLE %s (raw text, e164 text)", nums))
-        # CSV: an unquoted empty field is NULL (a number that could not be normalized).
-        cr.copy_expert(SQL("COPY %s (raw, e164) FROM STDIN WITH (FORMAT csv)", nums).code, buf)
-        cr.execute(SQL("ANALYZE %s", nums))
 
     def _new_calls(self, date_first, date_last):
         """SQL condition on ``f`` (a row): no stored CDR has its call, nor its call id.

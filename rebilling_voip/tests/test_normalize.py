@@ -72,3 +72,37 @@ class TestNormalize(VoipCase):
         self.assertEqual(imp.imported_count, 40)
         called = sorted(call.args[0] for call in normalize.call_args_list)
         self.assertEqual(called, ["+61299990001", "0412 345 678"], "each distinct number once")
+
+    def test_numbers_normalized_once_across_imports_and_workers(self):
+        """Known numbers are read from the normalized numbers, not normalized again."""
+        first = [csv_line("2026-10-06 09:00:00", 60, "+61299990001", "0412 345 679", "K1")]
+        self.import_csv(first)
+        Number = self.env["rebilling.phone.number"]
+        known = Number.search([("raw", "=", "0412 345 679")])
+        self.assertEqual((known.e164, known.region), ("+61412345679", "AU"))
+        self.assertTrue(known.version)
+        phone.clear_cache()  # another worker, or after a restart
+        lines = [
+            csv_line("2026-10-06 09:01:00", 60, "+61299990001", "0412 345 679", "K2"),
+            csv_line("2026-10-06 09:02:00", 60, "+61299990001", "not a number", "K3"),
+        ]
+        with patch.object(phone, "_normalize", wraps=phone._normalize) as normalize:
+            imp = self.import_csv(lines)
+        self.assertEqual([call.args[0] for call in normalize.call_args_list], ["not a number"])
+        self.assertEqual((imp.imported_count, imp.error_count), (1, 1))
+        self.assertEqual(self.cdr("K2").called_e164, "+61412345679")
+        self.assertFalse(Number.search([("raw", "=", "not a number")]).e164, "kept as not a number")
+        # Another version of phonenumbers: normalized again.
+        known.invalidate_recordset()
+        self.env.cr.execute("UPDATE rebilling_phone_number SET version = '0.0'")
+        phone.clear_cache()
+        with patch.object(phone, "_normalize", wraps=phone._normalize) as normalize:
+            self.import_csv(
+                [csv_line("2026-10-06 09:03:00", 60, "+61299990001", "0412 345 679", "K4")]
+            )
+        self.assertEqual(
+            sorted(call.args[0] for call in normalize.call_args_list),
+            ["+61299990001", "0412 345 679"],
+        )
+        known.invalidate_recordset()
+        self.assertNotEqual(known.version, "0.0")
