@@ -109,6 +109,33 @@ class TestImport(VoipCase):
         self.assertEqual((cdr.import_line, cdr.called_e164, cdr.cost), (5, "+61412000043", 0.01))
         self.assert_accounted(whole)
 
+    def test_dates_postgresql_would_read_are_still_errors(self):
+        """Dates of the usual shape that are not real times: error rows, the others import."""
+        bad = {
+            "2026-10-01 24:00:00": "B1",  # PostgreSQL reads the 24th hour as the next day
+            "2026-10-01 10:00:60": "B2",  # and a 60th second as the next minute
+            "2026-02-29 10:00:00": "B3",  # not a leap year
+            "2026-1a-01 10:00:00": "B4",
+            "1899-12-31 10:00:00": "B5",
+            "2026-10-01 10:00:.5": "B6",
+        }
+        lines = [csv_line(stamp, 60, A, "0412 000 060", call_id) for stamp, call_id in bad.items()]
+        lines.append(csv_line("2026-10-01 10:00:00", 60, A, "0412 000 060", "G1"))
+        lines.append(csv_line("2026-10-01T10:00:01Z", 60, A, "0412 000 060", "G2"))
+        imp = self.import_csv(lines)
+        self.assertEqual((imp.imported_count, imp.error_count), (2, len(bad)))
+        for err in imp.error_ids:
+            self.assertIn("Unparsable date", err.reason)
+        self.assertEqual(self.cdr("G2").start_time, datetime(2026, 10, 1, 10, 0, 1))
+        # Without the 30 February the file goes the fast way: the same errors.
+        del bad["2026-02-29 10:00:00"], bad["2026-1a-01 10:00:00"]
+        lines = [
+            csv_line(stamp.replace("2026", "2027"), 60, A, "0412 000 061", call_id + "x")
+            for stamp, call_id in bad.items()
+        ]
+        imp = self.import_csv(lines)
+        self.assertEqual((imp.imported_count, imp.error_count), (0, len(bad)))
+
     def test_same_file_twice_is_all_duplicates(self):
         first = self.import_csv(self.sample())
         second = self.import_csv(self.sample())
