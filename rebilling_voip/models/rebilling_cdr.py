@@ -337,22 +337,19 @@ class RebillingCdr(models.Model):
         return count, list(zip(bounds, bounds[1:], strict=False))
 
     @api.model
-    def _rate_in_jobs(
-        self, company, start=None, end=None, rerate=False, jobs=None, min_calls=RATING_JOBS_MIN
-    ):
+    def _rate_in_jobs(self, company, start=None, end=None, rerate=False, jobs=None, min_calls=None):
         """Rate like ``_rate``, in parallel queue jobs when there are many calls.
 
-        Below ``min_calls`` calls the rating runs here, in this transaction.
-        Otherwise the period is cut into slices (``_rating_slices``), one job each
-        on the channel ``root.rebilling.rating``: as many job workers as the
-        channel allows rate them at once, each slice in its own transaction.
-        Returns the number of calls rated here, or of jobs queued.
+        Below ``min_calls`` calls (default ``RATING_JOBS_MIN``) the rating runs
+        here, in this transaction. Otherwise the period is cut into slices
+        (``_rating_slices``), one job each on the channel ``root.rebilling.rating``:
+        as many job workers as the channel allows rate them at once, each slice in
+        its own transaction. Returns ``(calls, jobs)``: the calls to rate, and the
+        jobs queued for them (0: rated here).
         """
         count, slices = self._rating_slices(company, start, end, rerate, jobs)
-        if not count:
-            return 0
-        if count < min_calls:
-            return self._rate(company, start, end, rerate)
+        if count < (RATING_JOBS_MIN if min_calls is None else min_calls):
+            return self._rate(company, start, end, rerate) if count else 0, 0
         for slot, (slice_start, slice_end) in enumerate(slices):
             self.with_delay(
                 channel="root.rebilling.rating",
@@ -367,7 +364,7 @@ class RebillingCdr(models.Model):
                     f"{slice_end.isoformat()}:{int(rerate)}"
                 ),
             )._rate_job(company, slice_start, slice_end, rerate, slot)
-        return len(slices)
+        return count, len(slices)
 
     @api.model
     def _rate_job(self, company, start, end, rerate, slot):

@@ -3,6 +3,7 @@ from unittest.mock import patch
 
 from odoo import sql_db
 from odoo.addons.queue_job.tests.common import trap_jobs
+from odoo.addons.rebilling_voip.models import rebilling_cdr
 from odoo.addons.rebilling_voip.models.rebilling_cdr import LOCK_KEY
 from odoo.sql_db import Cursor
 from odoo.tests import Form, tagged
@@ -37,8 +38,7 @@ class TestRating(VoipCase):
         self.import_csv(lines)
         cdrs = self.Cdr.search([])
         with trap_jobs() as trap:
-            queued = self.Cdr._rate_in_jobs(self.company, jobs=3, min_calls=1)
-            self.assertEqual(queued, 3)
+            self.assertEqual(self.Cdr._rate_in_jobs(self.company, jobs=3, min_calls=1), (30, 3))
             trap.assert_jobs_count(3, only=self.Cdr._rate_job)
             slices = []
             for job in trap.enqueued_jobs:
@@ -62,9 +62,16 @@ class TestRating(VoipCase):
         # A few calls: rated at once, no job.
         self.import_csv([csv_line("2026-10-31 10:00:00", 60, A, "0412 000 399", "J31")])
         with trap_jobs() as trap:
-            self.assertEqual(self.Cdr._rate_in_jobs(self.company), 1)
+            self.assertEqual(self.Cdr._rate_in_jobs(self.company), (1, 0))
             trap.assert_jobs_count(0)
         self.assertEqual(self.cdr("J31").state, "rated")
+        # The Rate Calls wizard: a large re-rating goes to the background.
+        with patch.object(rebilling_cdr, "RATING_JOBS_MIN", 10), trap_jobs() as trap:
+            form = Form(self.env["rebilling.cdr.rate.wizard"])
+            form.rerate = True
+            action = form.save().action_rate()
+            self.assertIn("in the background", action["params"]["message"])
+            trap.assert_jobs_count(1, only=self.Cdr._rate_job)
 
     def test_rating_jobs_exclude_billing_not_each_other(self):
         """A rating job locks its slot: billing waits for it, another job does not."""

@@ -22,7 +22,14 @@ class RebillingCdrRateWizard(models.TransientModel):
         company = self.company_id
         start, end = company._rebilling_days_utc(self.date_from, self.date_to)
         Cdr = self.env["rebilling.cdr"]
-        count = Cdr._rate(company, start=start, end=end, rerate=self.rerate)
+        count, jobs = Cdr._rate_in_jobs(company, start=start, end=end, rerate=self.rerate)
+        if jobs:
+            message = self.env._(
+                "%(count)s calls to rate: rated in the background by %(jobs)s parallel jobs.",
+                count=count,
+                jobs=jobs,
+            )
+            return notify.notification(message, "info", next_action=notify.CLOSE)
         domain = [("company_id", "=", company.id), ("state", "in", ("unmatched", "error"))]
         if start:
             domain.append(("start_time", ">=", start))
