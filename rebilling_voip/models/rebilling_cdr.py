@@ -280,7 +280,7 @@ class RebillingCdr(models.Model):
         where = self._rating_where(company, start, end, rerate, ids)
         tables = self._rating_tables()
         self._drop_rating_tables(tables)
-        self._build_rating_tables(company, tables, SQL("rebilling_cdr"), where, (start, end))
+        self._build_rating_tables(company, tables, where, (start, end))
         columns = self._rating_columns()
         cr.execute(
             SQL(
@@ -389,15 +389,13 @@ class RebillingCdr(models.Model):
         )
 
     @api.model
-    def _build_rating_tables(self, company, tables, source, where, window=(None, None)):
-        """Build the lookup tables for the calls ``t`` of ``source`` matching ``where``.
+    def _build_rating_tables(self, company, tables, where, window=(None, None)):
+        """Build the lookup tables for the calls ``t`` matching ``where``.
 
-        ``source`` has the columns of ``rebilling_cdr`` that rating reads
-        (start_time, duration, caller_e164, called_e164, trunk, cost). One scan of
-        the calls: their distinct called numbers and callers/trunks. ``window``:
-        the calls start in it (``[start, end)``, either open); the periods of
-        services and rates outside it are left out (fewer rows for each call to
-        try in the joins).
+        One scan of the calls: their distinct called numbers and callers/trunks.
+        ``window``: the calls start in it (``[start, end)``, either open); the
+        periods of services and rates outside it are left out (fewer rows for
+        each call to try in the joins).
         """
         self._create_lookup(
             tables,
@@ -407,12 +405,11 @@ class RebillingCdr(models.Model):
                 AS
                 SELECT t.called_e164 AS called, COALESCE(t.caller_e164, '') AS caller,
                        COALESCE(t.trunk, '') AS trunk, GROUPING(t.called_e164) AS kind
-                  FROM %(source)s t
+                  FROM rebilling_cdr t
                  WHERE %(where)s
                  GROUP BY GROUPING SETS ((t.called_e164),
                                          (COALESCE(t.caller_e164, ''), COALESCE(t.trunk, '')))
                 """,
-                source=source,
                 where=where,
             ),
         )
