@@ -4,6 +4,7 @@ import logging
 import re
 import secrets
 
+import pytz
 from PIL import Image
 from stdnum.au import abn as stdnum_abn
 
@@ -83,6 +84,14 @@ class ResCompany(models.Model):
         default=1,
         help="Hour of the 1st of the month (01 to 05, company time zone) when the run starts.",
     )
+    rebilling_tz = fields.Selection(
+        "_rebilling_tz_selection",
+        "Time Zone",
+        default="Australia/Sydney",
+        required=True,
+        help="The one time zone of rebilling: the run hour, billing periods, usage months, "
+        "rate dates and the off-peak hour of reissues are read in it.",
+    )
     rebilling_config_missing = fields.Text(compute="_compute_rebilling_config_missing")
     rebilling_configured = fields.Boolean(compute="_compute_rebilling_config_missing")
 
@@ -94,6 +103,20 @@ class ResCompany(models.Model):
         "CHECK (rebilling_payment_term_days >= 0)",
         "Payment terms cannot be negative.",
     )
+
+    @api.model
+    def _rebilling_tz_selection(self):
+        return [(tz, tz) for tz in pytz.common_timezones]
+
+    def _rebilling_tz(self):
+        """The company's rebilling time zone (a pytz zone)."""
+        self.ensure_one()
+        return pytz.timezone(self.rebilling_tz or "UTC")
+
+    def _rebilling_local_now(self, now=None):
+        """``now`` (naive UTC, default the current time) in the company's time zone."""
+        self.ensure_one()
+        return pytz.utc.localize(now or fields.Datetime.now()).astimezone(self._rebilling_tz())
 
     # ------------------------------------------------------------ configuration state
     def _rebilling_required_fields(self):

@@ -15,6 +15,7 @@ class ResConfigSettings(models.TransientModel):
     )
     rebilling_sender_confirmed = fields.Boolean(related="company_id.rebilling_sender_confirmed")
     rebilling_run_hour = fields.Integer(related="company_id.rebilling_run_hour", readonly=False)
+    rebilling_tz = fields.Selection(related="company_id.rebilling_tz", readonly=False)
     rebilling_configured = fields.Boolean(related="company_id.rebilling_configured")
     rebilling_config_missing = fields.Text(related="company_id.rebilling_config_missing")
 

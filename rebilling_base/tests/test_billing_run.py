@@ -222,7 +222,7 @@ class TestBillingRun(RebillingCase):
         self.assertEqual(run.invoice_count, 2)
 
     def test_cron_starts_the_run_on_the_first(self):
-        self.company.partner_id.tz = "Australia/Sydney"
+        self.company.rebilling_tz = "Australia/Sydney"
         self.company.rebilling_run_hour = 2
         Run = self.env["rebilling.billing.run"]
         # 1 Dec 2026 01:30 Sydney (UTC+11) = 30 Nov 14:30 UTC: before the run hour.

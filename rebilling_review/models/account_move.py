@@ -395,7 +395,7 @@ class AccountMove(models.Model):
                 at = company._rebilling_next_off_peak()
                 body = self.env._(
                     "Reissue requested: the invoice is recalculated at the off-peak hour, %s.",
-                    format_datetime(self.env, at, tz=company._rebilling_timezone().zone),
+                    format_datetime(self.env, at, tz=company.rebilling_tz),
                 )
             moves._rebilling_review_write(
                 {"rebilling_review_state": "rejected", "rebilling_reissue_at": at}, body

@@ -30,16 +30,11 @@ class ResCompany(models.Model):
         "The bill shock threshold cannot be negative.",
     )
 
-    def _rebilling_timezone(self):
-        self.ensure_one()
-        return pytz.timezone(self.partner_id.tz or self.env.user.tz or "UTC")
-
     def _rebilling_next_off_peak(self, now=None):
         """The next off-peak hour of the company after ``now``, as a naive UTC datetime."""
         self.ensure_one()
-        now = now or fields.Datetime.now()
-        tz = self._rebilling_timezone()
-        local_now = pytz.utc.localize(now).astimezone(tz)
+        tz = self._rebilling_tz()
+        local_now = self._rebilling_local_now(now)
         hour = time(hour=self.rebilling_reissue_hour)
         candidate = tz.localize(datetime.combine(local_now.date(), hour))
         if candidate <= local_now:

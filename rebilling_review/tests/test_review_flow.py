@@ -241,7 +241,7 @@ class TestReviewFlow(ReviewCase):
         self.assertTrue(reissued[0].attachment_ids, "the regenerated invoice is attached")
 
     def test_reissue_at_the_off_peak_hour(self):
-        self.company.partner_id.tz = "Australia/Sydney"
+        self.company.rebilling_tz = "Australia/Sydney"
         self.company.rebilling_reissue_hour = 2
         self.service_b.quantity = 5
         total = self.inv_b.amount_total
@@ -265,7 +265,7 @@ class TestReviewFlow(ReviewCase):
         self.assertAlmostEqual(self.inv_b.amount_untaxed, 125.0)
 
     def test_failed_reissue_stays_rejected_and_retries(self):
-        self.company.partner_id.tz = "UTC"
+        self.company.rebilling_tz = "UTC"
         self.company.rebilling_reissue_hour = 2
         self.service_b.date_end = NOV - timedelta(days=1)  # nothing to bill any more
         with freeze_time("2026-11-02 05:00:00"):

@@ -172,7 +172,7 @@ class RebillingVoipDemo(models.AbstractModel):
             return False
         env = self.env(context=dict(self.env.context, allowed_company_ids=[company.id]))
         demo = self.with_env(env)
-        company.partner_id.tz = "Australia/Sydney"
+        company.rebilling_tz = "Australia/Sydney"
         today = date.today()
         this_month = today.replace(day=1)
         last_month = this_month - relativedelta(months=1)

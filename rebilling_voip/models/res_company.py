@@ -27,11 +27,6 @@ class ResCompany(models.Model):
         if self.env["rebilling.cdr"].sudo().search_count([("company_id", "in", self.ids)], limit=1):
             raise UserError(self.env._("A company with call records cannot be deleted."))
 
-    def _rebilling_tz(self):
-        """Time zone of the company's billing periods (its partner's, else UTC)."""
-        self.ensure_one()
-        return pytz.timezone(self.partner_id.tz or "UTC")
-
     def _rebilling_region(self):
         """Region in which national phone numbers are read (the company's country)."""
         self.ensure_one()

@@ -27,7 +27,7 @@ class VoipCase(RebillingCase):
     def setUpClass(cls):
         super().setUpClass()
         phone.clear_cache()
-        cls.company.partner_id.tz = False  # billing periods in UTC unless a test says otherwise
+        cls.company.rebilling_tz = "UTC"  # billing periods in UTC unless a test says otherwise
         ref = cls.env.ref
         cls.g_local = ref("rebilling_voip.dest_au_local")
         cls.g_national = ref("rebilling_voip.dest_au_national")

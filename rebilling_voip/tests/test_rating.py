@@ -168,7 +168,7 @@ class TestRating(VoipCase):
         self.assertEqual(after.rate_id, new_rate)
 
     def test_effective_dates_are_local_days(self):
-        self.company.partner_id.tz = "Australia/Sydney"  # UTC+11 in October (daylight time)
+        self.company.rebilling_tz = "Australia/Sydney"  # UTC+11 in October (daylight time)
         self.env["rebilling.rate"].create(
             {
                 "plan_id": self.plan.id,

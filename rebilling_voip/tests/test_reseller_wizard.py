@@ -54,7 +54,7 @@ class TestResellerInvoiceWizard(VoipCase):
         self.assertEqual({c.state for c in inside + outside}, {"rated"})
 
     def test_end_day_in_company_time(self):
-        self.company.partner_id.tz = "Australia/Sydney"  # +11 on 31 October 2026
+        self.company.rebilling_tz = "Australia/Sydney"  # +11 on 31 October 2026
         last_second, next_day = self.calls("2026-10-31 12:59:59", "2026-10-31 13:00:00")
         wizard = self.open_wizard(date(2026, 10, 1), date(2026, 10, 31))
         wizard.action_calculate()
