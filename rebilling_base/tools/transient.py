@@ -8,9 +8,8 @@ job with its function's ``retry_pattern``; a cron runs again at its next
 tick). Code that isolates failing records in savepoints re-raises these.
 """
 
-from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
-
 from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 
 def is_transient(exc):
