@@ -2,7 +2,7 @@
 {
     "name": "Rebilling",
     "summary": "Monthly white-label invoices of services, charges and usage for resellers",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "Odoo Rebilling",

@@ -94,10 +94,45 @@ class AccountMove(models.Model):
             totals[line.rebilling_line_kind or "manual"] += line.price_subtotal
         return [(label, totals[kind]) for kind, label in LINE_KINDS if kind in totals]
 
-    def _sequence_matches_date(self):
-        # Rebilling invoices are numbered by the company's rebilling sequence,
-        # whose pattern (e.g. %num%/%year%) Odoo's journal sequence cannot parse.
+    # ------------------------------------------------------------ numbering
+    def _rebilling_numbered(self):
+        """Extend for other moves that take the company's rebilling invoice numbers.
+
+        Customer invoices of a journal holding rebilling invoices (the
+        company's rebilling journal, or a journal that already has rebilling
+        invoices), and its credit notes when the journal has no credit note
+        sequence of its own: Odoo would otherwise continue the last rebilling
+        number of the journal and collide with the rebilling sequence.
+        """
+        self.ensure_one()
         if self.rebilling_period:
+            return True
+        journal = self.journal_id
+        if journal.type != "sale" or self.move_type not in ("out_invoice", "out_refund"):
+            return False
+        if self.move_type == "out_refund" and journal.refund_sequence:
+            return False
+        if journal == self.company_id.rebilling_journal_id:
+            return True
+        return bool(
+            self.search_count(
+                [("journal_id", "=", journal.id), ("rebilling_period", "!=", False)], limit=1
+            )
+        )
+
+    def _set_next_sequence(self):
+        if self._rebilling_numbered():
+            date = self.invoice_date or self.date
+            self.name = self.company_id._rebilling_next_numbers(1, date)[0]
+            # Assigned within the name's compute: recompute what depends on it.
+            self.modified(["name"])
+            return
+        super()._set_next_sequence()
+
+    def _sequence_matches_date(self):
+        # Rebilling numbers follow the company's pattern (e.g. %num%/%year%),
+        # which Odoo's journal sequence cannot parse.
+        if self._rebilling_numbered():
             return True
         return super()._sequence_matches_date()
 

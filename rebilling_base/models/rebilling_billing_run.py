@@ -4,8 +4,10 @@ One run per company and period (the 1st of the invoiced month). A run has a
 log line per customer; the lines are processed in chunks, either as OCA
 ``queue_job`` jobs (channel ``root.rebilling``) so several workers share the
 run, or by a cron when no job runner is there. Each chunk commits on its own,
-so a killed run resumes with the lines still pending; a failing customer is
-recorded on its line and skipped.
+so a killed run resumes with the lines still pending; a customer whose own
+data fails is recorded on its line and skipped. A transient database error
+(serialization failure, deadlock, lock timeout) is never a customer's error:
+the chunk is retried as a whole (the job's ``retry_pattern``).
 
 Override points for other modules (all take and return plain data):
 
@@ -23,18 +25,22 @@ from collections import defaultdict
 from datetime import timedelta
 
 import psycopg2
-import pytz
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Command
-from odoo.modules import module as odoo_module
-from odoo.tools import float_round, format_date
+from odoo.tools import float_round, format_date, format_datetime
+
+from ..tools.transient import raise_if_transient
 
 _logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 100
+# Attempts of a chunk job; the pending-chunk cron takes over the lines of a failed one.
+CHUNK_MAX_RETRIES = 20
+# Without a job started for this long, the pending-chunk cron bills queued chunks itself.
+RUNNER_IDLE_MINUTES = 10
 
 
 def month_bounds(day):
@@ -231,6 +237,9 @@ class RebillingBillingRun(models.Model):
 
     def _prepare_lines(self):
         self.ensure_one()
+        if not self.dry_run:
+            # Before any chunk runs: chunks never create shared records.
+            self.company_id._rebilling_journal()
         # A rerun of a finished period only adds customers that have no log line yet.
         partners = self._billable_partners()
         known = set(self.line_ids.partner_id.ids)
@@ -251,7 +260,7 @@ class RebillingBillingRun(models.Model):
         for start in range(0, len(pending), CHUNK_SIZE):
             chunk = pending[start : start + CHUNK_SIZE]
             self.with_delay(
-                channel="root.rebilling",
+                max_retries=CHUNK_MAX_RETRIES,
                 description=self.env._(
                     "%(run)s: customers %(a)s-%(b)s",
                     run=self.name,
@@ -271,7 +280,20 @@ class RebillingBillingRun(models.Model):
         if lines:
             self._process_lines(lines)
         self._check_done()
+        if self.state == "running":
+            # Other chunks may commit after this one started: a job of its own,
+            # visible only once this chunk commits, closes the run when the last
+            # chunk is in.
+            self.with_delay(
+                description=self.env._("%s: close when complete", self.name),
+                identity_key=f"rebilling_close:{self.id}:{min(line_ids)}",
+            )._close_if_done()
         return self.env._("%s customers processed", len(lines))
+
+    def _close_if_done(self):
+        """Job: close the run when no customer is pending any more."""
+        self._check_done()
+        return self.state
 
     def _process_pending(self, limit=None, commit=False):
         """Process pending lines here (cron or command line), chunk by chunk."""
@@ -343,14 +365,19 @@ class RebillingBillingRun(models.Model):
         )
 
     def _process_lines(self, lines):
-        """Bill ``lines`` (locked, pending). Isolate failing customers."""
+        """Bill ``lines`` (locked, pending). Isolate customers whose own data fails.
+
+        A transient database error is re-raised (as a job retry) from any
+        step: the whole chunk is retried, no customer is marked in error.
+        """
         self.ensure_one()
         started = time.monotonic()
         partners = lines.partner_id
         try:
             with self.env.cr.savepoint():
                 prepared = self._prepare_invoices(partners)
-        except Exception:
+        except Exception as chunk_exc:
+            raise_if_transient(chunk_exc)
             _logger.exception("billing run %s: preparing a chunk failed, isolating", self.id)
             prepared = {}
             for partner in partners:
@@ -358,6 +385,7 @@ class RebillingBillingRun(models.Model):
                     with self.env.cr.savepoint():
                         prepared.update(self._prepare_invoices(partner))
                 except Exception as exc:
+                    raise_if_transient(exc)
                     lines.filtered(lambda line, p=partner: line.partner_id == p)._set_error(exc)
         lines_by_partner = {line.partner_id.id: line for line in lines if line.state == "pending"}
         nothing = [pid for pid in lines_by_partner if pid not in prepared]
@@ -380,7 +408,8 @@ class RebillingBillingRun(models.Model):
         try:
             with self.env.cr.savepoint():
                 invoices = self._create_invoices(prepared, lines_by_partner)
-        except Exception:
+        except Exception as chunk_exc:
+            raise_if_transient(chunk_exc)
             _logger.info("billing run %s: chunk failed, retrying customer by customer", self.id)
             invoices = self.env["account.move"]
             for pid, data in prepared.items():
@@ -388,6 +417,7 @@ class RebillingBillingRun(models.Model):
                     with self.env.cr.savepoint():
                         invoices |= self._create_invoices({pid: data}, lines_by_partner)
                 except Exception as exc:
+                    raise_if_transient(exc)
                     lines_by_partner[pid]._set_error(exc)
         if invoices:
             self._rebilling_after_invoices(invoices)
@@ -535,9 +565,7 @@ class RebillingBillingRun(models.Model):
     def _rebilling_prepare_invoice_vals(self, partner, line_vals):
         """Hook: the values of the invoice of ``partner``."""
         company = self.company_id
-        journal = company.rebilling_journal_id or self.env["account.journal"].search(
-            [("type", "=", "sale"), ("company_id", "=", company.id)], limit=1
-        )
+        journal = company._rebilling_journal()
         return {
             "move_type": "out_invoice",
             "company_id": company.id,
@@ -561,23 +589,106 @@ class RebillingBillingRun(models.Model):
 
     # ------------------------------------------------------------ crons
     @api.model
-    def _cron_monthly_run(self, now=None):
-        """Hourly: on the 1st, from the company's run hour (local time), start its run."""
+    def _rebilling_run_due(self, company, local_now):
+        """Extend for other rules of when the monthly run of ``company`` is due.
+
+        Returns ``(due, late)``: due from the company's run hour on the 1st
+        (local time); a run missed in its window (server down) is still due
+        on the 1st after 06:00 and on the 2nd and 3rd, and is then late.
+        """
+        day, hour = local_now.day, local_now.hour
+        if day == 1 and hour >= company.rebilling_run_hour:
+            return True, hour >= 6
+        return day in (2, 3), True
+
+    @api.model
+    def _cron_monthly_run(self, now=None, commit=True):
+        """Hourly: start each configured company's run of the month when it is due.
+
+        One company's failure is logged and never stops another company's run.
+        ``commit``: commit after each company (the cron; tests pass False).
+        """
         now = now or fields.Datetime.now()
         companies = self.env["res.company"].search([("rebilling_sender_email", "!=", False)])
         for company in companies.filtered("rebilling_configured"):
-            tz = pytz.timezone(company.partner_id.tz or self.env.user.tz or "UTC")
-            local = pytz.utc.localize(now).astimezone(tz)
-            if local.day != 1 or not company.rebilling_run_hour <= local.hour < 6:
+            local = company._rebilling_local_now(now)
+            due, late = self._rebilling_run_due(company, local)
+            if not due:
                 continue
-            run = self._get_or_create(company, local.date())
-            if run.state == "draft":
-                run.action_start()
-                if not odoo_module.current_test:
-                    self.env["ir.cron"]._commit_progress(1)
+            try:
+                with self.env.cr.savepoint():
+                    run = self._get_or_create(company, local.date())
+                    if run.state != "draft":
+                        continue
+                    run.action_start()
+                    if late:
+                        run._rebilling_log_late_start(local)
+            except Exception as exc:
+                raise_if_transient(exc)
+                _logger.exception("monthly billing run of %s failed to start", company.name)
+                continue
+            if commit:
+                self.env["ir.cron"]._commit_progress(1)
+
+    def _rebilling_log_late_start(self, local_now):
+        self.ensure_one()
+        self.message_post(
+            body=self.env._(
+                "Started late, at %(when)s (%(tz)s): the run hour of the 1st was missed "
+                "(server down or busy).",
+                when=format_datetime(
+                    self.env,
+                    local_now.replace(tzinfo=None),
+                    tz="UTC",
+                    dt_format="short",
+                ),
+                tz=self.company_id.rebilling_tz,
+            )
+        )
 
     @api.model
-    def _cron_process_pending(self):
-        """Finish runs whose chunks have no job runner (or whose jobs died)."""
-        for run in self.search([("state", "=", "running")]):
-            run._process_pending(commit=not odoo_module.current_test)
+    def _rebilling_job_runner_active(self):
+        """Extend for other signs that a queue_job runner serves this database.
+
+        A job started or enqueued within the last minutes.
+        """
+        since = fields.Datetime.now() - timedelta(minutes=RUNNER_IDLE_MINUTES)
+        return bool(
+            self.env["queue.job"]
+            .sudo()
+            .search_count(
+                ["|", ("date_started", ">=", since), ("date_enqueued", ">=", since)], limit=1
+            )
+        )
+
+    def _rebilling_chunks_queued(self):
+        """Ids of the runs of ``self`` that have chunk jobs waiting or running."""
+        jobs = (
+            self.env["queue.job"]
+            .sudo()
+            .search_fetch(
+                [
+                    ("model_name", "=", self._name),
+                    ("method_name", "=", "_process_chunk"),
+                    ("state", "in", ["wait_dependencies", "pending", "enqueued", "started"]),
+                ],
+                ["records"],
+            )
+        )
+        return {run_id for job in jobs for run_id in job.records.ids} & set(self.ids)
+
+    @api.model
+    def _cron_process_pending(self, commit=True):
+        """Finish runs whose chunks have no job runner, or whose jobs failed for good.
+
+        While a job runner works on a run's chunk jobs, the cron leaves the
+        run to it (it only closes runs that have nothing pending). ``commit``:
+        commit after each chunk (the cron; tests pass False).
+        """
+        runs = self.search([("state", "=", "running")])
+        queued = runs._rebilling_chunks_queued() if self._rebilling_job_runner_active() else set()
+        for run in runs:
+            if run.id in queued:
+                run._check_done()
+                continue
+            run._process_pending(commit=commit)

@@ -10,6 +10,7 @@ from stdnum.au import abn as stdnum_abn
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
 
 from ..tools import notify, spf
 
@@ -71,7 +72,9 @@ class ResCompany(models.Model):
     rebilling_journal_id = fields.Many2one(
         "account.journal",
         domain="[('type', '=', 'sale'), ('company_id', '=', id)]",
-        help="Sales journal of the rebilling invoices; the first sales journal when empty.",
+        help="Sales journal of the rebilling invoices; a journal of their own (code RBL) is "
+        "created by the first run when empty. Customer invoices of this journal, manual ones "
+        "included, take the rebilling numbers.",
     )
     rebilling_xero_account_code = fields.Char(
         "Default Xero Account Code",
@@ -305,7 +308,8 @@ class ResCompany(models.Model):
             "prefix": prefix,
             "suffix": suffix,
             "padding": 0 if self.rebilling_number_pattern else 5,
-            "implementation": "no_gap",
+            # A PostgreSQL sequence: taking numbers locks nothing (see _rebilling_next_numbers).
+            "implementation": "standard",
         }
 
     def _rebilling_sync_sequence(self):
@@ -329,24 +333,61 @@ class ResCompany(models.Model):
                 company.sudo().rebilling_sequence_id = seq
             else:
                 seq.write(vals)
-                # Moving the start forward is allowed; never backwards (gap-free, no reuse).
+                # Moving the start forward is allowed; never backwards (no number reused).
                 if company.rebilling_invoice_start > seq.number_next_actual:
                     seq.number_next = company.rebilling_invoice_start
 
     def _rebilling_next_numbers(self, count, date):
-        """Reserve ``count`` consecutive invoice numbers, gap-free.
+        """Take ``count`` invoice numbers of the company's prefix or pattern.
 
-        The sequence row is locked (waiting, not failing) until the transaction
-        ends, so concurrent billing jobs take turns and a rolled-back job frees
-        its numbers.
+        Numbers are unique and increasing. They come from a PostgreSQL sequence,
+        so taking them locks no row: billing chunks running at the same time
+        never wait for each other. A number taken by a transaction that rolls
+        back (a chunk retried after a transient error, a killed worker) is not
+        handed out again: it leaves a gap.
         """
         self.ensure_one()
         if not self.rebilling_sequence_id:
-            self._rebilling_sync_sequence()
-        seq = self.sudo().rebilling_sequence_id
-        self.env.cr.execute("SELECT id FROM ir_sequence WHERE id = %s FOR UPDATE", [seq.id])
-        seq = seq.with_context(ir_sequence_date=fields.Date.to_string(date))
-        return [seq._next() for _i in range(count)]
+            self.sudo()._rebilling_sync_sequence()
+        seq = self.sudo().rebilling_sequence_id.with_context(
+            ir_sequence_date=fields.Date.to_string(date)
+        )
+        if seq.implementation != "standard":
+            return [seq._next() for _i in range(count)]
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT nextval(%s) FROM generate_series(1, %s)",
+                f"ir_sequence_{seq.id:03d}",
+                count,
+            )
+        )
+        return [seq.get_next_char(number) for (number,) in rows]
+
+    def _rebilling_journal(self):
+        """The sales journal of the rebilling invoices; a journal of their own by default.
+
+        Its customer invoices (manual ones included) take the rebilling numbers
+        (``account.move._rebilling_numbered``), so Odoo's own numbering never
+        hands out a number of the rebilling sequence.
+        """
+        self.ensure_one()
+        if self.rebilling_journal_id:
+            return self.rebilling_journal_id
+        Journal = self.env["account.journal"].sudo().with_company(self)
+        codes = set(Journal.search([("company_id", "=", self.id)]).mapped("code"))
+        code = next(c for c in ("RBL", *(f"RBL{i}" for i in range(2, 100))) if c not in codes)
+        journal = Journal.create(
+            {
+                "name": self.env._("Rebilling Invoices"),
+                "code": code,
+                "type": "sale",
+                "company_id": self.id,
+                "refund_sequence": True,
+                "sequence": 50,
+            }
+        )
+        self.sudo().rebilling_journal_id = journal
+        return journal
 
     # ------------------------------------------------------------ sender email
     @api.model_create_multi

@@ -175,7 +175,7 @@ class TestBillingRun(RebillingCase):
         run._process_lines(first)  # the worker dies after its first customer
         self.assertEqual(run.pending_count, 1)
         # The cron picks up what no job finished.
-        self.env["rebilling.billing.run"]._cron_process_pending()
+        self.env["rebilling.billing.run"]._cron_process_pending(commit=False)
         self.assertEqual(run.state, "done")
         self.assertEqual(run.invoice_count, 2)
         self.assertEqual(len(self.invoices_of(self.customer_a)), 1)
@@ -186,8 +186,17 @@ class TestBillingRun(RebillingCase):
         with trap_jobs() as trap:
             run.action_start()
             trap.assert_jobs_count(1)
-            job = trap.enqueued_jobs[0]
-            self.assertEqual(job.channel, "root.rebilling")
+            lines = run.line_ids.sorted("id")
+            trap.assert_enqueued_job(
+                run._process_chunk,
+                args=(lines.ids,),
+                properties={
+                    "identity_key": f"rebilling_chunk:{run.id}:{lines[0].id}:2",
+                    "max_retries": 20,
+                },
+            )
+            # The channel comes from the job's declaration (queue.job.function).
+            self.assertEqual(trap.enqueued_jobs[0].channel, "root.rebilling")
             self.assertFalse(
                 self.invoices_of(self.customer_a), "nothing billed before the job runs"
             )
@@ -226,16 +235,20 @@ class TestBillingRun(RebillingCase):
         self.company.rebilling_run_hour = 2
         Run = self.env["rebilling.billing.run"]
         # 1 Dec 2026 01:30 Sydney (UTC+11) = 30 Nov 14:30 UTC: before the run hour.
-        Run.with_context(queue_job__no_delay=True)._cron_monthly_run(datetime(2026, 11, 30, 14, 30))
+        Run.with_context(queue_job__no_delay=True)._cron_monthly_run(
+            datetime(2026, 11, 30, 14, 30), commit=False
+        )
         self.assertFalse(Run.search([("period_start", "=", DEC)]))
         # 02:30 Sydney: the run starts.
-        Run.with_context(queue_job__no_delay=True)._cron_monthly_run(datetime(2026, 11, 30, 15, 30))
+        Run.with_context(queue_job__no_delay=True)._cron_monthly_run(
+            datetime(2026, 11, 30, 15, 30), commit=False
+        )
         run = Run.search([("period_start", "=", DEC)])
         self.assertEqual(run.state, "done")
         self.assertEqual(run.invoice_count, 2)
         # 2 Dec: nothing more.
-        Run._cron_monthly_run(datetime(2026, 12, 1, 15, 30))
-        self.assertEqual(len(Run.search([])), 1)
+        Run._cron_monthly_run(datetime(2026, 12, 1, 15, 30), commit=False)
+        self.assertEqual(Run.search([]).mapped("period_start"), [DEC])
 
     def test_incomplete_configuration_refuses_to_run(self):
         self.company.rebilling_bsb = False

@@ -81,16 +81,17 @@ class TestConfiguration(RebillingCase):
         for fmt in ("PNG", "JPEG", "GIF"):
             self.company.rebilling_logo = base64.b64encode(png_bytes(200, 128, fmt=fmt))
 
-    def test_prefix_numbering_gap_free(self):
+    def test_prefix_numbering(self):
+        n = self.company.rebilling_sequence_id.number_next_actual
         self.assertEqual(
             self.company._rebilling_next_numbers(2, date(2026, 11, 1)),
-            ["AAP-00001", "AAP-00002"],
+            [f"AAP-{n:05d}", f"AAP-{n + 1:05d}"],
         )
         self.run_billing(date(2026, 11, 1))
         names = sorted(
             self.env["account.move"].search([("rebilling_period", "!=", False)]).mapped("name")
         )
-        self.assertEqual(names, ["AAP-00003", "AAP-00004"])
+        self.assertEqual(names, [f"AAP-{n + 2:05d}", f"AAP-{n + 3:05d}"])
 
     def test_pattern_numbering(self):
         with self.config_form() as form:
@@ -122,7 +123,8 @@ class TestConfiguration(RebillingCase):
         self.assertIn("Southern Cross Communications", html)
         self.assertIn(VALID_ABN, html)
         self.assertIn("062-000", html)
-        self.assertIn("AAP-00001", html)
+        self.assertIn(self.company._rebilling_preview_number(), html)
+        self.assertRegex(self.company._rebilling_preview_number(), r"^AAP-\d{5}$")
         self.assertIn("Pay by EFT", html)
         report = self.env["ir.actions.report"].with_context(force_report_rendering=True)
         pdf, kind = report._render_qweb_pdf(

@@ -132,9 +132,7 @@ class RebillingResellerInvoiceWizard(models.TransientModel):
                 )
             )
         invoice_date = fields.Date.context_today(self)
-        journal = company.rebilling_journal_id or self.env["account.journal"].search(
-            [("type", "=", "sale"), ("company_id", "=", company.id)], limit=1
-        )
+        journal = company._rebilling_journal()
         number = company._rebilling_next_numbers(1, invoice_date)[0]
         move = (
             self.env["account.move"]

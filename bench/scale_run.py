@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""The billing run on the real server: Odoo with --workers and the queue_job runner.
+
+    python3 bench/scale_run.py [--customers 2000] [--channels 1,2] [--kill] [--rebuild]
+
+Builds N customers (3 services + 2 charges each) in a database of its own
+(kept between runs), starts Odoo as a subprocess on 127.0.0.1 with
+``--workers``, ``server_wide_modules = web,queue_job`` and the job runner, and
+starts the month the way the monthly cron does (``action_start``: the chunks
+are queue jobs). It waits for the run to end and prints, per number of
+``root.rebilling`` channels: invoices/s, customers in error, duplicate
+invoices, and the ratio 2 channels / 1 channel. ``--kill`` also runs once with
+the busy job worker killed by SIGKILL mid-run. The in-process naive baseline
+(plain ``account.move`` batch create + ``action_post``, rolled back) is
+measured in the same run. Each measured run is removed afterwards, so every
+scenario bills the same work.
+"""
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from billing_run import baseline, build_customers  # noqa: E402
+
+from tests.bench_support import (  # noqa: E402
+    ROOT,
+    Timer,
+    bench_env,
+    ensure_database,
+    odoo_server_script,
+    pg_connect,
+    say,
+    write_config,
+)
+
+DB = "rebilling_scale"
+PERIOD = date(2026, 11, 1)
+TIMEOUT = 1800
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def sql(query, params=None, fetch=True):
+    conn = pg_connect(DB)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cr:
+            cr.execute(query, params or [])
+            return cr.fetchall() if fetch else None
+    finally:
+        conn.close()
+
+
+def ensure_customers(count):
+    have = sql("SELECT count(*) FROM res_partner WHERE name LIKE 'Bench customer %%'")[0][0]
+    if have == count:
+        return
+    if have:
+        raise SystemExit(
+            f"{DB} holds {have} customers, not {count}: pass --rebuild to build it again"
+        )
+    with Timer() as timer, bench_env(DB, commit=True) as env:
+        build_customers(env, count)
+    say(f"built {count} customers in {timer.seconds:.0f} s")
+
+
+def reset_run():
+    """Remove the period's run, its invoices and once-off links: the next run bills the same."""
+    sql(
+        """
+        UPDATE rebilling_charge SET invoice_line_id = NULL WHERE invoice_line_id IS NOT NULL;
+        DELETE FROM account_move WHERE rebilling_period IS NOT NULL;
+        DELETE FROM rebilling_billing_run;
+        DELETE FROM queue_job WHERE model_name = 'rebilling.billing.run';
+        """,
+        fetch=False,
+    )
+
+
+class Server:
+    """Odoo with workers and the queue_job runner, on 127.0.0.1."""
+
+    def __init__(self, channels, workers):
+        self.port = free_port()
+        self.config = write_config(
+            f"{DB}_server",
+            http_port=self.port,
+            workers=workers,
+            max_cron_threads=0,
+            server_wide_modules="web,queue_job",
+            log_level="warn",
+            limit_time_real=600,
+            limit_time_cpu=600,
+            db_name=DB,
+            dbfilter=f"^{DB}$",
+        )
+        with open(self.config, "a") as fh:
+            fh.write(f"\n[queue_job]\nchannels = root:{channels + 1},root.rebilling:{channels}\n")
+        self.log = open(ROOT / ".local" / f"{DB}_server.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [*odoo_server_script(), "-c", str(self.config)],
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if self.process.poll() is not None:
+                    raise SystemExit(f"Odoo stopped (exit {self.process.returncode})") from None
+                time.sleep(0.5)
+        raise SystemExit("Odoo did not answer within 120 s")
+
+    def stop(self):
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
+
+
+def start_run():
+    with bench_env(DB, commit=True) as env:
+        company = env.ref("base.main_company")
+        run = env["rebilling.billing.run"]._get_or_create(company, PERIOD)
+        run.action_start()
+        return run.id
+
+
+def progress(run_id):
+    rows = sql(
+        "SELECT state, count(*) FROM rebilling_billing_run_line WHERE run_id = %s GROUP BY state",
+        [run_id],
+    )
+    return dict(rows)
+
+
+def kill_busy_worker():
+    rows = sql("SELECT worker_pid FROM queue_job WHERE state = 'started' AND worker_pid > 0")
+    for (pid,) in rows:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            return pid
+        except ProcessLookupError:
+            continue
+    return None
+
+
+def measure(channels, customers, kill=False):
+    reset_run()
+    server = Server(channels, workers=channels + 1)
+    killed = None
+    try:
+        started = time.perf_counter()
+        run_id = start_run()
+        while True:
+            states = progress(run_id)
+            done = states.get("done", 0) + states.get("error", 0) + states.get("nothing", 0)
+            if kill and killed is None and done >= 0.4 * customers:
+                killed = kill_busy_worker()
+            run_state = sql("SELECT state FROM rebilling_billing_run WHERE id = %s", [run_id])
+            if not states.get("pending") and run_state[0][0] == "done":
+                break
+            if time.perf_counter() - started > TIMEOUT:
+                print(f"  timed out after {TIMEOUT} s: {states}")
+                break
+            time.sleep(0.5)
+        seconds = time.perf_counter() - started
+    finally:
+        server.stop()
+    states = progress(run_id)
+    invoices = sql("SELECT count(*) FROM account_move WHERE rebilling_run_id = %s", [run_id])[0][0]
+    duplicates = sql(
+        """SELECT count(*) FROM (SELECT partner_id FROM account_move
+            WHERE rebilling_period = %s AND state != 'cancel'
+            GROUP BY partner_id HAVING count(*) > 1) d""",
+        [PERIOD],
+    )[0][0]
+    names = sql(
+        "SELECT count(*) - count(DISTINCT name) FROM account_move WHERE rebilling_run_id = %s",
+        [run_id],
+    )[0][0]
+    label = f"{channels} channel{'s' if channels > 1 else ''}" + (" --kill" if kill else "")
+    print(
+        f"{label:18}: {invoices} invoices in {seconds:6.1f} s = {invoices / seconds:6.1f} "
+        f"invoices/s; customers in error {states.get('error', 0)}; duplicate invoices "
+        f"{duplicates}; duplicate numbers {names}"
+        + (f"; killed worker pid {killed}" if kill else "")
+    )
+    return invoices / seconds
+
+
+def naive_baseline(customers):
+    from odoo.addons.rebilling_base.models.rebilling_billing_run import CHUNK_SIZE
+
+    with bench_env(DB) as env:
+        company = env.ref("base.main_company")
+        products = env["product.product"].search(
+            [("name", "like", "Bench product %")], order="id"
+        )
+        partners = env["res.partner"].search([("name", "like", "Bench customer %")])
+        with Timer() as timer:
+            moves = baseline(env, company, partners, products, CHUNK_SIZE)
+        assert len(moves) == customers
+    rate = customers / timer.seconds
+    print(
+        f"{'naive baseline':18}: {customers} invoices in {timer.seconds:6.1f} s = {rate:6.1f} "
+        f"invoices/s (one process, account.move batch create + action_post, rolled back)"
+    )
+    return rate
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--channels", default="1,2", help="numbers of rebilling channels")
+    parser.add_argument("--kill", action="store_true", help="also a run with a worker killed")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the benchmark database")
+    args = parser.parse_args()
+    ensure_database(DB, ["rebilling_base"], rebuild=args.rebuild)
+    ensure_customers(args.customers)
+    print(f"{args.customers} customers, 3 services + 2 charges each; {os.cpu_count()} cores")
+    base = naive_baseline(args.customers)
+    rates = {}
+    for channels in [int(c) for c in args.channels.split(",")]:
+        rates[channels] = measure(channels, args.customers)
+    if args.kill:
+        measure(max(rates), args.customers, kill=True)
+    reset_run()
+    if 1 in rates:
+        print(f"1 channel / naive baseline : {rates[1] / base:.2f}x (goal >= 1.0)")
+    if 1 in rates and 2 in rates:
+        print(f"2 channels / 1 channel     : {rates[2] / rates[1]:.2f}x (goal >= 1.25)")
+
+
+if __name__ == "__main__":
+    main()
