@@ -29,9 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from billing_run import baseline, build_customers  # noqa: E402
+from billing_run import baseline, build_customers
 
-from tests.bench_support import (  # noqa: E402
+from tests.bench_support import (
     ROOT,
     Timer,
     bench_env,
@@ -213,9 +213,7 @@ def naive_baseline(customers):
 
     with bench_env(DB) as env:
         company = env.ref("base.main_company")
-        products = env["product.product"].search(
-            [("name", "like", "Bench product %")], order="id"
-        )
+        products = env["product.product"].search([("name", "like", "Bench product %")], order="id")
         partners = env["res.partner"].search([("name", "like", "Bench customer %")])
         with Timer() as timer:
             moves = baseline(env, company, partners, products, CHUNK_SIZE)
