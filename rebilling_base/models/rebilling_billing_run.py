@@ -37,6 +37,12 @@ from ..tools.transient import raise_if_transient
 _logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 100
+RUN_CONTEXT = {
+    "tracking_disable": True,
+    "mail_create_nolog": True,
+    "mail_create_nosubscribe": True,
+    "mail_notrack": True,
+}
 # Attempts of a chunk job; the pending-chunk cron takes over the lines of a failed one.
 CHUNK_MAX_RETRIES = 20
 # Without a job started for this long, the pending-chunk cron bills queued chunks itself.
@@ -439,13 +445,16 @@ class RebillingBillingRun(models.Model):
         vals_list = [
             dict(prepared[pid], name=number) for pid, number in zip(pids, numbers, strict=True)
         ]
-        moves = self.env["account.move"].with_company(company).create(vals_list)
+        # No chatter work per invoice during the run (creation log, tracking, followers):
+        # the run's own log says what was billed.
+        Move = self.env["account.move"].with_company(company).with_context(**RUN_CONTEXT)
+        moves = Move.create(vals_list)
         moves._post(soft=False)
         # Link once-off charges to the line that bills them.
-        once_lines = moves.line_ids.filtered("rebilling_charge_id")
-        for line in once_lines:
+        for line in moves.line_ids.filtered("rebilling_charge_id"):
             if line.rebilling_charge_id.charge_type == "once":
                 line.rebilling_charge_id.invoice_line_id = line
+        moves = moves.with_context(self.env.context)
         for move in moves:
             lines_by_partner[move.partner_id.id].write(
                 {
