@@ -29,3 +29,24 @@ class TestAutotaskSecurity(AutotaskCase):
         invoice = self.invoices_of(self.customer_a, NOV)
         self.assertTrue(run)
         invoice.with_user(user).action_rebilling_autotask_push()
+
+    def test_zone_url_changed_by_system_admins_only(self):
+        """A rebilling manager cannot send the Autotask secret to another host."""
+        backend = self.connect()
+        manager = new_test_user(
+            self.env, login="at_manager", groups="rebilling_base.group_rebilling_manager"
+        )
+        for name in ("autotask_zone_url", "api_url"):
+            with self.assertRaises(AccessError):
+                backend.with_user(manager).write({name: "https://attacker.example/zone"})
+        # The manager still connects: the API URL follows the zone lookup.
+        self.assertEqual(
+            backend.with_user(manager).action_autotask_connect()["params"]["type"], "success"
+        )
+        admin = new_test_user(
+            self.env,
+            login="at_system",
+            groups="base.group_system,rebilling_base.group_rebilling_manager",
+        )
+        backend.with_user(admin).autotask_zone_url = "https://zone.example/zoneInformation"
+        self.assertEqual(backend.autotask_zone_url, "https://zone.example/zoneInformation")

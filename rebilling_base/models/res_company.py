@@ -9,7 +9,7 @@ from PIL import Image
 from stdnum.au import abn as stdnum_abn
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..tools import notify, spf
 
@@ -348,6 +348,50 @@ class ResCompany(models.Model):
         seq = seq.with_context(ir_sequence_date=fields.Date.to_string(date))
         return [seq._next() for _i in range(count)]
 
+    # ------------------------------------------------------------ access
+    @api.model
+    def _rebilling_config_fields(self):
+        """Fields a rebilling manager edits. Extend for an addon's own configuration fields.
+
+        The editable ``rebilling_*`` fields; not the sender confirmation (only
+        the emailed link sets it), nor technical ones (readonly, or restricted
+        with ``groups``).
+        """
+        return {
+            name
+            for name, field in self._fields.items()
+            if name.startswith("rebilling_") and not field.readonly and not field.groups
+        }
+
+    def _rebilling_check_write_access(self, vals):
+        """The controlled write path of rebilling managers (write access on ``res.company``).
+
+        Users without Odoo's "Access Rights" group change only the rebilling
+        configuration fields, of their own companies; nobody confirms the sender
+        address but the link of the confirmation email.
+        """
+        if self.env.su:
+            return
+        if vals.get("rebilling_sender_confirmed"):
+            raise AccessError(
+                self.env._("The sender email is confirmed by the link of the confirmation email.")
+            )
+        if self.env.user.has_group("base.group_erp_manager"):
+            return
+        others = set(vals) - self._rebilling_config_fields()
+        if others:
+            raise AccessError(
+                self.env._(
+                    "Rebilling administrators change the rebilling configuration of a company "
+                    "only, not: %s",
+                    ", ".join(sorted(others)),
+                )
+            )
+        if self - self.env.user.company_ids:
+            raise AccessError(
+                self.env._("You can change the rebilling configuration of your companies only.")
+            )
+
     # ------------------------------------------------------------ sender email
     @api.model_create_multi
     def create(self, vals_list):
@@ -356,6 +400,7 @@ class ResCompany(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
+        self._rebilling_check_write_access(vals)
         self._rebilling_check_abn(vals.get("rebilling_abn"))
         res = super().write(vals)
         if "rebilling_sender_email" in vals:

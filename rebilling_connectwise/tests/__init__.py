@@ -1,1 +1,2 @@
 from . import test_connectwise
+from . import test_connectwise_security
