@@ -449,11 +449,13 @@ class RebillingBackend(models.Model):
             "message": message,
             **values,
         }
+        # Written by the sync only: users read the log.
+        Log = self.env["rebilling.sync.log"].sudo()
         if records is None:
-            return self.env["rebilling.sync.log"].create(base)
-        return self.env["rebilling.sync.log"].create(
+            return Log.create(base).with_env(self.env)
+        return Log.create(
             [dict(base, res_model=record._name, res_id=record.id) for record in records]
-        )
+        ).with_env(self.env)
 
     # ------------------------------------------------------------ push: queue
     def _rebilling_push_batch_size(self, res_model):
@@ -720,7 +722,7 @@ class RebillingBackend(models.Model):
                     "duration": duration,
                 }
             )
-        self.env["rebilling.sync.log"].create(log_vals)
+        self.env["rebilling.sync.log"].sudo().create(log_vals)
 
     def _rebilling_push_done(self, record, binding, result):
         """Override point: after a successful push of ``record``."""
