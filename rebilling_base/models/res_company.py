@@ -1,5 +1,6 @@
 import base64
 import io
+from email.utils import formataddr
 import logging
 import re
 import secrets
@@ -56,6 +57,11 @@ class ResCompany(models.Model):
         "Invoice Sender Email", help="Invoices are emailed from this address once it is confirmed."
     )
     rebilling_sender_confirmed = fields.Boolean("Sender Email Confirmed", readonly=True, copy=False)
+    rebilling_email_from = fields.Char(
+        "Invoice Email From",
+        compute="_compute_rebilling_email_from",
+        help="The From header of the invoice emails: the invoice company name and sender email.",
+    )
     rebilling_sender_token = fields.Char(copy=False, groups="base.group_system")
     rebilling_notification_email = fields.Char(
         "Notification Email", help="Receives the summary of each billing run."
@@ -347,6 +353,14 @@ class ResCompany(models.Model):
         self.env.cr.execute("SELECT id FROM ir_sequence WHERE id = %s FOR UPDATE", [seq.id])
         seq = seq.with_context(ir_sequence_date=fields.Date.to_string(date))
         return [seq._next() for _i in range(count)]
+
+    @api.depends("name", "rebilling_company_name", "rebilling_sender_email")
+    def _compute_rebilling_email_from(self):
+        for company in self:
+            email = (company.rebilling_sender_email or "").strip()
+            name = company.rebilling_company_name or company.name or ""
+            # formataddr quotes a name with commas or quotes: one valid address.
+            company.rebilling_email_from = formataddr((name, email)) if email else False
 
     # ------------------------------------------------------------ access
     @api.model

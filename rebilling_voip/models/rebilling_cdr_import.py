@@ -303,7 +303,20 @@ class RebillingCdrImport(models.Model):
                 raise
             message = exc.args[0] if isinstance(exc, UserError) else str(exc)
             _logger.warning("CDR import of %s failed: %s", vals["name"], message)
-            return self.create(dict(vals, state="failed", message=message))
+            return self._create_failed(cdr_format, filename, message)
+
+    @api.model
+    def _create_failed(self, cdr_format, filename, message):
+        """A failed import of ``filename`` in ``cdr_format``, with the reason."""
+        return self.create(
+            {
+                "name": filename or "cdr.csv",
+                "format_id": cdr_format.id,
+                "company_id": cdr_format.company_id.id,
+                "state": "failed",
+                "message": message,
+            }
+        )
 
     # ------------------------------------------------------------ pipeline
     @api.model
