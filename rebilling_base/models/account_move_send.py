@@ -37,7 +37,7 @@ class AccountMoveSend(models.AbstractModel):
     @api.model
     def _hook_invoice_document_before_pdf_report_render(self, invoice, invoice_data):
         """A rebilling invoice is emailed only from a confirmed sender address, by any path."""
-        super()._hook_invoice_document_before_pdf_report_render(invoice, invoice_data)
+        res = super()._hook_invoice_document_before_pdf_report_render(invoice, invoice_data)
         if (
             invoice.rebilling_period
             and "email" in (invoice_data.get("sending_methods") or ())
@@ -53,6 +53,7 @@ class AccountMoveSend(models.AbstractModel):
                     sender=invoice.company_id.rebilling_sender_email or "",
                 ),
             }
+        return res
 
     @api.model
     def _hook_if_errors(self, moves_data, allow_raising=True):

@@ -256,8 +256,7 @@ class RebillingBackend(models.Model):
                     continue
                 raise AccessError(
                     self.env._(
-                        "Only system administrators change where %(backend)s connects "
-                        "(%(field)s).",
+                        "Only system administrators change where %(backend)s connects (%(field)s).",
                         backend=backend.display_name or self._description,
                         field=self._fields[name].string,
                     )

@@ -1,9 +1,9 @@
 import base64
 import io
-from email.utils import formataddr
 import logging
 import re
 import secrets
+from email.utils import formataddr
 
 import pytz
 from PIL import Image

@@ -52,15 +52,20 @@ class TestCompanyRules(RebillingCase):
         seen = 0
         for name in company_models(self.env):
             Model = self.env[name]
-            ids = Model.sudo().with_context(active_test=False).search(
-                [("company_id", "=", self.company.id)]
-            ).ids
+            ids = (
+                Model.sudo()
+                .with_context(active_test=False)
+                .search([("company_id", "=", self.company.id)])
+                .ids
+            )
             if not ids:
                 continue
             seen += 1
             try:
-                visible = Model.with_user(manager).with_context(active_test=False).search(
-                    [("id", "in", ids)]
+                visible = (
+                    Model.with_user(manager)
+                    .with_context(active_test=False)
+                    .search([("id", "in", ids)])
                 )
             except AccessError:
                 continue  # no read access at all

@@ -44,9 +44,7 @@ class TestReviewSecurity(ReviewCase):
     def test_send_wizard_refuses_held_invoices(self):
         Wizard = self.env["account.move.send.wizard"].with_user(self.clerk)
         with self.assertRaisesRegex(UserError, "under review"):
-            Form(
-                Wizard.with_context(active_model="account.move", active_ids=self.inv_a.ids)
-            ).save()
+            Form(Wizard.with_context(active_model="account.move", active_ids=self.inv_a.ids)).save()
 
     def test_send_wizard_refuses_an_unconfirmed_sender(self):
         self.inv_a.with_user(self.approver).action_rebilling_review_approve()
