@@ -41,6 +41,19 @@ class TestReviewSecurity(ReviewCase):
         self.assertEqual(self.inv_a.rebilling_review_state, "approved")
         self.assertEqual(self.inv_a.rebilling_approved_by_id, self.approver)
 
+    def test_shared_review_flags_changed_by_system_admins_only(self):
+        flag = self.env["rebilling.review.flag"].search([], limit=1)
+        self.assertTrue(flag.with_user(self.manager).name, "readable")
+        with self.assertRaises(AccessError):
+            flag.with_user(self.manager).active = False
+        system = new_test_user(
+            self.env,
+            login="review_sec_system",
+            groups="base.group_system,rebilling_base.group_rebilling_manager",
+        )
+        flag.with_user(system).color = 5
+        self.assertEqual(flag.color, 5)
+
     def test_send_wizard_refuses_held_invoices(self):
         Wizard = self.env["account.move.send.wizard"].with_user(self.clerk)
         with self.assertRaisesRegex(UserError, "under review"):
