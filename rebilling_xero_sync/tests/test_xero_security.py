@@ -1,7 +1,7 @@
 import logging
 
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import Form, new_test_user, tagged
 
 from .common import XeroCase
 
@@ -54,6 +54,10 @@ class TestXeroSecurity(XeroCase):
         for name in endpoints:
             with self.assertRaises(AccessError):
                 backend.write({name: "https://attacker.example/x"})
+        # The form shows them read-only.
+        form = Form(backend)
+        with self.assertRaises(AssertionError):
+            form.xero_token_url = "https://attacker.example/token"
         # Nor through a new backend; the defaults are fine.
         self.backend.active = False
         Backend = self.env["rebilling.backend"].with_user(manager)
@@ -66,7 +70,8 @@ class TestXeroSecurity(XeroCase):
             groups="base.group_system,rebilling_base.group_rebilling_manager",
             company_id=self.company.id,
         )
-        self.backend.with_user(admin).xero_token_url = "https://identity.example/token"
+        with Form(self.backend.with_user(admin)) as form:
+            form.xero_token_url = "https://identity.example/token"
         self.assertEqual(self.backend.xero_token_url, "https://identity.example/token")
         with self.assertRaises(ValidationError):
             self.backend.with_user(admin).xero_token_url = "http://identity.example/token"
