@@ -377,34 +377,31 @@ class ResCompany(models.Model):
             if name.startswith("rebilling_") and not field.readonly and not field.groups
         }
 
-    def _rebilling_check_write_access(self, vals):
-        """The controlled write path of rebilling managers (write access on ``res.company``).
+    def _rebilling_config_write(self, fnames):
+        """Whether changing ``fnames`` goes through the controlled path of rebilling managers.
 
-        Users without Odoo's "Access Rights" group change only the rebilling
-        configuration fields, of their own companies; nobody confirms the sender
-        address but the link of the confirmation email.
+        Rebilling managers have no write access on ``res.company``: they change
+        the rebilling configuration fields (``_rebilling_config_fields``) of
+        their own companies, and nothing else, through this path (with sudo).
+        Users with write access (Odoo's "Access Rights") write as usual.
         """
-        if self.env.su:
-            return
-        if vals.get("rebilling_sender_confirmed"):
-            raise AccessError(
-                self.env._("The sender email is confirmed by the link of the confirmation email.")
-            )
-        if self.env.user.has_group("base.group_erp_manager"):
-            return
-        others = set(vals) - self._rebilling_config_fields()
-        if others:
-            raise AccessError(
-                self.env._(
-                    "Rebilling administrators change the rebilling configuration of a company "
-                    "only, not: %s",
-                    ", ".join(sorted(others)),
-                )
-            )
-        if self - self.env.user.company_ids:
-            raise AccessError(
-                self.env._("You can change the rebilling configuration of your companies only.")
-            )
+        return bool(
+            self
+            and not self.env.su
+            and not self.has_access("write")
+            and self.env.user.has_group("rebilling_base.group_rebilling_manager")
+            and set(fnames) <= self._rebilling_config_fields()
+            and not self - self.env.user.company_ids
+        )
+
+    def onchange(self, values, field_names, fields_spec):
+        # The configuration form of a rebilling manager (see _rebilling_config_write).
+        if field_names and self._rebilling_config_write(field_names):
+            for fname in fields_spec:
+                if fname in self._fields:
+                    self._check_field_access(self._fields[fname], "read")
+            return super(ResCompany, self.sudo()).onchange(values, field_names, fields_spec)
+        return super().onchange(values, field_names, fields_spec)
 
     # ------------------------------------------------------------ sender email
     @api.model_create_multi
@@ -414,7 +411,12 @@ class ResCompany(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
-        self._rebilling_check_write_access(vals)
+        if vals.get("rebilling_sender_confirmed") and not self.env.su:
+            raise AccessError(
+                self.env._("The sender email is confirmed by the link of the confirmation email.")
+            )
+        if self._rebilling_config_write(list(vals)):
+            return self.sudo().write(vals)
         self._rebilling_check_abn(vals.get("rebilling_abn"))
         res = super().write(vals)
         if "rebilling_sender_email" in vals:

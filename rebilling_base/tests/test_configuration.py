@@ -66,12 +66,19 @@ class TestConfiguration(RebillingCase):
         ):
             with self.assertRaises(AccessError, msg=vals):
                 company.write(vals)
+        # Nor the company's files (logo...): no write access on res.company at all.
+        with self.assertRaises(AccessError):
+            self.env["ir.attachment"].with_user(manager).create(
+                {"name": "logo.png", "res_model": "res.company", "res_id": self.company.id}
+            )
         # Not the configuration of a company the manager does not belong to.
         other = self.env["res.company"].create({"name": "Other reseller"})
         with self.assertRaises(AccessError):
             other.with_user(manager).write({"rebilling_phone": "02 9000 0000"})
-        # The configuration form works: rebilling fields, and the new sender address
-        # needs the confirmation link again.
+        # The configuration form works (editable in the web client too): rebilling
+        # fields, and the new sender address needs the confirmation link again.
+        arch = company.get_views([(self.env.ref(CONFIG_VIEW).id, "form")])["views"]["form"]
+        self.assertNotIn('edit="False"', arch["arch"])
         with Form(company, view=CONFIG_VIEW) as form:
             form.rebilling_phone = "02 9000 5555"
             form.rebilling_tz = "Australia/Perth"
