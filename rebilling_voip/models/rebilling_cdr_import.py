@@ -37,6 +37,7 @@ import psycopg2
 from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
+from odoo.addons.rebilling_base.tools.transient import raise_if_transient
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -299,6 +300,8 @@ class RebillingCdrImport(models.Model):
                 imp._ingest_file(data)
                 return imp
         except (UserError, psycopg2.Error, ValueError) as exc:
+            # A lock or serialization failure is not the file's error: retried as a whole.
+            raise_if_transient(exc)
             if raise_on_error:
                 raise
             message = exc.args[0] if isinstance(exc, UserError) else str(exc)
