@@ -11,6 +11,7 @@
     "external_dependencies": {"python": ["requests"]},
     "data": [
         "security/ir.model.access.csv",
+        "security/rebilling_autotask_security.xml",
         "views/rebilling_autotask_record_views.xml",
         "views/rebilling_backend_views.xml",
         "views/rebilling_service_views.xml",

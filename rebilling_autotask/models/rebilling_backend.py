@@ -64,6 +64,10 @@ class RebillingBackend(models.Model):
     autotask_zone_name = fields.Char("Zone", readonly=True, copy=False)
     autotask_web_url = fields.Char("Autotask Web URL", readonly=True, copy=False)
 
+    @api.model
+    def _rebilling_endpoint_fields(self):
+        return super()._rebilling_endpoint_fields() | {"autotask_zone_url"}
+
     # ------------------------------------------------------------ connection
     def _autotask_psa_headers(self):
         secret = self.sudo()
@@ -98,7 +102,8 @@ class RebillingBackend(models.Model):
         )
         if not isinstance(zone, dict) or not zone.get("url"):
             raise UserError(self.env._("Zone information could not be determined."))
-        self.write(
+        # The API URL follows the zone lookup's answer (set by a system administrator).
+        self.sudo().write(
             {
                 "api_url": zone["url"].rstrip("/") + "/V1.0",
                 "autotask_zone_name": zone.get("zoneName") or False,

@@ -29,3 +29,12 @@ class TestAutotaskSecurity(AutotaskCase):
         invoice = self.invoices_of(self.customer_a, NOV)
         self.assertTrue(run)
         invoice.with_user(user).action_rebilling_autotask_push()
+
+    def test_zone_url_changed_by_system_admins_only(self):
+        """A rebilling manager cannot send the Autotask secret to another host."""
+        self.check_endpoints_admin_only(
+            self.connect(),
+            ["autotask_zone_url"],
+            lambda backend: backend.action_autotask_connect(),
+            "https://zone.example/zoneInformation",
+        )

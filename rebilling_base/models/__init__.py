@@ -2,6 +2,7 @@ from . import (
     account_move,
     account_move_line,
     account_move_send,
+    ir_attachment,
     mail_mail,
     mail_notification,
     product_template,

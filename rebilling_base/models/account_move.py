@@ -237,14 +237,9 @@ class AccountMove(models.Model):
                 for move in moves
             }
         )
-        attachment = self.env["ir.attachment"].create(
-            {"name": "invoices.zip", "raw": content, "mimetype": "application/zip"}
+        return self.env["ir.attachment"]._rebilling_download(
+            "invoices.zip", content, "application/zip"
         )
-        return {
-            "type": "ir.actions.act_url",
-            "url": f"/web/content/{attachment.id}?download=true",
-            "target": "download",
-        }
 
     @api.model
     def _rebilling_zip(self, documents):

@@ -4,6 +4,8 @@ import subprocess
 from odoo import api, models
 from odoo.tools.misc import find_in_path
 
+from .account_move import SENDER_NOT_VERIFIED
+
 
 @functools.cache
 def wkhtmltopdf_renders_batches():
@@ -31,6 +33,27 @@ class AccountMoveSend(models.AbstractModel):
         for invoice, invoice_data in invoices_data.items():
             super()._prepare_invoice_pdf_report({invoice: invoice_data})
         return None
+
+    @api.model
+    def _hook_invoice_document_before_pdf_report_render(self, invoice, invoice_data):
+        """A rebilling invoice is emailed only from a confirmed sender address, by any path."""
+        res = super()._hook_invoice_document_before_pdf_report_render(invoice, invoice_data)
+        if (
+            invoice.rebilling_period
+            and "email" in (invoice_data.get("sending_methods") or ())
+            and not invoice.company_id.rebilling_sender_confirmed
+            and not invoice_data.get("error")
+        ):
+            invoice_data["error"] = {
+                "error_title": self.env._(
+                    "%(invoice)s: %(reason)s. Confirm %(sender)s with the link of the "
+                    "confirmation email first.",
+                    invoice=invoice.display_name,
+                    reason=SENDER_NOT_VERIFIED,
+                    sender=invoice.company_id.rebilling_sender_email or "",
+                ),
+            }
+        return res
 
     @api.model
     def _hook_if_errors(self, moves_data, allow_raising=True):

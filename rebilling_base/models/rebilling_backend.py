@@ -53,10 +53,11 @@ import logging
 import threading
 import time
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from odoo import api, fields, models
 from odoo.addons.queue_job.exception import RetryableJobError
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..connector.http import ConnectorError, HttpClient, RateLimiter, RetryableError
 from ..tools import notify
@@ -69,6 +70,9 @@ PENDING_JOB_STATES = ("wait_dependencies", "pending", "enqueued")
 # Re-queued attempts of a push whose records met a transient failure.
 MAX_PUSH_ATTEMPTS = 5
 
+# Hosts an endpoint may be reached on in plain http (fake servers of the tests, local proxies).
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
 _LIMITERS = {}
 _LIMITERS_LOCK = threading.Lock()
 
@@ -77,6 +81,14 @@ def payload_hash(payload):
     """A stable hash of a JSON-able payload."""
     text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def endpoint_url_allowed(url):
+    """Whether ``url`` may receive credentials: https, or http(s) on the local host."""
+    parts = urlsplit((url or "").strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    return parts.scheme == "https" or parts.hostname in LOCAL_HOSTS
 
 
 def split_every(size, items):
@@ -194,6 +206,62 @@ class RebillingBackend(models.Model):
             if backend.read_timeout <= 0:
                 raise ValidationError(self.env._("The read timeout must be positive."))
 
+    # ------------------------------------------------------------ endpoints
+    @api.model
+    def _rebilling_endpoint_fields(self):
+        """Fields deciding where credentials are sent. Extend for a connector's own URLs.
+
+        Only system administrators change them (to anything but the system's
+        defaults), and only to https addresses (http on the local host only).
+        """
+        return {"api_url"}
+
+    @api.constrains(lambda self: self._rebilling_endpoint_fields())
+    def _check_endpoint_urls(self):
+        for backend in self:
+            for name in sorted(self._rebilling_endpoint_fields()):
+                url = backend[name]
+                if url and not endpoint_url_allowed(url):
+                    raise ValidationError(
+                        self.env._(
+                            "%(field)s must be an https address (plain http is accepted on "
+                            "127.0.0.1 or localhost only): %(url)s",
+                            field=self._fields[name].string,
+                            url=url,
+                        )
+                    )
+
+    def _rebilling_endpoint_defaults(self, backend_type, name):
+        """The values of endpoint ``name`` anyone may set: empty and the system's defaults."""
+        allowed = {False, ""}
+        allowed.add(self._rebilling_type_defaults(backend_type).get(name, False))
+        allowed.add(self.default_get([name]).get(name, False))
+        return allowed
+
+    def _rebilling_check_endpoint_access(self, vals_list):
+        """Refuse a new endpoint URL to anyone but a system administrator.
+
+        ``vals_list``: ``(backend or empty record, vals)`` pairs of a create or write.
+        """
+        if self.env.su or self.env.user.has_group("base.group_system"):
+            return
+        names = self._rebilling_endpoint_fields()
+        for backend, vals in vals_list:
+            backend_type = vals.get("backend_type", backend.backend_type)
+            for name in names & set(vals):
+                value = vals[name] or False
+                if backend and value == (backend[name] or False):
+                    continue
+                if value in self._rebilling_endpoint_defaults(backend_type, name):
+                    continue
+                raise AccessError(
+                    self.env._(
+                        "Only system administrators change where %(backend)s connects (%(field)s).",
+                        backend=backend.display_name or self._description,
+                        field=self._fields[name].string,
+                    )
+                )
+
     # ------------------------------------------------------------ type defaults
     @api.model
     def _rebilling_type_defaults(self, backend_type):
@@ -205,7 +273,12 @@ class RebillingBackend(models.Model):
         for vals in vals_list:
             for name, value in self._rebilling_type_defaults(vals.get("backend_type")).items():
                 vals.setdefault(name, value)
+        self._rebilling_check_endpoint_access([(self.browse(), vals) for vals in vals_list])
         return super().create(vals_list)
+
+    def write(self, vals):
+        self._rebilling_check_endpoint_access([(backend, vals) for backend in self])
+        return super().write(vals)
 
     @api.onchange("backend_type")
     def _onchange_backend_type(self):
@@ -375,11 +448,13 @@ class RebillingBackend(models.Model):
             "message": message,
             **values,
         }
+        # Written by the sync only: users read the log.
+        Log = self.env["rebilling.sync.log"].sudo()
         if records is None:
-            return self.env["rebilling.sync.log"].create(base)
-        return self.env["rebilling.sync.log"].create(
+            return Log.create(base).with_env(self.env)
+        return Log.create(
             [dict(base, res_model=record._name, res_id=record.id) for record in records]
-        )
+        ).with_env(self.env)
 
     # ------------------------------------------------------------ push: queue
     def _rebilling_push_batch_size(self, res_model):
@@ -646,7 +721,7 @@ class RebillingBackend(models.Model):
                     "duration": duration,
                 }
             )
-        self.env["rebilling.sync.log"].create(log_vals)
+        self.env["rebilling.sync.log"].sudo().create(log_vals)
 
     def _rebilling_push_done(self, record, binding, result):
         """Override point: after a successful push of ``record``."""

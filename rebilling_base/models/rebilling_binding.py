@@ -115,6 +115,14 @@ class RebillingBinding(models.Model):
         return {binding.external_id: binding for binding in bindings}
 
     @api.model
+    def _rebilling_create_binding(self, backend, record, vals):
+        """Create the binding of ``record``: written by the sync only (users read them)."""
+        binding = self.sudo().create(
+            {"backend_id": backend.id, "res_model": record._name, "res_id": record.id, **vals}
+        )
+        return binding.with_env(self.env)
+
+    @api.model
     def _rebilling_bind(self, backend, record, external_id, binding=None, **values):
         """Create or update the binding of ``record``; return it."""
         vals = {
@@ -127,11 +135,9 @@ class RebillingBinding(models.Model):
         if binding is None:
             binding = self._rebilling_map(backend, record).get(record.id, self)
         if binding:
-            binding.write(vals)
+            binding.sudo().write(vals)
             return binding
-        return self.create(
-            {"backend_id": backend.id, "res_model": record._name, "res_id": record.id, **vals}
-        )
+        return self._rebilling_create_binding(backend, record, vals)
 
     @api.model
     def _rebilling_set_error(self, backend, record, message, binding=None):
@@ -140,8 +146,6 @@ class RebillingBinding(models.Model):
             binding = self._rebilling_map(backend, record).get(record.id, self)
         vals = {"sync_state": "error", "sync_error": message, "sync_date": fields.Datetime.now()}
         if binding:
-            binding.write(vals)
+            binding.sudo().write(vals)
             return binding
-        return self.create(
-            {"backend_id": backend.id, "res_model": record._name, "res_id": record.id, **vals}
-        )
+        return self._rebilling_create_binding(backend, record, vals)

@@ -3,13 +3,14 @@ import io
 import logging
 import re
 import secrets
+from email.utils import formataddr
 
 import pytz
 from PIL import Image
 from stdnum.au import abn as stdnum_abn
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
 from ..tools import notify, spf
@@ -57,6 +58,11 @@ class ResCompany(models.Model):
         "Invoice Sender Email", help="Invoices are emailed from this address once it is confirmed."
     )
     rebilling_sender_confirmed = fields.Boolean("Sender Email Confirmed", readonly=True, copy=False)
+    rebilling_email_from = fields.Char(
+        "Invoice Email From",
+        compute="_compute_rebilling_email_from",
+        help="The From header of the invoice emails: the invoice company name and sender email.",
+    )
     rebilling_sender_token = fields.Char(copy=False, groups="base.group_system")
     rebilling_notification_email = fields.Char(
         "Notification Email", help="Receives the summary of each billing run."
@@ -389,6 +395,55 @@ class ResCompany(models.Model):
         self.sudo().rebilling_journal_id = journal
         return journal
 
+    @api.depends("name", "rebilling_company_name", "rebilling_sender_email")
+    def _compute_rebilling_email_from(self):
+        for company in self:
+            email = (company.rebilling_sender_email or "").strip()
+            name = company.rebilling_company_name or company.name or ""
+            # formataddr quotes a name with commas or quotes: one valid address.
+            company.rebilling_email_from = formataddr((name, email)) if email else False
+
+    # ------------------------------------------------------------ access
+    @api.model
+    def _rebilling_config_fields(self):
+        """Fields a rebilling manager edits. Extend for an addon's own configuration fields.
+
+        The editable ``rebilling_*`` fields; not the sender confirmation (only
+        the emailed link sets it), nor technical ones (readonly, or restricted
+        with ``groups``).
+        """
+        return {
+            name
+            for name, field in self._fields.items()
+            if name.startswith("rebilling_") and not field.readonly and not field.groups
+        }
+
+    def _rebilling_config_write(self, fnames):
+        """Whether changing ``fnames`` goes through the controlled path of rebilling managers.
+
+        Rebilling managers have no write access on ``res.company``: they change
+        the rebilling configuration fields (``_rebilling_config_fields``) of
+        their own companies, and nothing else, through this path (with sudo).
+        Users with write access (Odoo's "Access Rights") write as usual.
+        """
+        return bool(
+            self
+            and not self.env.su
+            and not self.has_access("write")
+            and self.env.user.has_group("rebilling_base.group_rebilling_manager")
+            and set(fnames) <= self._rebilling_config_fields()
+            and not self - self.env.user.company_ids
+        )
+
+    def onchange(self, values, field_names, fields_spec):
+        # The configuration form of a rebilling manager (see _rebilling_config_write).
+        if field_names and self._rebilling_config_write(field_names):
+            for fname in fields_spec:
+                if fname in self._fields:
+                    self._check_field_access(self._fields[fname], "read")
+            return super(ResCompany, self.sudo()).onchange(values, field_names, fields_spec)
+        return super().onchange(values, field_names, fields_spec)
+
     # ------------------------------------------------------------ sender email
     @api.model_create_multi
     def create(self, vals_list):
@@ -397,6 +452,12 @@ class ResCompany(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
+        if vals.get("rebilling_sender_confirmed") and not self.env.su:
+            raise AccessError(
+                self.env._("The sender email is confirmed by the link of the confirmation email.")
+            )
+        if self._rebilling_config_write(list(vals)):
+            return self.sudo().write(vals)
         self._rebilling_check_abn(vals.get("rebilling_abn"))
         res = super().write(vals)
         if "rebilling_sender_email" in vals:

@@ -5,5 +5,6 @@ from . import (
     test_connector_models,
     test_customers,
     test_portal,
+    test_security,
     test_sending,
 )

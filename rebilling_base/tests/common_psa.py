@@ -7,7 +7,8 @@ A rebilling company whose backend talks to a fake PSA over real HTTP
 from datetime import date
 from urllib.parse import urlsplit
 
-from odoo.tests import Form
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import Form, new_test_user
 from odoo.tests import common as test_common
 from odoo.tools import config
 
@@ -46,6 +47,30 @@ class PsaCase(RebillingCase):
         backend = form.record
         backend.write(FAST_SETTINGS)
         return backend
+
+    def check_endpoints_admin_only(self, backend, names, connect, admin_value):
+        """Only system administrators move the endpoints ``names`` (https only); a
+        rebilling manager is refused and still connects with ``connect(backend)``."""
+        manager = new_test_user(
+            self.env,
+            login=f"{self.backend_type}_endpoint_manager",
+            groups="rebilling_base.group_rebilling_manager",
+        )
+        for name in (*names, "api_url"):
+            with self.assertRaises(AccessError, msg=name):
+                backend.with_user(manager).write({name: "https://attacker.example/x"})
+        action = connect(backend.with_user(manager))
+        self.assertEqual(action["params"]["type"], "success", action["params"]["message"])
+        admin = new_test_user(
+            self.env,
+            login=f"{self.backend_type}_endpoint_admin",
+            groups="base.group_system,rebilling_base.group_rebilling_manager",
+        )
+        backend.with_user(admin).write({names[0]: admin_value})
+        self.assertEqual(backend[names[0]], admin_value)
+        # Plain http only on the local host, even for an administrator.
+        with self.assertRaises(ValidationError):
+            backend.with_user(admin).write({names[0]: admin_value.replace("https:", "http:")})
 
     def record(self, kind, external_id):
         """The pulled record ``kind`` with this external id of ``self.backend``."""

@@ -2,7 +2,7 @@ import base64
 from datetime import date
 
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import Form, tagged
+from odoo.tests import Form, new_test_user, tagged
 
 from .common import VALID_ABN, RebillingCase, png_bytes
 
@@ -51,6 +51,44 @@ class TestConfiguration(RebillingCase):
         )
         with self.assertRaises(AccessError):
             self.company.with_user(user).write({"rebilling_payment_term_days": 7})
+
+    def test_rebilling_manager_writes_only_the_rebilling_configuration(self):
+        manager = new_test_user(
+            self.env, login="reseller_cfg", groups="rebilling_base.group_rebilling_manager"
+        )
+        company = self.company.with_user(manager)
+        for vals in (
+            {"fiscalyear_lock_date": date(2030, 1, 1)},
+            {"hard_lock_date": date(2030, 1, 1)},
+            {"name": "Renamed"},
+            {"rebilling_phone": "02 9000 0000", "email": "x@example.com"},
+            {"rebilling_sender_confirmed": True},
+        ):
+            with self.assertRaises(AccessError, msg=vals):
+                company.write(vals)
+        # Nor the company's files (logo...): no write access on res.company at all.
+        with self.assertRaises(AccessError):
+            self.env["ir.attachment"].with_user(manager).create(
+                {"name": "logo.png", "res_model": "res.company", "res_id": self.company.id}
+            )
+        # Not the configuration of a company the manager does not belong to.
+        other = self.env["res.company"].create({"name": "Other reseller"})
+        with self.assertRaises(AccessError):
+            other.with_user(manager).write({"rebilling_phone": "02 9000 0000"})
+        # The configuration form works (editable in the web client too): rebilling
+        # fields, and the new sender address needs the confirmation link again.
+        arch = company.get_views([(self.env.ref(CONFIG_VIEW).id, "form")])["views"]["form"]
+        self.assertNotIn('edit="False"', arch["arch"])
+        with Form(company, view=CONFIG_VIEW) as form:
+            form.rebilling_phone = "02 9000 5555"
+            form.rebilling_tz = "Australia/Perth"
+            form.rebilling_sender_email = "billing@example.com"
+        self.assertEqual(self.company.rebilling_phone, "02 9000 5555")
+        self.assertEqual(self.company.rebilling_tz, "Australia/Perth")
+        self.assertFalse(self.company.rebilling_sender_confirmed)
+        token = self.company.sudo().rebilling_sender_token
+        self.assertEqual(self.env["res.company"]._rebilling_confirm_sender(token), self.company)
+        self.assertTrue(self.company.rebilling_sender_confirmed)
 
     def test_abn_checksum(self):
         with self.assertRaisesRegex(ValidationError, "ABN"):

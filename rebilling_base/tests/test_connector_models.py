@@ -216,6 +216,38 @@ class TestConnectorModels(RebillingCase):
             form.read_timeout = 12.0
         self.assertEqual(self.backend.sudo().client_secret, "s3cret")
 
+    def test_bindings_and_logs_written_by_the_sync_only(self):
+        user = new_test_user(
+            self.env, login="sync-clerk", groups="rebilling_base.group_rebilling_user"
+        )
+        partner = self.partners[:1]
+        with self.stand_ins():
+            summary = self.backend.with_user(user)._rebilling_push(partner)
+        self.assertEqual(summary["pushed"], partner.ids)
+        binding = self.Binding.search(
+            [("backend_id", "=", self.backend.id), ("res_model", "=", "res.partner")]
+        )
+        log = self.Log.search([("backend_id", "=", self.backend.id)])
+        self.assertEqual(binding.with_user(user).external_id, f"EXT-{partner.id}")
+        self.assertTrue(log.with_user(user).read(["state"]))
+        with self.assertRaises(AccessError):
+            binding.with_user(user).external_id = "EXT-someone-else"
+        with self.assertRaises(AccessError):
+            self.Binding.with_user(user).create(
+                {
+                    "backend_id": self.backend.id,
+                    "res_model": "res.partner",
+                    "res_id": self.partners[1].id,
+                    "external_id": "EXT-forged",
+                }
+            )
+        with self.assertRaises(AccessError):
+            log.with_user(user).write({"state": "done", "message": False})
+        with self.assertRaises(AccessError):
+            self.Log.with_user(user).create(
+                {"backend_id": self.backend.id, "direction": "push", "state": "done"}
+            )
+
     def test_backends_of_other_companies_are_hidden(self):
         other = self.env["res.company"].create({"name": "Other reseller"})
         user = new_test_user(

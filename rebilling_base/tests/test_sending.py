@@ -2,6 +2,7 @@ import csv
 import io
 import zipfile
 from datetime import date
+from email.utils import getaddresses
 
 import openpyxl
 
@@ -106,6 +107,22 @@ class TestSending(RebillingCase):
         self.assertIn("billing@southerncross.example.com", mail.email_from)
         self.assertIn("invoices@harbour.example.com", mail.recipient_ids.mapped("email"))
         self.assertTrue(mail.attachment_ids.filtered(lambda a: a.mimetype == "application/pdf"))
+
+    def test_from_header_quotes_the_company_name(self):
+        """A company name with a comma and quotes still gives one valid From address."""
+        self.company.write(
+            {"rebilling_company_name": 'Smith, Jones & "Partners"', "rebilling_auto_invoice": True}
+        )
+        self.company.rebilling_sender_confirmed = True
+        self.run_billing(NOV)
+        invoice = self.invoices_of(self.customer_a)
+        run_send_cron(self.env)
+        mail = sent_mails(self.env, invoice)
+        self.assertEqual(len(mail), 1)
+        self.assertEqual(
+            getaddresses([mail.email_from]),
+            [('Smith, Jones & "Partners"', "billing@southerncross.example.com")],
+        )
 
     def test_without_auto_invoice_invoices_stay_pending(self):
         self.run_billing(NOV)

@@ -73,6 +73,10 @@ class RebillingBackend(models.Model):
         "Default Product Type ID", help="Type id of the catalog products created from a service."
     )
 
+    @api.model
+    def _rebilling_endpoint_fields(self):
+        return super()._rebilling_endpoint_fields() | {"connectwise_site_url"}
+
     # ------------------------------------------------------------ connection
     def _connectwise_psa_auth(self):
         secret = self.sudo()
@@ -124,7 +128,10 @@ class RebillingBackend(models.Model):
         if not codebase:
             raise UserError(self.env._("ConnectWise did not give the codebase of the company."))
         codebase = codebase.strip("/") + "/"
-        self.write({"connectwise_codebase": codebase, "api_url": f"{site}/{codebase}apis/3.0"})
+        # The API URL follows the site (set by a system administrator).
+        self.sudo().write(
+            {"connectwise_codebase": codebase, "api_url": f"{site}/{codebase}apis/3.0"}
+        )
         return codebase
 
     def action_connectwise_connect(self):

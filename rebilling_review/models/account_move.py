@@ -42,6 +42,16 @@ APPROVER_GROUP = "rebilling_review.group_rebilling_approver"
 # Invoice lines the billing run generates; a reissue replaces them.
 GENERATED_LINE_KINDS = ("service", "recurring", "once", "usage")
 CRON_BATCH = 200
+# Written only by the approver actions and the crons (with sudo, after their checks).
+REVIEW_FIELDS = frozenset(
+    {
+        "rebilling_review_state",
+        "rebilling_review_deadline",
+        "rebilling_approved_by_id",
+        "rebilling_approved_date",
+        "rebilling_reissue_at",
+    }
+)
 # Writes that change no invoice line: skip Odoo's line synchronisation and balance check.
 NO_LINE_SYNC = {
     "skip_invoice_sync": True,
@@ -91,6 +101,16 @@ class AccountMove(models.Model):
     )
 
     # ------------------------------------------------------------ guards
+    def write(self, vals):
+        if not self.env.su and REVIEW_FIELDS & set(vals):
+            raise AccessError(
+                self.env._(
+                    "The review of an invoice changes only through Approve, Adjust and "
+                    "Reissue, by a rebilling approver."
+                )
+            )
+        return super().write(vals)
+
     def _rebilling_review_check_approver(self):
         if not self.env.su and not self.env.user.has_group(APPROVER_GROUP):
             raise AccessError(
@@ -260,7 +280,9 @@ class AccountMove(models.Model):
         """
         new_state = vals.get("rebilling_review_state")
         old_states = self.grouped("rebilling_review_state") if new_state else {}
-        self.with_context(tracking_disable=True, **NO_LINE_SYNC).write(vals)
+        # The callers checked the approver (or are the crons): the review fields are
+        # written with sudo, a direct write is refused (see ``write``).
+        self.sudo().with_context(tracking_disable=True, **NO_LINE_SYNC).write(vals)
         changed = {old: moves for old, moves in old_states.items() if old != new_state}
         if not changed:
             return
@@ -449,13 +471,8 @@ class AccountMove(models.Model):
                     partner=self.partner_id.display_name,
                 )
             )
-        self.write(
-            {
-                "invoice_line_ids": new_lines,
-                "rebilling_review_state": "under_review",
-                "rebilling_reissue_at": False,
-            }
-        )
+        self.write({"invoice_line_ids": new_lines})
+        self.sudo().write({"rebilling_review_state": "under_review", "rebilling_reissue_at": False})
         self.action_post()
         for line in self.invoice_line_ids.filtered("rebilling_charge_id"):
             if line.rebilling_charge_id.charge_type == "once":

@@ -1,1 +1,7 @@
-from . import test_customer_class, test_review_flags, test_review_flow, test_review_http
+from . import (
+    test_customer_class,
+    test_review_flags,
+    test_review_flow,
+    test_review_http,
+    test_review_security,
+)

@@ -37,6 +37,7 @@ import psycopg2
 from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
+from odoo.addons.rebilling_base.tools.transient import raise_if_transient
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -299,11 +300,26 @@ class RebillingCdrImport(models.Model):
                 imp._ingest_file(data)
                 return imp
         except (UserError, psycopg2.Error, ValueError) as exc:
+            # A lock or serialization failure is not the file's error: retried as a whole.
+            raise_if_transient(exc)
             if raise_on_error:
                 raise
             message = exc.args[0] if isinstance(exc, UserError) else str(exc)
             _logger.warning("CDR import of %s failed: %s", vals["name"], message)
-            return self.create(dict(vals, state="failed", message=message))
+            return self._create_failed(cdr_format, filename, message)
+
+    @api.model
+    def _create_failed(self, cdr_format, filename, message):
+        """A failed import of ``filename`` in ``cdr_format``, with the reason."""
+        return self.create(
+            {
+                "name": filename or "cdr.csv",
+                "format_id": cdr_format.id,
+                "company_id": cdr_format.company_id.id,
+                "state": "failed",
+                "message": message,
+            }
+        )
 
     # ------------------------------------------------------------ pipeline
     @api.model

@@ -6,4 +6,5 @@ from . import (
     test_portal,
     test_rating,
     test_reseller_wizard,
+    test_security,
 )

@@ -303,8 +303,36 @@ class TestImport(VoipCase):
                 fh.write(good)
             with open(os.path.join(folder, "b.csv"), "wb") as fh:
                 fh.write(b"")
-            imports = self.fmt._import_directory()
+            imports = self.fmt._import_directory(commit=False)
             self.assertEqual(imports.mapped("state"), ["done", "done"])
             self.assertEqual(imports[0].imported_count, 1)
             self.assertTrue(os.path.exists(os.path.join(folder, "done", "a.csv")))
             self.assertFalse(os.path.exists(os.path.join(folder, "a.csv")))
+
+    def test_folder_import_reads_only_regular_files_of_the_folder(self):
+        """A link out of the folder, a pipe or a file over the limit is skipped, with
+        the reason; the files after it are imported."""
+        self.env["ir.config_parameter"].sudo().set_param("rebilling_voip.cdr_max_file_size", "300")
+        good = "\n".join([HEADER, csv_line("2026-10-06 10:00:00", 60, A, "0412 000 051", "G1")])
+        with tempfile.TemporaryDirectory() as outside, tempfile.TemporaryDirectory() as folder:
+            self.fmt.sudo().import_directory = folder
+            secret = os.path.join(outside, "secret.csv")
+            with open(secret, "w") as fh:
+                fh.write(good.replace("G1", "S1"))
+            os.symlink(secret, os.path.join(folder, "a-link.csv"))
+            os.mkfifo(os.path.join(folder, "b-pipe.csv"))
+            with open(os.path.join(folder, "c-big.csv"), "w") as fh:
+                fh.write(good + "\n" + "x" * 400)
+            with open(os.path.join(folder, "d-good.csv"), "w") as fh:
+                fh.write(good)
+            imports = self.fmt._import_directory(commit=False)
+            self.assertEqual(imports.mapped("state"), ["failed", "failed", "failed", "done"])
+            self.assertIn("symbolic link", imports[0].message)
+            self.assertIn("not a regular file", imports[1].message)
+            self.assertIn("limit of 300 bytes", imports[2].message)
+            self.assertFalse(self.cdr("S1"), "the linked file was not read")
+            self.assertTrue(self.cdr("G1"))
+            self.assertTrue(os.path.exists(secret), "the link's target stays where it is")
+            failed = sorted(os.listdir(os.path.join(folder, "failed")))
+            self.assertEqual(failed, ["a-link.csv", "b-pipe.csv", "c-big.csv"])
+            self.assertEqual(os.listdir(os.path.join(folder, "done")), ["d-good.csv"])

@@ -125,5 +125,5 @@ class AccountMove(models.Model):
             url = binding.backend_id._xero_online_invoice_url(binding.external_id)
             if not url:
                 raise UserError(self.env._("Xero has no online invoice for this invoice."))
-            binding.sync_data = dict(binding.sync_data or {}, online_url=url)
+            binding.sudo().sync_data = dict(binding.sync_data or {}, online_url=url)
         return {"type": "ir.actions.act_url", "url": url, "target": "new"}

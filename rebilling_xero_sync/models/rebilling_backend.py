@@ -110,6 +110,16 @@ class RebillingBackend(models.Model):
             "batch_size": xero.BATCH_SIZE,
         }
 
+    @api.model
+    def _rebilling_endpoint_fields(self):
+        return super()._rebilling_endpoint_fields() | {
+            "xero_authorize_url",
+            "xero_token_url",
+            "xero_revocation_url",
+            "xero_connections_url",
+            "xero_app_url",
+        }
+
     def _compute_xero_redirect_uri(self):
         for backend in self:
             backend.xero_redirect_uri = backend.get_base_url() + xero.CALLBACK_PATH
