@@ -1,8 +1,9 @@
 """Shared helpers of the setup scripts (install, demo, test).
 
 Every check stops the script with a message that names what is missing and
-how to get it. Nothing here installs Odoo itself: Odoo 19.0 Community must
-already be importable as ``odoo`` in this interpreter (see README.md).
+how to get it. When Odoo 19.0 Community is not importable as ``odoo``, the
+scripts install it from the source given with ``--odoo PATH`` (or the
+environment variable ``ODOO_SOURCE``): see ``odoo_install.py``.
 """
 
 import configparser
@@ -52,13 +53,14 @@ def run(cmd, **kw):
 # ---------------------------------------------------------------- checks
 def check_odoo():
     """Return the odoo package; stop when it is missing or not 19.0."""
+    from odoo_install import SOURCES_HELP
+
     try:
         from odoo import release
     except ImportError as exc:
         raise SetupError(
             f"Odoo is not installed: 'import odoo' fails in {sys.executable} ({exc}). "
-            f"Install Odoo {ODOO_SERIES} Community into this interpreter first "
-            "(README.md, section Prerequisites)."
+            + SOURCES_HELP
         ) from exc
     if release.serie != ODOO_SERIES:
         raise SetupError(
@@ -216,10 +218,39 @@ def write_config(name, **options):
     return path
 
 
-def prepare(debian_required=True):
-    """All checks and installs shared by the demo and the test command."""
+def add_odoo_argument(parser):
+    parser.add_argument(
+        "--odoo",
+        metavar="PATH",
+        default=os.environ.get("ODOO_SOURCE"),
+        help="Odoo 19.0 Community source (folder, tarball or bare git directory) to install "
+        "when 'import odoo' fails (default: $ODOO_SOURCE)",
+    )
+
+
+def ensure_odoo(source):
+    """Install Odoo from ``source`` when it is not importable, then start this script again."""
+    import odoo_install
+
     try:
         check_odoo()
+        return
+    except SetupError:
+        if not source or os.environ.get("REBILLING_ODOO_INSTALLED"):
+            raise
+    try:
+        odoo_install.install(source, python=sys.executable, workdir=LOCAL_DIR)
+    except odoo_install.OdooSourceError as exc:
+        raise SetupError(str(exc)) from exc
+    # The editable install is seen by a new interpreter only.
+    env = dict(os.environ, REBILLING_ODOO_INSTALLED="1")
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def prepare(debian_required=True, odoo_source=None):
+    """All checks and installs shared by the demo and the test command."""
+    try:
+        ensure_odoo(odoo_source)
         ensure_python_requirements()
         ensure_debian_tools(required=debian_required)
         ensure_postgresql()

@@ -15,7 +15,17 @@ import subprocess
 import time
 import urllib.request
 
-from common import ADDONS, ROOT, drop_database, fail, odoo_server_script, prepare, say, write_config
+from common import (
+    ADDONS,
+    ROOT,
+    add_odoo_argument,
+    drop_database,
+    fail,
+    odoo_server_script,
+    prepare,
+    say,
+    write_config,
+)
 
 DEMO_DB = os.environ.get("REBILLING_DEMO_DB", "rebilling_demo")
 # One demo mailbox does not exist, so the email summary shows a failure.
@@ -71,9 +81,10 @@ def main():
     parser.add_argument("--no-serve", action="store_true", help="do not start the server")
     parser.add_argument("--keep-db", action="store_true", help="reuse the demo database")
     parser.add_argument("--port", default=os.environ.get("REBILLING_DEMO_PORT", "8069"))
+    add_odoo_argument(parser)
     args = parser.parse_args()
 
-    prepare()
+    prepare(odoo_source=args.odoo)
     config = write_config("local", http_port=args.port)
     server = odoo_server_script()
     started = time.monotonic()

@@ -17,7 +17,17 @@ import subprocess
 import sys
 import time
 
-from common import ADDONS, ROOT, drop_database, fail, prepare, run, say, write_config
+from common import (
+    ADDONS,
+    ROOT,
+    add_odoo_argument,
+    drop_database,
+    fail,
+    prepare,
+    run,
+    say,
+    write_config,
+)
 
 TEST_DB = os.environ.get("REBILLING_TEST_DB", "rebilling_test")
 TEST_HTTP_PORT = os.environ.get("REBILLING_TEST_HTTP_PORT", "8169")
@@ -80,9 +90,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reuse-db", action="store_true", help="keep the existing test database")
     parser.add_argument("--no-lint", action="store_true", help="skip ruff and pylint-odoo")
+    add_odoo_argument(parser)
     args, pytest_args = parser.parse_known_args()
 
-    prepare()
+    prepare(odoo_source=args.odoo)
     started = time.monotonic()
     try:
         if not args.no_lint:

@@ -454,7 +454,7 @@ class RebillingBillingRun(models.Model):
         for line in moves.line_ids.filtered("rebilling_charge_id"):
             if line.rebilling_charge_id.charge_type == "once":
                 line.rebilling_charge_id.invoice_line_id = line
-        moves = moves.with_context(self.env.context)
+        moves = moves.with_env(self.env)
         for move in moves:
             lines_by_partner[move.partner_id.id].write(
                 {

@@ -284,7 +284,7 @@ class CommittedData:
                     env["ir.sequence"].browse(new_seq).unlink()
                 if new_journal and new_journal != journal_id:
                     env["account.journal"].browse(new_journal).unlink()  # and its mail alias
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
 
 
 @tagged("post_install", "-at_install")
@@ -339,7 +339,7 @@ class TestParallelChunks(TransactionCase):
             company._rebilling_journal()
             company._rebilling_next_numbers(0, FAR)  # the sequence exists before the chunks
             run_id, line_ids = run.id, run.line_ids.sorted("id").ids
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
         self.addCleanup(data.cleanup, run_id)
 
         b_done = threading.Event()
@@ -352,7 +352,7 @@ class TestParallelChunks(TransactionCase):
                     env["rebilling.billing.run"].browse(run_id)._process_chunk(ids)
                     if wait_for is not None and not wait_for.wait(60):
                         errors.append("the other chunk could not finish while this one was open")
-                    cr.commit()
+                    cr.commit()  # pylint: disable=invalid-commit
                     if signal is not None:
                         signal.set()
             except Exception as exc:
