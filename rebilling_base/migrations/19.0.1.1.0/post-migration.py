@@ -19,3 +19,8 @@ def migrate(cr, version):
         )
         if last:
             company.rebilling_journal_id = last.journal_id
+    # The invoice template (noupdate) takes its From header from the company,
+    # built with email.utils.formataddr.
+    template = env.ref("rebilling_base.mail_template_rebilling_invoice", raise_if_not_found=False)
+    if template:
+        template.email_from = "{{ object.company_id.rebilling_email_from }}"
