@@ -389,3 +389,31 @@ class TestParallelChunks(TransactionCase):
                     Job.load(env, record.uuid).perform()
             self.assertEqual(run.state, "done")
             cr.rollback()
+
+
+@tagged("post_install", "-at_install")
+class TestPendingCron(RebillingCase):
+    """The pending-chunk cron and the job runner never work on the same run."""
+
+    def start(self):
+        run = self.env["rebilling.billing.run"]._get_or_create(self.company, NOV)
+        run.action_start()  # the chunk is a stored job, as in production
+        job = self.env["queue.job"].search(
+            [("method_name", "=", "_process_chunk"), ("state", "=", "pending")]
+        )
+        self.assertEqual(len(job), 1)
+        return run, job
+
+    def test_cron_leaves_a_run_to_a_live_job_runner(self):
+        run, job = self.start()
+        # The job runner took the chunk (enqueued it to a worker) a moment ago.
+        job.write({"state": "enqueued", "date_enqueued": datetime.now()})
+        self.env["rebilling.billing.run"]._cron_process_pending(commit=False)
+        self.assertEqual(run.pending_count, 2, "the cron does not fight the job runner")
+        self.assertEqual(run.state, "running")
+
+    def test_cron_bills_the_run_when_no_job_runner_works(self):
+        run, _job = self.start()
+        self.env["rebilling.billing.run"]._cron_process_pending(commit=False)
+        self.assertEqual(run.state, "done")
+        self.assertEqual(run.invoice_count, 2)
