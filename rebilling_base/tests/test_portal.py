@@ -26,11 +26,11 @@ class TestPortal(RebillingCase, HttpCase):
         cls.sent = cls.env["account.move"].search(
             [("partner_id", "=", cls.customer_a.id), ("rebilling_period", "=", NOV)]
         )
-        cls.sent.write({"is_move_sent": True})
+        cls.sent.write({"is_move_sent": True, "rebilling_mail_accepted": True})
         cls.other = cls.env["account.move"].search(
             [("partner_id", "=", cls.customer_b.id), ("rebilling_period", "=", NOV)]
         )
-        cls.other.write({"is_move_sent": True})
+        cls.other.write({"is_move_sent": True, "rebilling_mail_accepted": True})
         # A second invoice of customer A, not sent yet.
         cls.env.cr.execute(
             "UPDATE account_move SET rebilling_period = %s WHERE id = %s",

@@ -5,22 +5,18 @@ from datetime import date
 
 import openpyxl
 
+from odoo.exceptions import UserError
 from odoo.tests import Form, HttpCase, tagged
 
-from .common import RebillingCase
+from .common import RebillingCase, run_send_cron
 from .fakes.fake_dns import FakeDNS
+from .fakes.fake_smtp import FakeSMTP
 
 NOV = date(2026, 11, 1)
 
 
 def sent_mails(env, move):
     return env["mail.mail"].search([("model", "=", "account.move"), ("res_id", "=", move.id)])
-
-
-def run_send_cron(env):
-    """What account's "Send invoices" cron does, without its commit (forbidden in tests)."""
-    queued = env["account.move"].search([("sending_data", "!=", False), ("state", "=", "posted")])
-    env["account.move.send"]._generate_and_send_invoices(queued, from_cron=True)
 
 
 @tagged("post_install", "-at_install")
@@ -225,3 +221,119 @@ class TestExports(RebillingCase):
             names = zf.namelist()
             self.assertEqual(len(names), 2)
             self.assertTrue(zf.read(names[0]), "each invoice has its document")
+
+
+@tagged("post_install", "-at_install")
+class TestHonestSendStates(RebillingCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company.rebilling_notification_email = "ops@southerncross.example.com"
+        cls.customer_mute = cls.env["res.partner"].create(
+            {"name": "Silent Cafe", "is_company": True, "rebilling_enabled": True}
+        )
+        cls.env["rebilling.service"].create(
+            {
+                "partner_id": cls.customer_mute.id,
+                "product_id": cls.product_nbn.id,
+                "date_start": date(2026, 1, 1),
+            }
+        )
+
+    def notifications_to_ops(self):
+        return self.env["mail.notification"].search(
+            [("res_partner_id.email", "=", "ops@southerncross.example.com")]
+        )
+
+    def test_no_email_address_fails_and_the_run_warns(self):
+        self.company.rebilling_auto_invoice = True
+        run = self.run_billing(NOV)
+        invoice = self.invoices_of(self.customer_mute)
+        self.assertEqual(invoice.rebilling_send_state, "failed")
+        self.assertEqual(invoice.rebilling_send_error, "no email address")
+        self.assertFalse(invoice.sending_data)
+        warning = run.message_ids.filtered(lambda m: "Silent Cafe" in (m.body or ""))
+        self.assertTrue(warning, "the run's chatter names the customer without address")
+        self.assertIn("no email address", str(warning[0].body))
+        run_send_cron(self.env)
+        self.assertEqual(invoice.rebilling_send_state, "failed")
+        self.assertFalse(sent_mails(self.env, invoice))
+        # The notification email gets the run's summary with the counts and the warning.
+        finished = self.notifications_to_ops().mail_message_id.filtered(
+            lambda m: m.model == "rebilling.billing.run" and m.res_id == run.id
+        )
+        self.assertEqual(len(finished), 1)
+        self.assertIn("3 invoices, 0 errors", str(finished.body))
+        self.assertIn("Silent Cafe", str(finished.body))
+        # Sending it again by hand still fails with the reason.
+        result = invoice.action_rebilling_send()
+        self.assertEqual(result["params"]["type"], "warning")
+        self.assertIn("no email address", result["params"]["message"])
+
+    def test_without_auto_invoice_the_run_warns_before_sending(self):
+        run = self.run_billing(NOV)
+        self.assertTrue(run.message_ids.filtered(lambda m: "Silent Cafe" in (m.body or "")))
+        self.assertEqual(self.invoices_of(self.customer_mute).rebilling_send_state, "pending")
+
+    def test_sent_only_when_the_mail_server_accepts(self):
+        self.company.rebilling_auto_invoice = True
+        self.run_billing(NOV)
+        a, b = self.invoices_of(self.customer_a), self.invoices_of(self.customer_b)
+        with FakeSMTP(reject=["invoices@harbour.example.com"]) as smtp:
+            run_send_cron(self.env, smtp=smtp)
+        self.assertEqual(b.rebilling_send_state, "sent")
+        self.assertEqual(a.rebilling_send_state, "failed")
+        self.assertIn("mailbox unavailable", a.rebilling_send_error)
+        self.assertEqual(
+            [rcpts for _sender, rcpts, _msg in smtp.messages if "hello@bondi.example.com" in rcpts],
+            [["hello@bondi.example.com"]],
+        )
+        # The notification email is told about the failure.
+        failure = self.notifications_to_ops().mail_message_id.filtered(
+            lambda m: m.model == "account.move" and m.res_id == a.id
+        )
+        self.assertEqual(len(failure), 1)
+        self.assertIn("mailbox unavailable", str(failure.body))
+        # A sent invoice cannot be cancelled; it stays sent (and on the portal).
+        with self.assertRaisesRegex(UserError, "already sent"):
+            b.action_rebilling_cancel_send()
+        self.assertEqual(b.rebilling_send_state, "sent")
+        # A bounce afterwards turns it Failed and notifies again.
+        b._message_receive_bounce("hello@bondi.example.com", self.customer_b)
+        self.assertEqual(b.rebilling_send_state, "failed")
+        self.assertTrue(
+            self.notifications_to_ops().mail_message_id.filtered(
+                lambda m: m.model == "account.move" and m.res_id == b.id
+            )
+        )
+
+    def test_email_summary_lists_this_companys_rebilling_emails(self):
+        self.company.rebilling_auto_invoice = True
+        run = self.run_billing(NOV)
+        run_send_cron(self.env)
+        other_invoice = self.env["account.move"].create(
+            {"move_type": "out_invoice", "partner_id": self.customer_a.id}
+        )
+        other_invoice.message_post(
+            body="not rebilling", partner_ids=self.customer_a.ids, message_type="comment"
+        )
+        action = self.env.ref("rebilling_base.action_open_email_summary").run()
+        shown = self.env["mail.notification"].search(action["domain"])
+        invoices = self.invoices_of(self.customer_a) | self.invoices_of(self.customer_b)
+        self.assertEqual(
+            set(
+                shown.mail_message_id.filtered(lambda m: m.model == "account.move").mapped("res_id")
+            ),
+            set(invoices.ids),
+        )
+        self.assertIn(
+            run.id,
+            shown.mail_message_id.filtered(lambda m: m.model == "rebilling.billing.run").mapped(
+                "res_id"
+            ),
+        )
+        other = self.env["res.company"].create({"name": "Other Reseller"})
+        self.env.user.company_ids |= other
+        action = self.env.ref("rebilling_base.action_open_email_summary").with_company(other).run()
+        if action.get("res_model") == "mail.notification":
+            self.assertFalse(self.env["mail.notification"].search(action["domain"]))
