@@ -341,6 +341,7 @@ class RebillingBillingRun(models.Model):
                 err=self.error_count,
             )
         )
+        self.company_id._rebilling_notify_run_done(self)
 
     def _process_lines(self, lines):
         """Bill ``lines`` (locked, pending). Isolate failing customers."""
@@ -447,10 +448,11 @@ class RebillingBillingRun(models.Model):
         )
         usage = self._rebilling_usage_lines(partners)
         lines = defaultdict(list)
+        in_lang = self._rebilling_partner_lang_runs()
         for service in services:
-            lines[service.partner_id.id].append(self._service_line(service))
+            lines[service.partner_id.id].append(in_lang(service.partner_id)._service_line(service))
         for charge in charges:
-            lines[charge.partner_id.id].append(self._charge_line(charge))
+            lines[charge.partner_id.id].append(in_lang(charge.partner_id)._charge_line(charge))
         for pid, usage_lines in usage.items():
             lines[pid].extend(usage_lines)
         result = {}
@@ -461,6 +463,21 @@ class RebillingBillingRun(models.Model):
             vals = self._rebilling_prepare_invoice_vals(partner, line_vals)
             result[partner.id] = vals
         return result
+
+    def _rebilling_partner_lang_runs(self):
+        """A function giving ``self`` in a customer's language, so that the dates and
+        amounts of line labels follow the customer (en_AU: 01/11/2026), not the user
+        of the cron. Extend for another language choice."""
+        runs = {}
+        default = self.company_id.partner_id.lang or self.env.lang
+
+        def in_lang(partner):
+            lang = partner.lang or default
+            if lang not in runs:
+                runs[lang] = self.with_context(lang=lang)
+            return runs[lang]
+
+        return in_lang
 
     def _prorate(self, date_start, date_end):
         """(factor, first day, last day) of [date_start, date_end] within the invoiced month."""

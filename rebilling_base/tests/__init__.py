@@ -4,6 +4,7 @@ from . import (
     test_connector_http,
     test_connector_models,
     test_customers,
+    test_invoice_document,
     test_portal,
     test_sending,
 )
