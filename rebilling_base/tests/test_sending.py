@@ -166,8 +166,17 @@ class TestExports(RebillingCase):
         wizard.month = date(2026, 11, 15)
         attachment = self._download(wizard.save().action_export())
         self.assertTrue(attachment.name.endswith(".csv"))
-        rows = list(csv.DictReader(io.StringIO(attachment.raw.decode())))
-        self.assertEqual(len(rows[0]), 27)
+        text = attachment.raw.decode()
+        # Xero's SalesInvoiceTemplate.csv header, written out by hand.
+        self.assertEqual(
+            text.splitlines()[0],
+            "*ContactName,EmailAddress,POAddressLine1,POAddressLine2,POAddressLine3,"
+            "POAddressLine4,POCity,PORegion,POPostalCode,POCountry,*InvoiceNumber,Reference,"
+            "*InvoiceDate,*DueDate,Total,InventoryItemCode,*Description,*Quantity,*UnitAmount,"
+            "Discount,*AccountCode,*TaxType,TaxAmount,TrackingName1,TrackingOption1,"
+            "TrackingName2,TrackingOption2,Currency,BrandingTheme",
+        )
+        rows = list(csv.DictReader(io.StringIO(text)))
         invoice = self.invoices_of(self.customer_a)
         mine = [r for r in rows if r["*InvoiceNumber"] == invoice.name]
         self.assertEqual(len(mine), len(invoice.invoice_line_ids))
@@ -178,6 +187,9 @@ class TestExports(RebillingCase):
         self.assertEqual(first["*AccountCode"], "200")
         self.assertEqual(first["*TaxType"], "GST on Income")
         self.assertEqual(first["Currency"], "AUD")
+        # 99.00 + 10% GST, computed by hand.
+        self.assertEqual(first["Total"], "108.90")
+        self.assertEqual(first["TaxAmount"], "9.90")
         self.product_nbn.rebilling_xero_account_code = "210"
         rows = list(
             csv.DictReader(
@@ -199,6 +211,33 @@ class TestExports(RebillingCase):
         self.assertTrue(zipped.name.endswith(".zip"))
         with zipfile.ZipFile(io.BytesIO(zipped.raw)) as zf:
             self.assertEqual(len(zf.namelist()), 2)
+
+    def test_formula_injection_is_neutralised_in_csv_and_xlsx(self):
+        evil = '=HYPERLINK("http://evil.example.com","Click")'
+        self.customer_a.name = evil
+        self.customer_a.city = "+61 trick"
+        self.service_a.name = "@SUM(1+1)"
+        self.run_billing(NOV)
+        wizard = self.env["rebilling.export.wizard"].create({"month": NOV})
+        rows = list(
+            csv.DictReader(io.StringIO(wizard._xero_csv_files(wizard._get_moves())[0].decode()))
+        )
+        mine = [r for r in rows if "HYPERLINK" in r["*ContactName"]]
+        self.assertTrue(mine)
+        for row in mine:
+            self.assertEqual(row["*ContactName"], "'" + evil)
+            self.assertEqual(row["POCity"], "'+61 trick")
+            self.assertTrue(row["*Description"].startswith("'@SUM"))
+        for row in rows:
+            for value in row.values():
+                self.assertFalse(value.startswith(("=", "+", "@")), value)
+        wizard.export_type = "xlsx"
+        attachment = self._download(wizard.action_export())
+        book = openpyxl.load_workbook(io.BytesIO(attachment.raw))
+        cells = [c for row in book.active.iter_rows() for c in row if c.value is not None]
+        self.assertFalse([c for c in cells if c.data_type == "f"], "no formula cell")
+        names = [c.value for c in cells if "HYPERLINK" in str(c.value)]
+        self.assertEqual(names, ["'" + evil])
 
     def test_summary_xlsx(self):
         self.run_billing(NOV)
