@@ -49,7 +49,7 @@ class AccountMove(models.Model):
 
     _rebilling_once_per_period = models.UniqueIndex(
         "(company_id, partner_id, rebilling_period) "
-        "WHERE rebilling_period IS NOT NULL AND state != 'cancel'",
+        "WHERE rebilling_period IS NOT NULL AND state != 'cancel' AND move_type = 'out_invoice'",
         "This customer already has an invoice for this billing period.",
     )
 
@@ -104,6 +104,15 @@ class AccountMove(models.Model):
         for line in self.invoice_line_ids:
             totals[line.rebilling_line_kind or "manual"] += line.price_subtotal
         return [(label, totals[kind]) for kind, label in LINE_KINDS if kind in totals]
+
+    def _reverse_moves(self, default_values_list=None, cancel=False):
+        """A credit note of a rebilling invoice stays in rebilling (lists, Summary,
+        portal, exports): it keeps the invoice's billing period."""
+        default_values_list = default_values_list or [{} for _move in self]
+        for move, default_values in zip(self, default_values_list, strict=True):
+            if move.rebilling_period and move.move_type == "out_invoice":
+                default_values.setdefault("rebilling_period", move.rebilling_period)
+        return super()._reverse_moves(default_values_list=default_values_list, cancel=cancel)
 
     def _sequence_matches_date(self):
         # Rebilling invoices are numbered by the company's rebilling sequence,
@@ -236,6 +245,10 @@ class AccountMove(models.Model):
             )
         moves.write({"rebilling_send_cancelled": True, "sending_data": False})
         return True
+
+    def action_rebilling_preview(self):
+        """Preview invoice, at the top of the Summary: the real document, dummy data."""
+        return self.env.company.action_rebilling_preview()
 
     def action_rebilling_download_pdf(self):
         """One invoice: its PDF. Several: one zip of their PDFs."""

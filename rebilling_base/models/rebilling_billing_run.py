@@ -227,6 +227,7 @@ class RebillingBillingRun(models.Model):
             .ids
         )
         ids |= set(self._rebilling_usage_partner_ids()) & set(partners.ids)
+        ids |= set(self.env["rebilling.adjustment"]._lines(self, partners))
         return self.env["res.partner"].browse(sorted(ids))
 
     def _prepare_lines(self):
@@ -455,6 +456,8 @@ class RebillingBillingRun(models.Model):
             lines[charge.partner_id.id].append(in_lang(charge.partner_id)._charge_line(charge))
         for pid, usage_lines in usage.items():
             lines[pid].extend(usage_lines)
+        for pid, extra in self.env["rebilling.adjustment"]._lines(self, partners).items():
+            lines[pid].extend(extra)
         result = {}
         for partner in partners:
             line_vals = [vals for vals in lines.get(partner.id, []) if vals]
@@ -506,6 +509,8 @@ class RebillingBillingRun(models.Model):
             "price_unit": float_round(service.price_unit * factor, precision_digits=4),
             "rebilling_service_id": service.id,
             "rebilling_line_kind": "service",
+            "rebilling_date_from": first,
+            "rebilling_date_to": last,
         }
 
     def _charge_line(self, charge):
@@ -523,7 +528,7 @@ class RebillingBillingRun(models.Model):
                 "rebilling_charge_id": charge.id,
                 "rebilling_line_kind": "once",
             }
-        factor, first, last = self._prorate(charge.date_start, charge.date_end)
+        factor, first, last = self._prorate(charge.date_start, charge._rebilling_date_end())
         if factor <= 0:
             return None
         return {
@@ -534,6 +539,8 @@ class RebillingBillingRun(models.Model):
             "rebilling_service_id": charge.service_id.id,
             "rebilling_charge_id": charge.id,
             "rebilling_line_kind": "recurring",
+            "rebilling_date_from": first,
+            "rebilling_date_to": last,
         }
 
     # ------------------------------------------------------------ hooks

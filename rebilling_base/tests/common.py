@@ -3,6 +3,7 @@
 import base64
 import contextlib
 import io
+import subprocess
 from datetime import date
 from unittest.mock import patch
 
@@ -14,6 +15,13 @@ from odoo.tests import TransactionCase
 from .fakes.fake_smtp import FakeSMTP
 
 VALID_ABN = "51 824 753 556"
+
+
+def pdf_to_text(content):
+    """The text of a PDF (poppler's pdftotext), to check what the customer reads."""
+    return subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=content, capture_output=True, check=True
+    ).stdout.decode()
 
 
 @contextlib.contextmanager

@@ -1,11 +1,10 @@
 """The document the customer receives: tax invoice, language, white label."""
 
-import subprocess
 from datetime import date
 
 from odoo.tests import Form, tagged
 
-from .common import VALID_ABN, RebillingCase
+from .common import VALID_ABN, RebillingCase, pdf_to_text
 
 NOV = date(2026, 11, 1)
 
@@ -17,9 +16,7 @@ def pdf_text(env, invoice):
         .with_context(force_report_rendering=True)
         ._render_qweb_pdf("account.account_invoices", invoice.ids)
     )
-    return subprocess.run(
-        ["pdftotext", "-layout", "-", "-"], input=content, capture_output=True, check=True
-    ).stdout.decode()
+    return pdf_to_text(content)
 
 
 @tagged("post_install", "-at_install")

@@ -1,7 +1,11 @@
+import io
 from datetime import date
+
+from PIL import Image
 
 from odoo import Command
 from odoo.tests import HttpCase, tagged
+from odoo.tools import file_open
 
 from .common import RebillingCase
 
@@ -65,3 +69,20 @@ class TestPortal(RebillingCase, HttpCase):
             response = self.url_open(f"/my/invoices/{hidden.id}", allow_redirects=False)
             self.assertIn(response.status_code, (302, 303, 403, 404))
             self.assertNotIn(hidden.name, response.text)
+
+    def test_portal_shows_the_reseller_logo_and_no_placeholder(self):
+        self.authenticate("harbour_portal", "harbour_portal")
+        html = self.url_open(f"/my/invoices/{self.sent.id}?report_type=html").text
+        logo = self.company.rebilling_logo.decode()
+        self.assertIn(logo[:200], html, "the reseller's logo on the document")
+        self.assertNotIn("o_company_logo_small", html, "no standard header with its logo slot")
+        page = self.url_open(f"/my/invoices/{self.sent.id}").text
+        self.assertIn(f"/logo.png?company={self.company.id}", page)
+        served = self.url_open(f"/logo.png?company={self.company.id}").content
+        with file_open("base/static/img/res_company_logo.png", "rb") as placeholder:
+            self.assertNotEqual(
+                Image.open(io.BytesIO(served)).size,
+                Image.open(placeholder).size,
+                "the portal header shows the reseller's logo, not Odoo's placeholder",
+            )
+        self.assertEqual(Image.open(io.BytesIO(served)).size, (100, 60))
