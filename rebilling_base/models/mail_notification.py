@@ -13,7 +13,6 @@ class MailNotification(models.Model):
     )
     rebilling_company_id = fields.Many2one(
         "res.company",
-        "Rebilling Company",
         compute="_compute_rebilling_company_id",
         store=True,
         index="btree_not_null",

@@ -1,4 +1,5 @@
 import base64
+import contextlib
 import io
 import logging
 import re
@@ -14,6 +15,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_date
 
 from ..tools import notify, spf
+from .account_move import NO_EMAIL_ADDRESS
 
 _logger = logging.getLogger(__name__)
 
@@ -270,17 +272,14 @@ class ResCompany(models.Model):
         """Render ``report_ref`` for a dummy invoice inside a savepoint rolled back after."""
         self.ensure_one()
         rendered = {}
-        try:
-            with self.env.cr.savepoint():
-                move = self.with_context(
-                    tracking_disable=True, mail_notrack=True
-                )._rebilling_preview_move()
-                rendered["pdf"] = self.env["ir.actions.report"]._render_qweb_pdf(
-                    report_ref, move.ids
-                )[0]
-                raise PreviewRollback
-        except PreviewRollback:
-            pass
+        with contextlib.suppress(PreviewRollback), self.env.cr.savepoint():
+            move = self.with_context(
+                tracking_disable=True, mail_notrack=True
+            )._rebilling_preview_move()
+            rendered["pdf"] = self.env["ir.actions.report"]._render_qweb_pdf(report_ref, move.ids)[
+                0
+            ]
+            raise PreviewRollback
         self.env.invalidate_all()
         return rendered["pdf"]
 
@@ -703,11 +702,16 @@ class ResCompany(models.Model):
     def _rebilling_notify_run_done(self, run):
         """Email the notification address that ``run`` finished, with its counts."""
         self.ensure_one()
+        if run.dry_run:
+            return self.env["mail.message"]  # a preview bills and emails nobody
         moves = run.invoice_ids
         no_address = moves.partner_id.filtered(lambda p: not p._rebilling_email())
-        if no_address and not self.rebilling_auto_invoice:
-            # Auto Invoice warns when it queues them; otherwise warn before anyone sends.
-            run.message_post(body=moves._rebilling_no_address_message(no_address))
+        unwarned = moves.filtered(
+            lambda m: m.partner_id in no_address and m.rebilling_send_error != NO_EMAIL_ADDRESS
+        ).partner_id
+        if unwarned:
+            # Queuing warned about the others; these wait for a manual send or a review.
+            run.message_post(body=moves._rebilling_no_address_message(unwarned))
         body = self.env._(
             "%(run)s finished: %(inv)s invoices, %(err)s errors, %(queued)s queued for email, "
             "%(failed)s failed to send.",

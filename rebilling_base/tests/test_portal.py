@@ -4,7 +4,7 @@ from datetime import date
 from PIL import Image
 
 from odoo import Command
-from odoo.tests import HttpCase, tagged
+from odoo.tests import Form, HttpCase, tagged
 from odoo.tools import file_open
 
 from .common import RebillingCase
@@ -86,3 +86,23 @@ class TestPortal(RebillingCase, HttpCase):
                 "the portal header shows the reseller's logo, not Odoo's placeholder",
             )
         self.assertEqual(Image.open(io.BytesIO(served)).size, (100, 60))
+
+    def test_credit_note_of_a_sent_invoice_is_on_the_portal(self):
+        wizard = Form(
+            self.env["account.move.reversal"].with_context(
+                active_model="account.move", active_ids=self.sent.ids
+            )
+        )
+        wizard.reason = "Duplicate billing"
+        action = wizard.save().refund_moves()
+        credit_note = self.env["account.move"].browse(action["res_id"])
+        credit_note.action_post()
+        self.assertEqual(credit_note.rebilling_period, self.sent.rebilling_period)
+        self.authenticate("harbour_portal", "harbour_portal")
+        self.assertNotIn(credit_note.name, self.url_open("/my/invoices").text, "not sent yet")
+        credit_note.write({"is_move_sent": True, "rebilling_mail_accepted": True})
+        self.assertEqual(credit_note.rebilling_send_state, "sent")
+        self.assertIn(credit_note.name, self.url_open("/my/invoices").text)
+        detail = self.url_open(f"/my/invoices/{credit_note.id}?report_type=html")
+        self.assertEqual(detail.status_code, 200)
+        self.assertIn("Credit Note", detail.text)

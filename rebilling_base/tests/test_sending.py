@@ -327,6 +327,16 @@ class TestHonestSendStates(RebillingCase):
             [rcpts for _sender, rcpts, _msg in smtp.messages if "hello@bondi.example.com" in rcpts],
             [["hello@bondi.example.com"]],
         )
+        # White label: the email shows the company logo, which is the reseller's logo
+        # (Odoo's "Your logo" placeholder was replaced when the logo was configured).
+        email = next(msg for _s, rcpts, msg in smtp.messages if "hello@bondi.example.com" in rcpts)
+        html = next(
+            part.get_payload(decode=True).decode()
+            for part in email.walk()
+            if part.get_content_type() == "text/html"
+        )
+        self.assertIn("Southern Cross Communications", html)
+        self.assertFalse(self.company.uses_default_logo)
         # The notification email is told about the failure.
         failure = self.notifications_to_ops().mail_message_id.filtered(
             lambda m: m.model == "account.move" and m.res_id == a.id
