@@ -40,6 +40,19 @@ class RebillingAdjustment(models.AbstractModel):
         return result
 
     @api.model
+    def _credit_note_if_negative(self, vals):
+        """Invoice values whose lines sum below zero (credits larger than the month's
+        charges) become a credit note of the opposite lines: Odoo posts no negative
+        invoice. Other values are returned as they are."""
+        lines = [cmd[2] for cmd in vals.get("invoice_line_ids", []) if cmd[0] == 0]
+        untaxed = sum(line.get("quantity", 1.0) * line.get("price_unit", 0.0) for line in lines)
+        if vals.get("move_type") != "out_invoice" or untaxed >= 0:
+            return vals
+        for line in lines:
+            line["price_unit"] = -line.get("price_unit", 0.0)
+        return dict(vals, move_type="out_refund")
+
+    @api.model
     def _dates_label(self, partner, first, last):
         env = self.with_context(lang=partner.lang or self.env.lang).env
         return f"{format_date(env, first)} - {format_date(env, last)}"

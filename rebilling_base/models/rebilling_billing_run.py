@@ -464,7 +464,7 @@ class RebillingBillingRun(models.Model):
             if not line_vals:
                 continue
             vals = self._rebilling_prepare_invoice_vals(partner, line_vals)
-            result[partner.id] = vals
+            result[partner.id] = self.env["rebilling.adjustment"]._credit_note_if_negative(vals)
         return result
 
     def _rebilling_partner_lang_runs(self):

@@ -162,3 +162,18 @@ class TestCatchUpAndCredits(RebillingCase):
         self.assertEqual(mine[0]["*Quantity"], "-1")
         self.assertEqual(mine[0]["TaxAmount"], "-9.90")
         self.assertIn(invoice.name, mine[0]["Reference"])
+
+    def test_credit_larger_than_the_month_makes_a_credit_note(self):
+        self.run_billing(NOV)
+        with Form(self.service_a) as form:
+            form.date_end = date(2026, 11, 20)
+        self.run_billing(DEC)
+        credit_note = self.invoices_of(self.customer_a, DEC)
+        self.assertEqual(credit_note.move_type, "out_refund")
+        self.assertEqual(credit_note.state, "posted")
+        # 99.00 x 10/30 = 33.00 credited, plus 10% GST = 36.30
+        self.assertAlmostEqual(credit_note.amount_untaxed, 33.0)
+        self.assertAlmostEqual(credit_note.amount_total, 36.3)
+        self.assertIn("21/11/2026 - 30/11/2026", credit_note.invoice_line_ids.name)
+        run = self.env["rebilling.billing.run"].search([("period_start", "=", DEC)])
+        self.assertFalse(run.error_count)
