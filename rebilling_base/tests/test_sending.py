@@ -8,7 +8,7 @@ import openpyxl
 from odoo.exceptions import UserError
 from odoo.tests import Form, HttpCase, tagged
 
-from .common import RebillingCase, run_send_cron
+from .common import VALID_ABN, RebillingCase, run_send_cron
 from .fakes.fake_dns import FakeDNS
 from .fakes.fake_smtp import FakeSMTP
 
@@ -336,6 +336,8 @@ class TestHonestSendStates(RebillingCase):
             if part.get_content_type() == "text/html"
         )
         self.assertIn("Southern Cross Communications", html)
+        self.assertIn("Phone: 02 9000 1234", html)
+        self.assertIn(f"ABN: {VALID_ABN}", html)
         self.assertFalse(self.company.uses_default_logo)
         # The notification email is told about the failure.
         failure = self.notifications_to_ops().mail_message_id.filtered(
