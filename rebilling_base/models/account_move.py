@@ -17,6 +17,7 @@ SEND_STATES = [
     ("cancelled", "Cancelled"),
 ]
 SENDER_NOT_VERIFIED = "sender email not verified"
+NO_EMAIL_ADDRESS = "no email address"
 
 
 class AccountMove(models.Model):
@@ -35,13 +36,20 @@ class AccountMove(models.Model):
     )
     rebilling_send_error = fields.Char("Sending Error", copy=False, tracking=True)
     rebilling_send_cancelled = fields.Boolean("Sending Cancelled", copy=False, tracking=True)
+    rebilling_mail_accepted = fields.Boolean(
+        "Accepted by the Mail Server",
+        copy=False,
+        readonly=True,
+        help="The outgoing mail server accepted the invoice email (set when Odoo's mail "
+        "queue hands it over; a bounce later turns the invoice Failed).",
+    )
     rebilling_service_summary = fields.Text(
         "Services", compute="_compute_rebilling_service_summary"
     )
 
     _rebilling_once_per_period = models.UniqueIndex(
         "(company_id, partner_id, rebilling_period) "
-        "WHERE rebilling_period IS NOT NULL AND state != 'cancel'",
+        "WHERE rebilling_period IS NOT NULL AND state != 'cancel' AND move_type = 'out_invoice'",
         "This customer already has an invoice for this billing period.",
     )
 
@@ -52,6 +60,7 @@ class AccountMove(models.Model):
         "rebilling_period",
         "rebilling_send_error",
         "rebilling_send_cancelled",
+        "rebilling_mail_accepted",
     )
     def _compute_rebilling_send_state(self):
         for move in self:
@@ -61,10 +70,12 @@ class AccountMove(models.Model):
                 move.rebilling_send_state = "cancelled"
             elif move.rebilling_send_error:
                 move.rebilling_send_state = "failed"
-            elif move.sending_data:
-                move.rebilling_send_state = "queued"
-            elif move.is_move_sent:
+            elif move.rebilling_mail_accepted:
                 move.rebilling_send_state = "sent"
+            elif move.sending_data or move.is_move_sent:
+                # Rendered and handed to Odoo's outgoing mail queue: not sent until
+                # the mail server accepts it.
+                move.rebilling_send_state = "queued"
             else:
                 move.rebilling_send_state = "pending"
 
@@ -93,6 +104,15 @@ class AccountMove(models.Model):
         for line in self.invoice_line_ids:
             totals[line.rebilling_line_kind or "manual"] += line.price_subtotal
         return [(label, totals[kind]) for kind, label in LINE_KINDS if kind in totals]
+
+    def _reverse_moves(self, default_values_list=None, cancel=False):
+        """A credit note of a rebilling invoice stays in rebilling (lists, Summary,
+        portal, exports): it keeps the invoice's billing period."""
+        default_values_list = default_values_list or [{} for _move in self]
+        for move, default_values in zip(self, default_values_list, strict=True):
+            if move.rebilling_period and move.move_type == "out_invoice":
+                default_values.setdefault("rebilling_period", move.rebilling_period)
+        return super()._reverse_moves(default_values_list=default_values_list, cancel=cancel)
 
     # ------------------------------------------------------------ numbering
     def _rebilling_numbered(self):
@@ -178,8 +198,19 @@ class AccountMove(models.Model):
         )
 
     def _rebilling_queue_send(self):
-        """Queue the invoices for email through Odoo's asynchronous invoice sending."""
+        """Queue the invoices for email through Odoo's asynchronous invoice sending.
+
+        Invoices of customers without any email address fail at once with the
+        reason ``no email address`` (their runs' chatter says which customers).
+        """
         moves = self._rebilling_sendable()
+        no_address = moves.filtered(lambda m: not m.partner_id._rebilling_email())
+        if no_address:
+            no_address.write(
+                {"rebilling_send_error": NO_EMAIL_ADDRESS, "rebilling_mail_accepted": False}
+            )
+            no_address._rebilling_warn_no_address()
+        moves -= no_address
         for company, company_moves in moves.grouped("company_id").items():
             if not company.rebilling_sender_confirmed:
                 company_moves.write({"rebilling_send_error": SENDER_NOT_VERIFIED})
@@ -187,6 +218,7 @@ class AccountMove(models.Model):
             company_moves.write(
                 {
                     "rebilling_send_error": False,
+                    "rebilling_mail_accepted": False,
                     "sending_data": {
                         "author_user_id": self.env.user.id,
                         "author_partner_id": self.env.user.partner_id.id,
@@ -196,7 +228,22 @@ class AccountMove(models.Model):
             )
         if moves:
             self.env.ref("account.ir_cron_account_move_send")._trigger()
-        return moves
+        return moves | no_address
+
+    def _rebilling_warn_no_address(self):
+        """Warn in each billing run's chatter about its customers that cannot be emailed."""
+        for run, moves in self.grouped("rebilling_run_id").items():
+            if run:
+                run.message_post(body=self._rebilling_no_address_message(moves.partner_id))
+
+    @api.model
+    def _rebilling_no_address_message(self, partners):
+        return self.env._(
+            "%(n)s customer(s) have no invoice email and no contact email: their invoices "
+            "are not emailed (Failed, no email address): %(names)s",
+            n=len(partners),
+            names=", ".join(partners.mapped("display_name")),
+        )
 
     def action_rebilling_send(self):
         moves = self.filtered("rebilling_period")
@@ -220,9 +267,23 @@ class AccountMove(models.Model):
         return notify.notification(message, kind, next_action=notify.CLOSE)
 
     def action_rebilling_cancel_send(self):
+        """Take invoices not sent yet out of the sending queue; sent ones are refused."""
         moves = self.filtered("rebilling_period")
+        sent = moves.filtered(lambda m: m.rebilling_mail_accepted or m.is_move_sent)
+        if sent:
+            raise UserError(
+                self.env._(
+                    "Sending cannot be cancelled for invoices already sent: %s. "
+                    "To take back a sent invoice, credit it.",
+                    ", ".join(sent.mapped("name")),
+                )
+            )
         moves.write({"rebilling_send_cancelled": True, "sending_data": False})
         return True
+
+    def action_rebilling_preview(self):
+        """Preview invoice, at the top of the Summary: the real document, dummy data."""
+        return self.env.company.action_rebilling_preview()
 
     def action_rebilling_download_pdf(self):
         """One invoice: its PDF. Several: one zip of their PDFs."""
@@ -291,7 +352,43 @@ class AccountMove(models.Model):
     # ------------------------------------------------------------ mail feedback
     def _message_receive_bounce(self, email, partner):
         res = super()._message_receive_bounce(email, partner)
-        self.filtered("rebilling_period").write(
-            {"rebilling_send_error": self.env._("Hard bounce: %s did not accept the email", email)}
-        )
+        moves = self.filtered("rebilling_period")
+        reason = self.env._("Hard bounce: %s did not accept the email", email)
+        moves.write({"rebilling_send_error": reason, "rebilling_mail_accepted": False})
+        moves._rebilling_notify_failure(reason)
         return res
+
+    def _rebilling_mail_result(self, failure_reason=False):
+        """The mail server's answer on the invoice email of ``self``.
+
+        Accepted: the invoice is Sent. Refused: Failed with the reason, and the
+        notification email of the configuration is told.
+        """
+        moves = self.filtered("rebilling_period")
+        if not failure_reason:
+            moves.filtered(lambda m: not m.rebilling_send_error).write(
+                {"rebilling_mail_accepted": True}
+            )
+            return
+        moves.write(
+            {"rebilling_send_error": failure_reason[:500], "rebilling_mail_accepted": False}
+        )
+        moves._rebilling_notify_failure(failure_reason)
+
+    def _rebilling_notify_failure(self, reason):
+        """Tell the configuration's notification email about each failed invoice email."""
+        for move in self:
+            move.company_id._rebilling_notify_email(
+                move,
+                self.env._(
+                    "Invoice %(name)s to %(partner)s not delivered",
+                    name=move.name,
+                    partner=move.partner_id.display_name,
+                ),
+                self.env._(
+                    "The email of invoice %(name)s to %(partner)s failed: %(reason)s",
+                    name=move.name,
+                    partner=move.partner_id.display_name,
+                    reason=reason,
+                ),
+            )

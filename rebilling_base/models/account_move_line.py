@@ -15,3 +15,15 @@ class AccountMoveLine(models.Model):
     rebilling_service_id = fields.Many2one("rebilling.service", index="btree_not_null", copy=False)
     rebilling_charge_id = fields.Many2one("rebilling.charge", index="btree_not_null", copy=False)
     rebilling_line_kind = fields.Selection(LINE_KINDS, copy=False)
+    rebilling_date_from = fields.Date("Billed From", copy=False)
+    rebilling_date_to = fields.Date("Billed To", copy=False)
+    rebilling_credited_line_id = fields.Many2one(
+        "account.move.line",
+        "Credits Line",
+        copy=False,
+        index="btree_not_null",
+        help="The line billed in advance whose unused days this line credits.",
+    )
+    rebilling_credit_line_ids = fields.One2many(
+        "account.move.line", "rebilling_credited_line_id", "Credit Lines"
+    )

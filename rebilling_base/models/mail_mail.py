@@ -7,15 +7,21 @@ class MailMail(models.Model):
     def _postprocess_sent_message(
         self, success_pids, success_emails, failure_reason=False, failure_type=None
     ):
-        """Record delivery failures of rebilling invoice emails on the invoice."""
-        if failure_type:
-            move_ids = [
-                mail.res_id for mail in self if mail.model == "account.move" and mail.res_id
-            ]
-            moves = self.env["account.move"].sudo().browse(move_ids).exists()
-            moves.filtered("rebilling_period").write(
-                {"rebilling_send_error": (failure_reason or failure_type)[:500]}
-            )
+        """Record the mail server's answer on rebilling invoices: accepted (Sent) or refused."""
+        moves = self._rebilling_invoice_moves()
+        if moves:
+            if failure_type:
+                moves._rebilling_mail_result(failure_reason or failure_type)
+            elif success_pids or success_emails:
+                moves._rebilling_mail_result()
         return super()._postprocess_sent_message(
             success_pids, success_emails, failure_reason=failure_reason, failure_type=failure_type
         )
+
+    def _rebilling_invoice_moves(self):
+        """Rebilling invoices whose customer email is in ``self`` (not notifications)."""
+        mails = self.filtered(
+            lambda m: m.model == "account.move" and m.res_id and m.message_type == "comment"
+        )
+        moves = self.env["account.move"].sudo().browse(mails.mapped("res_id")).exists()
+        return moves.filtered("rebilling_period")

@@ -239,6 +239,7 @@ class RebillingBillingRun(models.Model):
             .ids
         )
         ids |= set(self._rebilling_usage_partner_ids()) & set(partners.ids)
+        ids |= set(self.env["rebilling.adjustment"]._lines(self, partners))
         return self.env["res.partner"].browse(sorted(ids))
 
     def _prepare_lines(self):
@@ -369,6 +370,7 @@ class RebillingBillingRun(models.Model):
                 err=self.error_count,
             )
         )
+        self.company_id._rebilling_notify_run_done(self)
 
     def _process_lines(self, lines):
         """Bill ``lines`` (locked, pending). Isolate customers whose own data fails.
@@ -486,20 +488,38 @@ class RebillingBillingRun(models.Model):
         )
         usage = self._rebilling_usage_lines(partners)
         lines = defaultdict(list)
+        in_lang = self._rebilling_partner_lang_runs()
         for service in services:
-            lines[service.partner_id.id].append(self._service_line(service))
+            lines[service.partner_id.id].append(in_lang(service.partner_id)._service_line(service))
         for charge in charges:
-            lines[charge.partner_id.id].append(self._charge_line(charge))
+            lines[charge.partner_id.id].append(in_lang(charge.partner_id)._charge_line(charge))
         for pid, usage_lines in usage.items():
             lines[pid].extend(usage_lines)
+        for pid, extra in self.env["rebilling.adjustment"]._lines(self, partners).items():
+            lines[pid].extend(extra)
         result = {}
         for partner in partners:
             line_vals = [vals for vals in lines.get(partner.id, []) if vals]
             if not line_vals:
                 continue
             vals = self._rebilling_prepare_invoice_vals(partner, line_vals)
-            result[partner.id] = vals
+            result[partner.id] = self.env["rebilling.adjustment"]._credit_note_if_negative(vals)
         return result
+
+    def _rebilling_partner_lang_runs(self):
+        """A function giving ``self`` in a customer's language, so that the dates and
+        amounts of line labels follow the customer (en_AU: 01/11/2026), not the user
+        of the cron. Extend for another language choice."""
+        runs = {}
+        default = self.company_id.partner_id.lang or self.env.lang
+
+        def in_lang(partner):
+            lang = partner.lang or default
+            if lang not in runs:
+                runs[lang] = self.with_context(lang=lang)
+            return runs[lang]
+
+        return in_lang
 
     def _prorate(self, date_start, date_end):
         """(factor, first day, last day) of [date_start, date_end] within the invoiced month."""
@@ -528,6 +548,8 @@ class RebillingBillingRun(models.Model):
             "price_unit": float_round(service.price_unit * factor, precision_digits=4),
             "rebilling_service_id": service.id,
             "rebilling_line_kind": "service",
+            "rebilling_date_from": first,
+            "rebilling_date_to": last,
         }
 
     def _charge_line(self, charge):
@@ -545,7 +567,7 @@ class RebillingBillingRun(models.Model):
                 "rebilling_charge_id": charge.id,
                 "rebilling_line_kind": "once",
             }
-        factor, first, last = self._prorate(charge.date_start, charge.date_end)
+        factor, first, last = self._prorate(charge.date_start, charge._rebilling_date_end())
         if factor <= 0:
             return None
         return {
@@ -556,6 +578,8 @@ class RebillingBillingRun(models.Model):
             "rebilling_service_id": charge.service_id.id,
             "rebilling_charge_id": charge.id,
             "rebilling_line_kind": "recurring",
+            "rebilling_date_from": first,
+            "rebilling_date_to": last,
         }
 
     # ------------------------------------------------------------ hooks

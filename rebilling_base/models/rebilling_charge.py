@@ -104,10 +104,30 @@ class RebillingCharge(models.Model):
                     self.env._("The end date of %s is before its start date.", charge.name)
                 )
 
+    def _rebilling_date_end(self):
+        """Last day billed: the charge's end, or its service's end when earlier."""
+        self.ensure_one()
+        ends = [d for d in (self.date_end, self.service_id.date_end) if d]
+        return min(ends) if ends else False
+
+    @api.model
+    def _rebilling_service_follow_domain(self, date_from):
+        """Charges follow their service: none of a disabled, archived or ended service."""
+        return [
+            "|",
+            ("service_id", "=", False),
+            "&",
+            ("service_id.invoice_enabled", "=", True),
+            "|",
+            ("service_id.date_end", "=", False),
+            ("service_id.date_end", ">=", date_from),
+        ]
+
     @api.model
     def _billable_domain(self, partners, date_from, date_to):
         """Charges billed by the run for [date_from, date_to]."""
         return [
+            *self._rebilling_service_follow_domain(date_from),
             ("partner_id", "in", partners.ids),
             "|",
             "&",

@@ -87,6 +87,8 @@ class RebillingDemo(models.AbstractModel):
         au = env.ref("base.au")
         aud = env.ref("base.AUD")
         aud.active = True
+        # Australian English: dates print as 01/11/2026 on the invoices and in line labels.
+        env["res.lang"]._activate_lang("en_AU")
         company = env["res.company"].create(
             {
                 "name": "Southern Cross Communications",
@@ -98,8 +100,10 @@ class RebillingDemo(models.AbstractModel):
                 "state_id": env.ref("base.state_au_2").id,
                 "email": "accounts@southerncross.example.com",
                 "phone": "+61 2 9000 1234",
+                "l10n_au_is_gst_registered": True,
             }
         )
+        company.partner_id.lang = "en_AU"
         env["account.chart.template"].try_loading("au", company=company, install_demo=False)
         admin = env.ref("base.user_admin")
         admin.write({"company_ids": [(4, company.id)], "company_id": company.id})
@@ -169,6 +173,7 @@ class RebillingDemo(models.AbstractModel):
                     "email": f"accounts@{name.lower().replace(' ', '')}.example.com",
                     "country_id": au.id,
                     "city": "Sydney",
+                    "lang": "en_AU",
                     "rebilling_enabled": i != len(CUSTOMERS) - 1,  # the last one is disabled
                     "rebilling_class_id": classes[i % 3].id,
                 }

@@ -1,4 +1,5 @@
 import base64
+import contextlib
 import io
 import logging
 import re
@@ -6,14 +7,16 @@ import secrets
 from email.utils import formataddr
 
 import pytz
+from dateutil.relativedelta import relativedelta
 from PIL import Image
 from stdnum.au import abn as stdnum_abn
 
-from odoo import api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 
 from ..tools import notify, spf
+from .account_move import NO_EMAIL_ADDRESS
 
 _logger = logging.getLogger(__name__)
 
@@ -21,6 +24,11 @@ LOGO_FORMATS = {"JPEG": "JPG", "GIF": "GIF", "PNG": "PNG"}
 LOGO_MAX_WIDTH = 200
 LOGO_MAX_HEIGHT = 128
 PATTERN_TOKENS = {"%year%": "%(year)s", "%mon%": "%(month)s", "%mday%": "%(day)s"}
+PREVIEW_FILENAME = "invoice-preview.pdf"
+
+
+class PreviewRollback(Exception):
+    """Raised to roll back the dummy records of the invoice preview."""
 
 
 class ResCompany(models.Model):
@@ -101,6 +109,16 @@ class ResCompany(models.Model):
         help="The one time zone of rebilling: the run hour, billing periods, usage months, "
         "rate dates and the off-peak hour of reissues are read in it.",
     )
+    rebilling_abr_guid = fields.Char(
+        "ABN Lookup GUID",
+        groups="rebilling_base.group_rebilling_manager",
+        help="The authentication GUID the ABR issues for its ABN Lookup web services; "
+        "used to check the ABNs of the company and its customers every night.",
+    )
+    rebilling_abn_status = fields.Selection(related="partner_id.rebilling_abn_status")
+    rebilling_abn_gst = fields.Boolean(related="partner_id.rebilling_abn_gst")
+    rebilling_abn_checked = fields.Datetime(related="partner_id.rebilling_abn_checked")
+    rebilling_abn_message = fields.Char(related="partner_id.rebilling_abn_message")
     rebilling_config_missing = fields.Text(compute="_compute_rebilling_config_missing")
     rebilling_configured = fields.Boolean(compute="_compute_rebilling_config_missing")
 
@@ -160,11 +178,59 @@ class ResCompany(models.Model):
             company.rebilling_configured = not missing
 
     def action_rebilling_open(self, xmlid):
-        """Open ``xmlid`` or, while the configuration is incomplete, the configuration form."""
-        company = self.env.company
-        if not company.rebilling_configured:
-            return company.action_rebilling_configuration()
+        """Open ``xmlid`` or, while the configuration is incomplete, the configuration form
+        (for who can edit it; the others are told who can)."""
+        gate = self.env.company._rebilling_gate_action()
+        if gate:
+            return gate
         return self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+
+    def _rebilling_gate_action(self):
+        """None when rebilling is configured; else the configuration form for a user who
+        can edit it, or an error naming the users who can."""
+        self.ensure_one()
+        if self.rebilling_configured:
+            return None
+        if self._rebilling_can_configure():
+            return self.action_rebilling_configuration()
+        raise UserError(self._rebilling_gate_message())
+
+    def _rebilling_can_configure(self, user=None):
+        """Whether ``user`` (default: the current user) may edit the configuration."""
+        user = user or self.env.user
+        return user.has_group("rebilling_base.group_rebilling_manager")
+
+    def _rebilling_configurators(self):
+        """Active internal users of this company who can edit the configuration."""
+        self.ensure_one()
+        group = self.env.ref("rebilling_base.group_rebilling_manager")
+        users = (
+            self.env["res.users"]
+            .sudo()
+            .search([("all_group_ids", "in", group.ids), ("share", "=", False)])
+        )
+        return users.filtered(lambda u: self in u.company_ids and u.id != SUPERUSER_ID)
+
+    def _rebilling_gate_message(self):
+        self.ensure_one()
+        names = ", ".join(self._rebilling_configurators().mapped("name"))
+        return self.env._(
+            "Rebilling is not configured yet for %(company)s (missing: %(missing)s). "
+            "Only a Rebilling Manager can complete the configuration: ask %(names)s.",
+            company=self.name,
+            missing=self.rebilling_config_missing,
+            names=names or self.env._("your administrator"),
+        )
+
+    def action_rebilling_open_email_summary(self):
+        """The Email Summary of the current company: its invoice and notification emails."""
+        action = self.action_rebilling_open("rebilling_base.action_rebilling_email_summary")
+        if action.get("res_model") == "mail.notification":
+            action["domain"] = [
+                ("notification_type", "=", "email"),
+                ("rebilling_company_id", "=", self.env.company.id),
+            ]
+        return action
 
     def action_rebilling_configuration(self):
         company = self or self.env.company
@@ -180,10 +246,102 @@ class ResCompany(models.Model):
         }
 
     def action_rebilling_preview(self):
-        """The white-label invoice with dummy data, as PDF; creates no record."""
+        """The real invoice document (same template, taxes and totals) with dummy data.
+
+        The dummy customer and invoice are created, rendered and rolled back:
+        nothing is kept but the PDF, attached to the company and opened.
+        """
         self.ensure_one()
-        report = self.env.ref("rebilling_base.action_report_rebilling_preview")
-        return report.report_action(self, config=False)
+        pdf = self._rebilling_preview_pdf()
+        Attachment = self.env["ir.attachment"].sudo()
+        Attachment.search(
+            [
+                ("res_model", "=", "res.company"),
+                ("res_id", "=", self.id),
+                ("name", "=", PREVIEW_FILENAME),
+            ]
+        ).unlink()
+        attachment = Attachment.create(
+            {
+                "name": PREVIEW_FILENAME,
+                "raw": pdf,
+                "mimetype": "application/pdf",
+                "res_model": "res.company",
+                "res_id": self.id,
+            }
+        )
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?filename={PREVIEW_FILENAME}",
+            "target": "new",
+        }
+
+    def _rebilling_preview_pdf(self, report_ref="account.account_invoices"):
+        """Render ``report_ref`` for a dummy invoice inside a savepoint rolled back after."""
+        self.ensure_one()
+        rendered = {}
+        with contextlib.suppress(PreviewRollback), self.env.cr.savepoint():
+            move = self.with_context(
+                tracking_disable=True, mail_notrack=True
+            )._rebilling_preview_move()
+            rendered["pdf"] = self.env["ir.actions.report"]._render_qweb_pdf(report_ref, move.ids)[
+                0
+            ]
+            raise PreviewRollback
+        self.env.invalidate_all()
+        return rendered["pdf"]
+
+    def _rebilling_preview_move(self):
+        """A posted dummy rebilling invoice of this company (call inside a rolled-back savepoint).
+
+        Extend for more dummy lines (e.g. usage).
+        """
+        self.ensure_one()
+        company = self.with_company(self)
+        data = self._rebilling_preview_data()
+        partner = company.env["res.partner"].create(
+            {
+                "name": "Sample Customer Pty Ltd",
+                "street": "1 Example Street",
+                "city": "Sydney",
+                "zip": "2000",
+                "country_id": self.country_id.id,
+                "lang": self.partner_id.lang or self.env.lang,
+                "company_id": self.id,
+            }
+        )
+        taxes = company.env["account.tax"].search(
+            [
+                ("company_id", "=", self.id),
+                ("type_tax_use", "=", "sale"),
+                ("amount_type", "=", "percent"),
+                ("amount", "=", 10),
+            ],
+            limit=1,
+        )
+        journal = self.rebilling_journal_id or company.env["account.journal"].search(
+            [("type", "=", "sale"), ("company_id", "=", self.id)], limit=1
+        )
+        period = data["period"]
+        move = company.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "company_id": self.id,
+                "journal_id": journal.id,
+                "partner_id": partner.id,
+                "name": self._rebilling_preview_number(),
+                "invoice_date": period,
+                "date": period,
+                "invoice_date_due": period + relativedelta(days=self.rebilling_payment_term_days),
+                "rebilling_period": period,
+                "invoice_line_ids": [
+                    fields.Command.create(dict(line, tax_ids=[fields.Command.set(taxes.ids)]))
+                    for line in data["lines"]
+                ],
+            }
+        )
+        move._post(soft=False)
+        return move
 
     def _rebilling_preview_number(self):
         self.ensure_one()
@@ -202,29 +360,39 @@ class ResCompany(models.Model):
         )
 
     def _rebilling_preview_data(self):
-        """Dummy invoice content for the preview."""
-        lines = [
-            {
-                "name": "Business NBN 100/40 (01/05/2026 - 31/05/2026)",
-                "quantity": 1,
-                "price_unit": 99.0,
-            },
-            {
-                "name": "Hosted PBX seat (01/05/2026 - 31/05/2026)",
-                "quantity": 5,
-                "price_unit": 25.0,
-            },
-            {
-                "name": "Static IP address (01/05/2026 - 31/05/2026)",
-                "quantity": 1,
-                "price_unit": 10.0,
-            },
-            {"name": "Call usage April 2026", "quantity": 1, "price_unit": 42.5},
-        ]
+        """Dummy invoice content for the preview: the period and the line values."""
+        period = fields.Date.context_today(self).replace(day=1)
+        last = period + relativedelta(months=1, days=-1)
+        env = self.with_context(lang=self.partner_id.lang or self.env.lang).env
+        dates = f"{format_date(env, period)} - {format_date(env, last)}"
         return {
-            "period": "01/05/2026 - 31/05/2026 (usage 01/04/2026 - 30/04/2026)",
-            "lines": lines,
-            "summary": [("Services", 234.0), ("Usage", 42.5)],
+            "period": period,
+            "lines": [
+                {
+                    "name": f"Business NBN 100/40 ({dates})",
+                    "quantity": 1,
+                    "price_unit": 99.0,
+                    "rebilling_line_kind": "service",
+                },
+                {
+                    "name": f"Hosted PBX seat ({dates})",
+                    "quantity": 5,
+                    "price_unit": 25.0,
+                    "rebilling_line_kind": "service",
+                },
+                {
+                    "name": f"Static IP address ({dates})",
+                    "quantity": 1,
+                    "price_unit": 10.0,
+                    "rebilling_line_kind": "recurring",
+                },
+                {
+                    "name": "Call usage",
+                    "quantity": 1,
+                    "price_unit": 42.5,
+                    "rebilling_line_kind": "usage",
+                },
+            ],
         }
 
     # ------------------------------------------------------------ validation
@@ -449,7 +617,9 @@ class ResCompany(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             self._rebilling_check_abn(vals.get("rebilling_abn"))
-        return super().create(vals_list)
+        companies = super().create(vals_list)
+        companies.filtered("rebilling_logo")._rebilling_replace_default_logo()
+        return companies
 
     def write(self, vals):
         if vals.get("rebilling_sender_confirmed") and not self.env.su:
@@ -460,6 +630,8 @@ class ResCompany(models.Model):
             return self.sudo().write(vals)
         self._rebilling_check_abn(vals.get("rebilling_abn"))
         res = super().write(vals)
+        if vals.get("rebilling_logo"):
+            self._rebilling_replace_default_logo()
         if "rebilling_sender_email" in vals:
             self.sudo().rebilling_sender_confirmed = False
             for company in self.filtered("rebilling_sender_email"):
@@ -471,6 +643,13 @@ class ResCompany(models.Model):
         } & set(vals):
             self._rebilling_sync_sequence()
         return res
+
+    def _rebilling_replace_default_logo(self):
+        """White label: the reseller's logo replaces Odoo's "Your logo" placeholder, the
+        company logo of the portal, the emails and any report (a logo of its own stays)."""
+        for company in self:
+            if company.rebilling_logo and company.uses_default_logo:
+                company.sudo().logo = company.rebilling_logo
 
     def _rebilling_send_confirmation(self):
         self.ensure_one()
@@ -542,3 +721,109 @@ class ResCompany(models.Model):
 
     def _rebilling_notify(self, message, kind="info"):
         return notify.notification(message, kind, sticky=kind != "success")
+
+    # ------------------------------------------------------------ ABR ABN Lookup
+    def action_rebilling_check_abn(self):
+        """Button: check the company's ABN; GST registration follows the register."""
+        self.ensure_one()
+        if not self.rebilling_abn:
+            raise UserError(self.env._("Enter the ABN first."))
+        self._rebilling_check_abns()
+        return self._rebilling_notify(
+            self.partner_id._rebilling_abn_summary(),
+            "success" if self.rebilling_abn_status == "active" else "warning",
+        )
+
+    def _rebilling_check_abns(self, customers=None):
+        """Check the company's ABN (and ``customers``'); keep GST registration in step."""
+        self.ensure_one()
+        partners = self.partner_id.filtered("vat") | (customers or self.env["res.partner"])
+        partners._rebilling_check_abns(self)
+        if self.partner_id.rebilling_abn_status:
+            gst = self.partner_id.rebilling_abn_gst
+            if self.l10n_au_is_gst_registered != gst:
+                self.sudo().l10n_au_is_gst_registered = gst
+
+    @api.model
+    def _cron_rebilling_check_abns(self):
+        """Nightly: the ABNs of each company with a GUID and of its enabled customers."""
+        companies = self.sudo().search([("rebilling_abr_guid", "!=", False)])
+        for company in companies:
+            customers = self.env["res.partner"].search(
+                [
+                    ("rebilling_enabled", "=", True),
+                    ("vat", "!=", False),
+                    ("company_id", "in", [company.id, False]),
+                ]
+            )
+            try:
+                company._rebilling_check_abns(customers)
+            except UserError as exc:
+                _logger.warning("company %s: ABN Lookup failed: %s", company.id, exc)
+
+    # ------------------------------------------------------------ notification email
+    def _rebilling_notification_partner(self):
+        """The contact of the configuration's notification email (created once)."""
+        self.ensure_one()
+        email = self.rebilling_notification_email
+        if not email:
+            return self.env["res.partner"]
+        Partner = self.env["res.partner"].sudo()
+        partner = Partner.search(
+            [("email", "=ilike", email), ("company_id", "in", [self.id, False])], limit=1
+        )
+        return partner or Partner.create(
+            {"name": email, "email": email, "company_id": self.id, "type": "contact"}
+        )
+
+    def _rebilling_notify_email(self, record, subject, body):
+        """Email the configuration's notification address about ``record``.
+
+        The message is kept on ``record`` (an invoice or a billing run), so it
+        is listed in the Email Summary with its delivery state.
+        """
+        self.ensure_one()
+        partner = self._rebilling_notification_partner()
+        if not partner:
+            return self.env["mail.message"]
+        return record.sudo().message_notify(
+            partner_ids=partner.ids,
+            subject=subject,
+            body=body,
+            email_from=self._rebilling_notification_from(),
+            email_layout_xmlid="mail.mail_notification_light",
+        )
+
+    def _rebilling_notification_from(self):
+        """Sender of the notification emails (the confirmed invoice sender when any)."""
+        self.ensure_one()
+        sender = self.rebilling_sender_email if self.rebilling_sender_confirmed else False
+        return sender or self.email or self.env.user.email_formatted
+
+    def _rebilling_notify_run_done(self, run):
+        """Email the notification address that ``run`` finished, with its counts."""
+        self.ensure_one()
+        if run.dry_run:
+            return self.env["mail.message"]  # a preview bills and emails nobody
+        moves = run.invoice_ids
+        no_address = moves.partner_id.filtered(lambda p: not p._rebilling_email())
+        unwarned = moves.filtered(
+            lambda m: m.partner_id in no_address and m.rebilling_send_error != NO_EMAIL_ADDRESS
+        ).partner_id
+        if unwarned:
+            # Queuing warned about the others; these wait for a manual send or a review.
+            run.message_post(body=moves._rebilling_no_address_message(unwarned))
+        body = self.env._(
+            "%(run)s finished: %(inv)s invoices, %(err)s errors, %(queued)s queued for email, "
+            "%(failed)s failed to send.",
+            run=run.name,
+            inv=run.invoice_count,
+            err=run.error_count,
+            queued=len(moves.filtered(lambda m: m.rebilling_send_state == "queued")),
+            failed=len(moves.filtered(lambda m: m.rebilling_send_state == "failed")),
+        )
+        if no_address:
+            body += " " + moves._rebilling_no_address_message(no_address)
+        return self._rebilling_notify_email(
+            run, self.env._("Billing run %s finished", run.name), body
+        )

@@ -1,6 +1,14 @@
+import logging
+
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import email_normalize
+
+from ..tools import abr, notify
+
+_logger = logging.getLogger(__name__)
+
+ABN_STATES = [("active", "Active"), ("cancelled", "Cancelled"), ("not_found", "Not found")]
 
 
 class ResPartner(models.Model):
@@ -20,6 +28,20 @@ class ResPartner(models.Model):
     rebilling_charge_ids = fields.One2many("rebilling.charge", "partner_id", "Charges")
     rebilling_service_count = fields.Integer(compute="_compute_rebilling_counts")
     rebilling_invoice_count = fields.Integer(compute="_compute_rebilling_counts")
+    rebilling_config_gate = fields.Text(
+        "Rebilling Configuration Gate",
+        compute="_compute_rebilling_config_gate",
+        help="Why the rebilling tab is closed: the company's configuration is incomplete.",
+    )
+    rebilling_abn_status = fields.Selection(
+        ABN_STATES, "ABN Status", readonly=True, copy=False, help="As the ABR ABN Lookup says."
+    )
+    rebilling_abn_gst = fields.Boolean(
+        "GST Registered (ABR)", readonly=True, copy=False, help="As the ABR ABN Lookup says."
+    )
+    rebilling_abn_entity_name = fields.Char("ABR Entity Name", readonly=True, copy=False)
+    rebilling_abn_checked = fields.Datetime("ABN Checked On", readonly=True, copy=False)
+    rebilling_abn_message = fields.Char("ABN Lookup Message", readonly=True, copy=False)
 
     @api.constrains("rebilling_invoice_email")
     def _check_rebilling_invoice_email(self):
@@ -27,6 +49,21 @@ class ResPartner(models.Model):
             email = partner.rebilling_invoice_email
             if email and not email_normalize(email):
                 raise ValidationError(self.env._("%s is not a valid email address.", email))
+
+    @api.depends_context("company", "uid")
+    def _compute_rebilling_config_gate(self):
+        company = self.env.company
+        message = False
+        if not company.rebilling_configured:
+            message = (
+                self.env._(
+                    "Complete the rebilling configuration first (missing: %s).",
+                    company.rebilling_config_missing,
+                )
+                if company._rebilling_can_configure()
+                else company._rebilling_gate_message()
+            )
+        self.rebilling_config_gate = message
 
     def _compute_rebilling_counts(self):
         services = dict(
@@ -65,3 +102,68 @@ class ResPartner(models.Model):
         )
         action["domain"] = [("partner_id", "=", self.id), ("rebilling_period", "!=", False)]
         return action
+
+    # ------------------------------------------------------------ ABR ABN Lookup
+    def action_rebilling_check_abn(self):
+        """Button: check the ABN (tax id) of the customer with the ABR ABN Lookup."""
+        self.ensure_one()
+        if not self.vat:
+            raise UserError(self.env._("Enter the ABN of %s first.", self.display_name))
+        company = self.company_id or self.env.company
+        self._rebilling_check_abns(company)
+        return notify.notification(
+            self._rebilling_abn_summary(), "success" if self.rebilling_abn_gst else "warning"
+        )
+
+    def _rebilling_abn_summary(self):
+        self.ensure_one()
+        states = dict(ABN_STATES)
+        return self.env._(
+            "ABN %(abn)s: %(state)s, %(gst)s. %(message)s",
+            abn=self.vat,
+            state=states.get(self.rebilling_abn_status, self.env._("not checked")),
+            gst=self.env._("registered for GST")
+            if self.rebilling_abn_gst
+            else self.env._("not registered for GST"),
+            message=self.rebilling_abn_message or self.rebilling_abn_entity_name or "",
+        )
+
+    def _rebilling_check_abns(self, company):
+        """Look up the ABNs of ``self`` with the ABN Lookup GUID of ``company``.
+
+        A failure to reach the service raises for a button; the nightly check
+        catches it once per company (see ``res.company._cron_rebilling_check_abns``).
+        """
+        guid = company.sudo().rebilling_abr_guid
+        if not guid:
+            raise UserError(
+                self.env._(
+                    "Enter the ABN Lookup GUID of %s in the rebilling configuration "
+                    "(register at abr.business.gov.au/Tools/WebServices).",
+                    company.name,
+                )
+            )
+        wsdl = (
+            self.env["ir.config_parameter"].sudo().get_param("rebilling.abr_wsdl_url")
+            or abr.DEFAULT_WSDL
+        )
+        try:
+            client = abr.client(wsdl)
+            results = {partner: abr.lookup(client, guid, partner.vat) for partner in self}
+        except abr.AbrError as exc:
+            raise UserError(str(exc)) from exc
+        now = fields.Datetime.now()
+        for partner, result in results.items():
+            status = "active" if result.active else "cancelled"
+            if not result.found:
+                status = "not_found"
+            partner.sudo().write(
+                {
+                    "rebilling_abn_status": status,
+                    "rebilling_abn_gst": result.gst_registered,
+                    "rebilling_abn_entity_name": result.name,
+                    "rebilling_abn_checked": now,
+                    "rebilling_abn_message": result.message,
+                }
+            )
+        return results

@@ -1,15 +1,60 @@
 """Shared fixtures: an Australian reseller company with customers, services and charges."""
 
 import base64
+import contextlib
 import io
+import subprocess
 from datetime import date
+from unittest.mock import patch
 
 from PIL import Image
 
 from odoo import Command
 from odoo.tests import TransactionCase
 
+from .fakes.fake_smtp import FakeSMTP
+
 VALID_ABN = "51 824 753 556"
+
+
+def pdf_to_text(content):
+    """The text of a PDF (poppler's pdftotext), to check what the customer reads."""
+    return subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=content, capture_output=True, check=True
+    ).stdout.decode()
+
+
+@contextlib.contextmanager
+def smtp_really_sends(env, smtp):
+    """Send through the fake SMTP server on 127.0.0.1 instead of Odoo's test-mode no-op.
+
+    Odoo skips SMTP in tests (``_disable_send``): the patch is on Odoo's class,
+    so the project's code runs as in production against a real SMTP dialogue.
+    """
+    server = env["ir.mail_server"].search([("name", "=", "Fake SMTP")], limit=1)
+    vals = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_encryption": "none"}
+    if server:
+        server.write(vals)
+    else:
+        env["ir.mail_server"].create({"name": "Fake SMTP", **vals})
+    with patch.object(type(env["ir.mail_server"]), "_disable_send", return_value=False):
+        yield smtp
+
+
+def run_send_cron(env, invoices=None, smtp=None):
+    """What account's "Send invoices" cron then the outgoing mail cron do (no commit).
+
+    The emails go to ``smtp`` (a started ``FakeSMTP``), a fresh one by default.
+    """
+    queued = invoices or env["account.move"].search(
+        [("sending_data", "!=", False), ("state", "=", "posted")]
+    )
+    with contextlib.ExitStack() as stack:
+        smtp = smtp or stack.enter_context(FakeSMTP())
+        stack.enter_context(smtp_really_sends(env, smtp))
+        env["account.move.send"]._generate_and_send_invoices(queued, from_cron=True)
+        env["mail.mail"].process_email_queue()
+    return smtp
 
 
 def png_bytes(width=100, height=60, fmt="PNG", color=(20, 60, 120)):

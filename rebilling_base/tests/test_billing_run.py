@@ -80,10 +80,15 @@ class TestBillingRun(RebillingCase):
         self.service_a.date_end = date(2026, 11, 15)
         self.recurring.date_end = date(2026, 11, 15)
         self.run_billing(DEC)
-        self.assertNotIn(
-            "service",
-            self.invoices_of(self.customer_a, DEC).invoice_line_ids.mapped("rebilling_line_kind"),
+        dec = self.invoices_of(self.customer_a, DEC)
+        self.assertFalse(
+            dec.invoice_line_ids.filtered(lambda ln: ln.rebilling_date_from >= DEC),
+            "nothing is billed for December",
         )
+        # Billed in advance for November, both are credited for 16-30 November:
+        # 99.00 x 15/30 + 15.00 x 15/30 = 57.00, more than December's charges: a credit note.
+        self.assertEqual(dec.move_type, "out_refund")
+        self.assertAlmostEqual(dec.amount_untaxed, 57.0)
 
     def test_service_ended_or_disabled_is_not_billed(self):
         self.service_b.date_end = date(2026, 10, 31)

@@ -1,10 +1,11 @@
 import base64
+import json
 from datetime import date
 
-from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import Form, new_test_user, tagged
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import Form, HttpCase, new_test_user, tagged
 
-from .common import VALID_ABN, RebillingCase, png_bytes
+from .common import VALID_ABN, RebillingCase, pdf_to_text, png_bytes
 
 CONFIG_VIEW = "rebilling_base.res_company_rebilling_form"
 
@@ -149,28 +150,55 @@ class TestConfiguration(RebillingCase):
             form.rebilling_invoice_start = 500
         self.assertEqual(self.company._rebilling_next_numbers(1, date(2026, 11, 1)), ["SCC-00500"])
 
-    def test_preview_invoice_creates_no_record(self):
+    def test_preview_invoice_is_the_real_document_and_creates_no_record(self):
+        self.company.l10n_au_is_gst_registered = True
         moves_before = self.env["account.move"].search_count([])
-        action = self.company.action_rebilling_preview()
-        self.assertEqual(action["report_name"], "rebilling_base.report_rebilling_preview")
-        html = (
-            self.env["ir.actions.report"]
-            ._render_qweb_html("rebilling_base.report_rebilling_preview", self.company.ids)[0]
-            .decode()
-        )
-        self.assertIn("Southern Cross Communications", html)
-        self.assertIn(VALID_ABN, html)
-        self.assertIn("062-000", html)
-        self.assertIn(self.company._rebilling_preview_number(), html)
-        self.assertRegex(self.company._rebilling_preview_number(), r"^AAP-\d{5}$")
-        self.assertIn("Pay by EFT", html)
-        report = self.env["ir.actions.report"].with_context(force_report_rendering=True)
-        pdf, kind = report._render_qweb_pdf(
-            "rebilling_base.report_rebilling_preview", self.company.ids
-        )
-        self.assertEqual(kind, "pdf")
-        self.assertTrue(pdf.startswith(b"%PDF"))
+        partners_before = self.env["res.partner"].search_count([])
+        company = self.company.with_context(force_report_rendering=True)
+        action = company.action_rebilling_preview()
+        self.assertEqual(action["type"], "ir.actions.act_url")
+        attachment_id = int(action["url"].split("/web/content/")[1].split("?")[0])
+        preview = self.env["ir.attachment"].browse(attachment_id).raw
+        self.assertTrue(preview.startswith(b"%PDF"))
         self.assertEqual(self.env["account.move"].search_count([]), moves_before)
+        self.assertEqual(self.env["res.partner"].search_count([]), partners_before)
+        text = pdf_to_text(preview)
+        self.assertRegex(self.company._rebilling_preview_number(), r"^AAP-\d{5}$")
+        for expected in (
+            "Tax Invoice",
+            self.company._rebilling_preview_number(),
+            "Sample Customer Pty Ltd",
+            "Southern Cross Communications",
+            f"ABN: {VALID_ABN}",
+            "062-000",
+            "Pay by EFT",
+            "Business NBN 100/40",
+            # 99.00 + 5 x 25.00 + 10.00 + 42.50 = 276.50, GST 27.65, total 304.15
+            "276.50",
+            "27.65",
+            "304.15",
+        ):
+            self.assertIn(expected, text)
+        # Same layout as a real invoice: the same blocks in the same order.
+        self.run_billing(date(2026, 11, 1))
+        invoice = self.invoices_of(self.customer_a)
+        real, _kind = (
+            self.env["ir.actions.report"]
+            .with_context(force_report_rendering=True)
+            ._render_qweb_pdf("account.account_invoices", invoice.ids)
+        )
+        blocks = ["Tax Invoice", "Period:", "Summary", "Untaxed Amount", "Total", "Payment terms"]
+        for name, doc in (("preview", text), ("invoice", pdf_to_text(real))):
+            positions = [doc.find(block) for block in blocks]
+            self.assertNotIn(-1, positions, name)
+            self.assertEqual(positions, sorted(positions), name)
+        # The same button at the top of the Summary.
+        action = (
+            self.env["account.move"]
+            .with_context(force_report_rendering=True)
+            .action_rebilling_preview()
+        )
+        self.assertEqual(action["type"], "ir.actions.act_url")
 
     def test_invoice_shows_white_label_details(self):
         self.run_billing(date(2026, 11, 1))
@@ -192,3 +220,104 @@ class TestConfiguration(RebillingCase):
             "Services",
         ):
             self.assertIn(text, html)
+        # White label: the reseller's header, not the company layout with its logo slot.
+        self.assertIn("o_rebilling_layout_header", html)
+        self.assertNotIn("o_company_logo_small", html)
+        self.assertIn(self.company.rebilling_logo.decode()[:200], html)
+
+
+class GateMixin:
+    """A company whose configuration is incomplete, a manager and a clerk."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company.rebilling_bsb = False
+        cls.manager = new_test_user(
+            cls.env,
+            login="rita_manager",
+            name="Rita Manager",
+            groups="base.group_user,rebilling_base.group_rebilling_manager",
+        )
+        cls.clerk = new_test_user(
+            cls.env,
+            login="colin_clerk",
+            password="colin_clerk",
+            name="Colin Clerk",
+            groups="base.group_user,rebilling_base.group_rebilling_user",
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestConfigurationGate(GateMixin, RebillingCase):
+    def open_menu(self, menu, user):
+        """What the web client does with a menu's action (server or window action)."""
+        action = menu.action.with_user(user)
+        if action._name == "ir.actions.server":
+            return action.run()
+        return action.sudo()._get_action_dict()
+
+    def may_run(self, menu, user):
+        """False for a server action of a group ``user`` lacks (Odoo refuses it anyway)."""
+        groups = menu.action.group_ids if menu.action._name == "ir.actions.server" else None
+        return not groups or bool(groups & user.all_group_ids)
+
+    def test_every_rebilling_menu_is_gated(self):
+        root = self.env.ref("rebilling_base.menu_rebilling_root")
+        menus = self.env["ir.ui.menu"].search([("id", "child_of", root.id)])
+        menus = menus.filtered(
+            lambda m: (
+                m.action
+                and m.action != self.env.ref("rebilling_base.action_rebilling_configuration")
+            )
+        )
+        self.assertGreater(len(menus), 8)
+        clerk_menus = menus.with_user(self.clerk)._filter_visible_menus()
+        self.assertIn(self.env.ref("rebilling_base.menu_rebilling_invoices"), clerk_menus)
+        for menu in menus:
+            if not self.may_run(menu, self.manager):
+                continue
+            with self.subTest(menu=menu.complete_name):
+                result = self.open_menu(menu, self.manager)
+                self.assertEqual(result["res_model"], "res.company", menu.complete_name)
+        for menu in clerk_menus:
+            if not self.may_run(menu, self.clerk):
+                continue
+            with self.subTest(menu=menu.complete_name):
+                with self.assertRaisesRegex(UserError, "Rita Manager"):
+                    self.open_menu(menu, self.clerk)
+        # Configured: the menus open their pages.
+        self.company.rebilling_bsb = "062-000"
+        result = self.open_menu(self.env.ref("rebilling_base.menu_rebilling_invoices"), self.clerk)
+        self.assertEqual(result["res_model"], "account.move")
+
+    def test_customer_tab_is_gated(self):
+        partner = self.customer_a.with_user(self.clerk)
+        self.assertIn("Rita Manager", partner.rebilling_config_gate)
+        self.assertIn("BSB", self.customer_a.with_user(self.manager).rebilling_config_gate)
+        with self.assertRaisesRegex(UserError, "Rita Manager"):
+            partner.action_rebilling_services()
+        self.company.rebilling_bsb = "062-000"
+        self.customer_a.invalidate_recordset(["rebilling_config_gate"])
+        self.assertFalse(self.customer_a.with_user(self.clerk).rebilling_config_gate)
+
+
+@tagged("post_install", "-at_install")
+class TestConfigurationGateUrl(GateMixin, RebillingCase, HttpCase):
+    def load(self, action):
+        """What the web client posts for /odoo/action-<xmlid> (a direct URL)."""
+        payload = {"jsonrpc": "2.0", "method": "call", "params": {"action_id": action}}
+        return self.url_open(
+            "/web/action/load",
+            data=json.dumps(payload),
+            headers={"Content-Type": "application/json"},
+        ).json()
+
+    def test_direct_url_of_a_rebilling_page_is_gated(self):
+        self.authenticate("colin_clerk", "colin_clerk")
+        answer = self.load("rebilling_base.action_rebilling_invoices")
+        self.assertEqual(answer["error"]["data"]["name"], "odoo.exceptions.UserError")
+        self.assertIn("Rita Manager", answer["error"]["data"]["message"])
+        self.authenticate("admin", "admin")
+        answer = self.load("rebilling_base.action_rebilling_invoices")
+        self.assertEqual(answer["result"]["res_model"], "res.company")

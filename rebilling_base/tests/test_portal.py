@@ -1,7 +1,11 @@
+import io
 from datetime import date
 
+from PIL import Image
+
 from odoo import Command
-from odoo.tests import HttpCase, tagged
+from odoo.tests import Form, HttpCase, tagged
+from odoo.tools import file_open
 
 from .common import RebillingCase
 
@@ -26,11 +30,11 @@ class TestPortal(RebillingCase, HttpCase):
         cls.sent = cls.env["account.move"].search(
             [("partner_id", "=", cls.customer_a.id), ("rebilling_period", "=", NOV)]
         )
-        cls.sent.write({"is_move_sent": True})
+        cls.sent.write({"is_move_sent": True, "rebilling_mail_accepted": True})
         cls.other = cls.env["account.move"].search(
             [("partner_id", "=", cls.customer_b.id), ("rebilling_period", "=", NOV)]
         )
-        cls.other.write({"is_move_sent": True})
+        cls.other.write({"is_move_sent": True, "rebilling_mail_accepted": True})
         # A second invoice of customer A, not sent yet.
         cls.env.cr.execute(
             "UPDATE account_move SET rebilling_period = %s WHERE id = %s",
@@ -65,3 +69,40 @@ class TestPortal(RebillingCase, HttpCase):
             response = self.url_open(f"/my/invoices/{hidden.id}", allow_redirects=False)
             self.assertIn(response.status_code, (302, 303, 403, 404))
             self.assertNotIn(hidden.name, response.text)
+
+    def test_portal_shows_the_reseller_logo_and_no_placeholder(self):
+        self.authenticate("harbour_portal", "harbour_portal")
+        html = self.url_open(f"/my/invoices/{self.sent.id}?report_type=html").text
+        logo = self.company.rebilling_logo.decode()
+        self.assertIn(logo[:200], html, "the reseller's logo on the document")
+        self.assertNotIn("o_company_logo_small", html, "no standard header with its logo slot")
+        page = self.url_open(f"/my/invoices/{self.sent.id}").text
+        self.assertIn(f"/logo.png?company={self.company.id}", page)
+        served = self.url_open(f"/logo.png?company={self.company.id}").content
+        with file_open("base/static/img/res_company_logo.png", "rb") as placeholder:
+            self.assertNotEqual(
+                Image.open(io.BytesIO(served)).size,
+                Image.open(placeholder).size,
+                "the portal header shows the reseller's logo, not Odoo's placeholder",
+            )
+        self.assertEqual(Image.open(io.BytesIO(served)).size, (100, 60))
+
+    def test_credit_note_of_a_sent_invoice_is_on_the_portal(self):
+        wizard = Form(
+            self.env["account.move.reversal"].with_context(
+                active_model="account.move", active_ids=self.sent.ids
+            )
+        )
+        wizard.reason = "Duplicate billing"
+        action = wizard.save().refund_moves()
+        credit_note = self.env["account.move"].browse(action["res_id"])
+        credit_note.action_post()
+        self.assertEqual(credit_note.rebilling_period, self.sent.rebilling_period)
+        self.authenticate("harbour_portal", "harbour_portal")
+        self.assertNotIn(credit_note.name, self.url_open("/my/invoices").text, "not sent yet")
+        credit_note.write({"is_move_sent": True, "rebilling_mail_accepted": True})
+        self.assertEqual(credit_note.rebilling_send_state, "sent")
+        self.assertIn(credit_note.name, self.url_open("/my/invoices").text)
+        detail = self.url_open(f"/my/invoices/{credit_note.id}?report_type=html")
+        self.assertEqual(detail.status_code, 200)
+        self.assertIn("Credit Note", detail.text)

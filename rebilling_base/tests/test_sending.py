@@ -6,22 +6,18 @@ from email.utils import getaddresses
 
 import openpyxl
 
+from odoo.exceptions import UserError
 from odoo.tests import Form, HttpCase, tagged
 
-from .common import RebillingCase
+from .common import VALID_ABN, RebillingCase, run_send_cron
 from .fakes.fake_dns import FakeDNS
+from .fakes.fake_smtp import FakeSMTP
 
 NOV = date(2026, 11, 1)
 
 
 def sent_mails(env, move):
     return env["mail.mail"].search([("model", "=", "account.move"), ("res_id", "=", move.id)])
-
-
-def run_send_cron(env):
-    """What account's "Send invoices" cron does, without its commit (forbidden in tests)."""
-    queued = env["account.move"].search([("sending_data", "!=", False), ("state", "=", "posted")])
-    env["account.move.send"]._generate_and_send_invoices(queued, from_cron=True)
 
 
 @tagged("post_install", "-at_install")
@@ -187,8 +183,17 @@ class TestExports(RebillingCase):
         wizard.month = date(2026, 11, 15)
         attachment = self._download(wizard.save().action_export())
         self.assertTrue(attachment.name.endswith(".csv"))
-        rows = list(csv.DictReader(io.StringIO(attachment.raw.decode())))
-        self.assertEqual(len(rows[0]), 27)
+        text = attachment.raw.decode()
+        # Xero's SalesInvoiceTemplate.csv header, written out by hand.
+        self.assertEqual(
+            text.splitlines()[0],
+            "*ContactName,EmailAddress,POAddressLine1,POAddressLine2,POAddressLine3,"
+            "POAddressLine4,POCity,PORegion,POPostalCode,POCountry,*InvoiceNumber,Reference,"
+            "*InvoiceDate,*DueDate,Total,InventoryItemCode,*Description,*Quantity,*UnitAmount,"
+            "Discount,*AccountCode,*TaxType,TaxAmount,TrackingName1,TrackingOption1,"
+            "TrackingName2,TrackingOption2,Currency,BrandingTheme",
+        )
+        rows = list(csv.DictReader(io.StringIO(text)))
         invoice = self.invoices_of(self.customer_a)
         mine = [r for r in rows if r["*InvoiceNumber"] == invoice.name]
         self.assertEqual(len(mine), len(invoice.invoice_line_ids))
@@ -199,6 +204,9 @@ class TestExports(RebillingCase):
         self.assertEqual(first["*AccountCode"], "200")
         self.assertEqual(first["*TaxType"], "GST on Income")
         self.assertEqual(first["Currency"], "AUD")
+        # 99.00 + 10% GST, computed by hand.
+        self.assertEqual(first["Total"], "108.90")
+        self.assertEqual(first["TaxAmount"], "9.90")
         self.product_nbn.rebilling_xero_account_code = "210"
         rows = list(
             csv.DictReader(
@@ -221,6 +229,33 @@ class TestExports(RebillingCase):
         with zipfile.ZipFile(io.BytesIO(zipped.raw)) as zf:
             self.assertEqual(len(zf.namelist()), 2)
 
+    def test_formula_injection_is_neutralised_in_csv_and_xlsx(self):
+        evil = '=HYPERLINK("http://evil.example.com","Click")'
+        self.customer_a.name = evil
+        self.customer_a.city = "+61 trick"
+        self.service_a.name = "@SUM(1+1)"
+        self.run_billing(NOV)
+        wizard = self.env["rebilling.export.wizard"].create({"month": NOV})
+        rows = list(
+            csv.DictReader(io.StringIO(wizard._xero_csv_files(wizard._get_moves())[0].decode()))
+        )
+        mine = [r for r in rows if "HYPERLINK" in r["*ContactName"]]
+        self.assertTrue(mine)
+        for row in mine:
+            self.assertEqual(row["*ContactName"], "'" + evil)
+            self.assertEqual(row["POCity"], "'+61 trick")
+            self.assertTrue(row["*Description"].startswith("'@SUM"))
+        for row in rows:
+            for value in row.values():
+                self.assertFalse(value.startswith(("=", "+", "@")), value)
+        wizard.export_type = "xlsx"
+        attachment = self._download(wizard.action_export())
+        book = openpyxl.load_workbook(io.BytesIO(attachment.raw))
+        cells = [c for row in book.active.iter_rows() for c in row if c.value is not None]
+        self.assertFalse([c for c in cells if c.data_type == "f"], "no formula cell")
+        names = [c.value for c in cells if "HYPERLINK" in str(c.value)]
+        self.assertEqual(names, ["'" + evil])
+
     def test_summary_xlsx(self):
         self.run_billing(NOV)
         wizard = self.env["rebilling.export.wizard"].create({"month": NOV, "export_type": "xlsx"})
@@ -242,3 +277,131 @@ class TestExports(RebillingCase):
             names = zf.namelist()
             self.assertEqual(len(names), 2)
             self.assertTrue(zf.read(names[0]), "each invoice has its document")
+
+
+@tagged("post_install", "-at_install")
+class TestHonestSendStates(RebillingCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company.rebilling_notification_email = "ops@southerncross.example.com"
+        cls.customer_mute = cls.env["res.partner"].create(
+            {"name": "Silent Cafe", "is_company": True, "rebilling_enabled": True}
+        )
+        cls.env["rebilling.service"].create(
+            {
+                "partner_id": cls.customer_mute.id,
+                "product_id": cls.product_nbn.id,
+                "date_start": date(2026, 1, 1),
+            }
+        )
+
+    def notifications_to_ops(self):
+        return self.env["mail.notification"].search(
+            [("res_partner_id.email", "=", "ops@southerncross.example.com")]
+        )
+
+    def test_no_email_address_fails_and_the_run_warns(self):
+        self.company.rebilling_auto_invoice = True
+        run = self.run_billing(NOV)
+        invoice = self.invoices_of(self.customer_mute)
+        self.assertEqual(invoice.rebilling_send_state, "failed")
+        self.assertEqual(invoice.rebilling_send_error, "no email address")
+        self.assertFalse(invoice.sending_data)
+        warning = run.message_ids.filtered(lambda m: "Silent Cafe" in (m.body or ""))
+        self.assertTrue(warning, "the run's chatter names the customer without address")
+        self.assertIn("no email address", str(warning[0].body))
+        run_send_cron(self.env)
+        self.assertEqual(invoice.rebilling_send_state, "failed")
+        self.assertFalse(sent_mails(self.env, invoice))
+        # The notification email gets the run's summary with the counts and the warning.
+        finished = self.notifications_to_ops().mail_message_id.filtered(
+            lambda m: m.model == "rebilling.billing.run" and m.res_id == run.id
+        )
+        self.assertEqual(len(finished), 1)
+        self.assertIn("3 invoices, 0 errors", str(finished.body))
+        self.assertIn("Silent Cafe", str(finished.body))
+        # Sending it again by hand still fails with the reason.
+        result = invoice.action_rebilling_send()
+        self.assertEqual(result["params"]["type"], "warning")
+        self.assertIn("no email address", result["params"]["message"])
+
+    def test_without_auto_invoice_the_run_warns_before_sending(self):
+        run = self.run_billing(NOV)
+        self.assertTrue(run.message_ids.filtered(lambda m: "Silent Cafe" in (m.body or "")))
+        self.assertEqual(self.invoices_of(self.customer_mute).rebilling_send_state, "pending")
+
+    def test_sent_only_when_the_mail_server_accepts(self):
+        self.company.rebilling_auto_invoice = True
+        self.run_billing(NOV)
+        a, b = self.invoices_of(self.customer_a), self.invoices_of(self.customer_b)
+        with FakeSMTP(reject=["invoices@harbour.example.com"]) as smtp:
+            run_send_cron(self.env, smtp=smtp)
+        self.assertEqual(b.rebilling_send_state, "sent")
+        self.assertEqual(a.rebilling_send_state, "failed")
+        self.assertIn("mailbox unavailable", a.rebilling_send_error)
+        self.assertEqual(
+            [rcpts for _sender, rcpts, _msg in smtp.messages if "hello@bondi.example.com" in rcpts],
+            [["hello@bondi.example.com"]],
+        )
+        # White label: the email shows the company logo, which is the reseller's logo
+        # (Odoo's "Your logo" placeholder was replaced when the logo was configured).
+        email = next(msg for _s, rcpts, msg in smtp.messages if "hello@bondi.example.com" in rcpts)
+        html = next(
+            part.get_payload(decode=True).decode()
+            for part in email.walk()
+            if part.get_content_type() == "text/html"
+        )
+        self.assertIn("Southern Cross Communications", html)
+        self.assertIn("Phone: 02 9000 1234", html)
+        self.assertIn(f"ABN: {VALID_ABN}", html)
+        self.assertFalse(self.company.uses_default_logo)
+        # The notification email is told about the failure.
+        failure = self.notifications_to_ops().mail_message_id.filtered(
+            lambda m: m.model == "account.move" and m.res_id == a.id
+        )
+        self.assertEqual(len(failure), 1)
+        self.assertIn("mailbox unavailable", str(failure.body))
+        # A sent invoice cannot be cancelled; it stays sent (and on the portal).
+        with self.assertRaisesRegex(UserError, "already sent"):
+            b.action_rebilling_cancel_send()
+        self.assertEqual(b.rebilling_send_state, "sent")
+        # A bounce afterwards turns it Failed and notifies again.
+        b._message_receive_bounce("hello@bondi.example.com", self.customer_b)
+        self.assertEqual(b.rebilling_send_state, "failed")
+        self.assertTrue(
+            self.notifications_to_ops().mail_message_id.filtered(
+                lambda m: m.model == "account.move" and m.res_id == b.id
+            )
+        )
+
+    def test_email_summary_lists_this_companys_rebilling_emails(self):
+        self.company.rebilling_auto_invoice = True
+        run = self.run_billing(NOV)
+        run_send_cron(self.env)
+        other_invoice = self.env["account.move"].create(
+            {"move_type": "out_invoice", "partner_id": self.customer_a.id}
+        )
+        other_invoice.message_post(
+            body="not rebilling", partner_ids=self.customer_a.ids, message_type="comment"
+        )
+        action = self.env.ref("rebilling_base.action_open_email_summary").run()
+        shown = self.env["mail.notification"].search(action["domain"])
+        invoices = self.invoices_of(self.customer_a) | self.invoices_of(self.customer_b)
+        self.assertEqual(
+            set(
+                shown.mail_message_id.filtered(lambda m: m.model == "account.move").mapped("res_id")
+            ),
+            set(invoices.ids),
+        )
+        self.assertIn(
+            run.id,
+            shown.mail_message_id.filtered(lambda m: m.model == "rebilling.billing.run").mapped(
+                "res_id"
+            ),
+        )
+        other = self.env["res.company"].create({"name": "Other Reseller"})
+        self.env.user.company_ids |= other
+        action = self.env.ref("rebilling_base.action_open_email_summary").with_company(other).run()
+        if action.get("res_model") == "mail.notification":
+            self.assertFalse(self.env["mail.notification"].search(action["domain"]))

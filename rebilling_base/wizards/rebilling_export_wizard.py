@@ -9,6 +9,13 @@ from odoo.exceptions import UserError
 
 from ..models.rebilling_billing_run import month_bounds
 
+# The columns of Xero's sales-invoice import template (SalesInvoiceTemplate.csv,
+# Business > Invoices > Import > "Download template"), in its order. Xero's guide
+# ("Import customer invoices", Xero Central; restated in the Xero guide at
+# https://online.flippingbook.com/view/399081/31/) documents the starred columns,
+# DD/MM/YYYY dates, "The Total and Tax Amount columns will be calculated
+# automatically" (we fill them for the reader; Xero recomputes them) and at most
+# 500 invoices per file. The same header appears in many public exporters.
 XERO_COLUMNS = [
     "*ContactName",
     "EmailAddress",
@@ -24,6 +31,7 @@ XERO_COLUMNS = [
     "Reference",
     "*InvoiceDate",
     "*DueDate",
+    "Total",
     "InventoryItemCode",
     "*Description",
     "*Quantity",
@@ -31,6 +39,7 @@ XERO_COLUMNS = [
     "Discount",
     "*AccountCode",
     "*TaxType",
+    "TaxAmount",
     "TrackingName1",
     "TrackingOption1",
     "TrackingName2",
@@ -38,6 +47,17 @@ XERO_COLUMNS = [
     "Currency",
     "BrandingTheme",
 ]
+# Characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value):
+    """A text cell that no spreadsheet runs as a formula: a leading = + - @ (or tab,
+    carriage return) gets a leading apostrophe, as OWASP recommends."""
+    text = "" if value is None or value is False else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
 XERO_MAX_INVOICES = 500
 
 
@@ -130,37 +150,47 @@ class RebillingExportWizard(models.TransientModel):
         )
 
     def _xero_rows(self, move):
+        """The CSV rows of ``move``: one per invoice line, in XERO_COLUMNS order.
+
+        A credit note is exported as a negative invoice (quantities, taxes and
+        total negated; assumed from Xero's import, which files an invoice with a
+        negative total as a credit note). Every text cell goes through
+        ``safe_text``; numbers are written by us, never taken from user text.
+        """
         partner = move.partner_id
+        sign = -1 if move.move_type == "out_refund" else 1
         head = [
-            partner.name,
-            partner.rebilling_invoice_email or partner.email or "",
-            partner.street or "",
-            partner.street2 or "",
+            safe_text(partner.name),
+            safe_text(partner.rebilling_invoice_email or partner.email),
+            safe_text(partner.street),
+            safe_text(partner.street2),
             "",
             "",
-            partner.city or "",
-            partner.state_id.code or "",
-            partner.zip or "",
-            partner.country_id.name or "",
-            move.name,
-            move.ref or "",
+            safe_text(partner.city),
+            safe_text(partner.state_id.code),
+            safe_text(partner.zip),
+            safe_text(partner.country_id.name),
+            safe_text(move.name),
+            safe_text(move.ref or (move.reversed_entry_id.name if sign < 0 else "")),
             move.invoice_date.strftime("%d/%m/%Y"),
             (move.invoice_date_due or move.invoice_date).strftime("%d/%m/%Y"),
+            f"{sign * move.amount_total:.2f}",
         ]
         for line in move.invoice_line_ids.filtered(lambda ln: ln.display_type == "product"):
             yield head + [
-                line.product_id.default_code or "",
-                line.name or "",
-                f"{line.quantity:g}",
+                safe_text(line.product_id.default_code),
+                safe_text(line.name),
+                f"{sign * line.quantity:g}",
                 f"{line.price_unit:.4f}",
                 f"{line.discount:g}" if line.discount else "",
-                self._xero_account_code(line),
-                self._xero_tax_type(line),
+                safe_text(self._xero_account_code(line)),
+                safe_text(self._xero_tax_type(line)),
+                f"{sign * (line.price_total - line.price_subtotal):.2f}",
                 "",
                 "",
                 "",
                 "",
-                move.currency_id.name,
+                safe_text(move.currency_id.name),
                 "",
             ]
 
@@ -197,19 +227,25 @@ class RebillingExportWizard(models.TransientModel):
         sheet.write_row(0, 0, headers, bold)
         states = dict(self.env["account.move"]._fields["rebilling_send_state"].selection)
         for row, move in enumerate(moves, start=1):
-            sheet.write(row, 0, move.name)
-            sheet.write(row, 1, move.partner_id.name)
-            sheet.write(row, 2, fields.Date.to_string(move.invoice_date))
-            sheet.write(row, 3, fields.Date.to_string(move.invoice_date_due))
-            sheet.write(row, 4, move.rebilling_service_summary or "")
-            sheet.write_number(row, 5, move.amount_untaxed, money)
-            sheet.write_number(row, 6, move.amount_total, money)
-            sheet.write(row, 7, states.get(move.rebilling_send_state, ""))
-            sheet.write(row, 8, move.rebilling_send_error or "")
+            sign = -1 if move.move_type == "out_refund" else 1
+            texts = [
+                move.name,
+                move.partner_id.name,
+                fields.Date.to_string(move.invoice_date),
+                fields.Date.to_string(move.invoice_date_due),
+                move.rebilling_service_summary,
+            ]
+            for col, text in enumerate(texts):
+                # Text is written as text (never parsed as a formula or a number).
+                sheet.write_string(row, col, safe_text(text))
+            sheet.write_number(row, 5, sign * move.amount_untaxed, money)
+            sheet.write_number(row, 6, sign * move.amount_total, money)
+            sheet.write_string(row, 7, safe_text(states.get(move.rebilling_send_state, "")))
+            sheet.write_string(row, 8, safe_text(move.rebilling_send_error))
         total_row = len(moves) + 1
         sheet.write(total_row, 4, "Total", bold)
-        sheet.write_number(total_row, 5, sum(moves.mapped("amount_untaxed")), money)
-        sheet.write_number(total_row, 6, sum(moves.mapped("amount_total")), money)
+        sheet.write_number(total_row, 5, sum(moves.mapped("amount_untaxed_signed")), money)
+        sheet.write_number(total_row, 6, sum(moves.mapped("amount_total_signed")), money)
         sheet.set_column(0, 1, 24)
         sheet.set_column(4, 4, 50)
         book.close()

@@ -29,7 +29,9 @@ class TestCustomerClass(ReviewCase):
             self.enterprise.review_hold_days = 0
 
     def test_due_date_is_extended_by_the_hold(self):
-        customer_c = self.customer_off.copy({"name": "Coogee Cafe", "rebilling_enabled": True})
+        customer_c = self.customer_off.copy(
+            {"name": "Coogee Cafe", "rebilling_enabled": True, "email": "hi@coogee.example.com"}
+        )
         self.service_a.copy({"partner_id": customer_c.id})
         self.run_billing(NOV)
         inv_a = self.invoices_of(self.customer_a)

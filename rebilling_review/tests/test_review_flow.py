@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 
 from freezegun import freeze_time
 
+from odoo.addons.rebilling_base.tests.common import run_send_cron
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, tagged
 
@@ -86,7 +87,7 @@ class TestReviewFlow(ReviewCase):
 
     def test_approved_invoice_is_sent_with_its_original_date(self):
         self.as_approver(self.inv_a).action_rebilling_review_approve()
-        self.env["account.move.send"]._generate_and_send_invoices(self.inv_a, from_cron=True)
+        run_send_cron(self.env, self.inv_a)
         self.assertEqual(self.inv_a.rebilling_send_state, "sent")
         self.assertEqual(self.inv_a.invoice_date, NOV)
 

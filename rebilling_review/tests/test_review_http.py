@@ -3,6 +3,7 @@
 import io
 import zipfile
 
+from odoo.addons.rebilling_base.tests.common import run_send_cron
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 
@@ -29,7 +30,7 @@ class TestReviewHttp(ReviewCase, HttpCase):
 
     def send(self, invoices):
         """What the sending cron does for queued invoices."""
-        self.env["account.move.send"]._generate_and_send_invoices(invoices, from_cron=True)
+        run_send_cron(self.env, invoices)
 
     # ------------------------------------------------------------ zip download
     def test_download_the_selected_invoices_as_one_zip(self):

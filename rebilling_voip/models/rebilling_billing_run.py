@@ -16,8 +16,19 @@ class RebillingBillingRun(models.Model):
         first = self.usage_start - relativedelta(months=LATE_CALL_MONTHS)
         return self.company_id._rebilling_days_utc(first, self.usage_end)
 
-    def _voip_usage_label(self):
-        return self.env["rebilling.cdr"]._period_label(self.usage_start, self.usage_end)
+    def _voip_usage_label(self, partners=None):
+        """The usage period as printed in line labels; with ``partners``, a function of a
+        partner id giving it in that customer's language (en_AU: 01/10/2026)."""
+        if partners is None:
+            return self.env["rebilling.cdr"]._period_label(self.usage_start, self.usage_end)
+        in_lang = self._rebilling_partner_lang_runs()
+        by_id = {partner.id: partner for partner in partners}
+
+        def label(partner_id):
+            run = in_lang(by_id[partner_id])
+            return run.env["rebilling.cdr"]._period_label(self.usage_start, self.usage_end)
+
+        return label
 
     def _rebilling_usage_partner_ids(self):
         ids = super()._rebilling_usage_partner_ids()
@@ -31,7 +42,7 @@ class RebillingBillingRun(models.Model):
         result = dict(super()._rebilling_usage_lines(partners))
         start, end = self._voip_usage_bounds()
         usage = self.env["rebilling.cdr"]._usage_line_vals(
-            self.company_id, partners.ids, start, end, self._voip_usage_label()
+            self.company_id, partners.ids, start, end, self._voip_usage_label(partners)
         )
         for partner_id, lines in usage.items():
             result[partner_id] = list(result.get(partner_id, [])) + lines

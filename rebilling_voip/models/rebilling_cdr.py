@@ -756,7 +756,11 @@ class RebillingCdr(models.Model):
 
     @api.model
     def _usage_line_vals(self, company, partner_ids, start, end, label):
-        """Invoice line values of the usage, per partner id, one line per destination group."""
+        """Invoice line values of the usage, per partner id, one line per destination group.
+
+        ``label``: the period text, or a function of the partner id giving it (in the
+        customer's language).
+        """
         rows = self._usage_summary(company, partner_ids, start, end)
         groups = self.env["rebilling.destination.group"].browse({row[1] for row in rows})
         default_product = company._rebilling_voice_product()
@@ -775,7 +779,7 @@ class RebillingCdr(models.Model):
                         group=group.name,
                         calls=calls,
                         minutes=f"{minutes:.1f}",
-                        period=label,
+                        period=label(partner_id) if callable(label) else label,
                     ),
                     "quantity": 1.0,
                     "price_unit": float_round(float(amount or 0.0), precision_digits=digits),

@@ -42,6 +42,8 @@ class TestUsageInvoice(VoipCase):
         return invoice.invoice_line_ids.filtered(lambda ln: ln.rebilling_line_kind == "usage")
 
     def test_usage_lines_by_destination_group(self):
+        self.env["res.lang"]._activate_lang("en_AU")
+        self.customer_b.lang = "en_AU"
         self.assertEqual(self.imp.imported_count, 14)
         run = self.run_billing(NOV)  # rates the new calls first
         inv = self.invoices_of(self.customer_a, NOV)
@@ -61,6 +63,9 @@ class TestUsageInvoice(VoipCase):
         self.assertEqual(mobile.rebilling_service_id, self.voice_a)
         self.assertIn("Australia Mobile: 5 calls, 5.2 min", mobile.name)
         self.assertIn("10/01/2026 - 10/31/2026", mobile.name)
+        # In the customer's language: an en_AU customer reads 01/10/2026.
+        usage_b = self.usage_lines(self.invoices_of(self.customer_b, NOV))
+        self.assertIn("01/10/2026 - 31/10/2026", usage_b.name)
         national = usage.filtered(lambda ln: ln.rebilling_destination_group_id == self.g_national)
         self.assertAlmostEqual(national.price_subtotal, 0.90)  # 3 x 125 s -> 3 x 3 min x 0.10
         uk = usage.filtered(lambda ln: ln.rebilling_destination_group_id == self.g_zone1)

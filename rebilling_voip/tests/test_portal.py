@@ -24,7 +24,7 @@ class TestPortalCallList(VoipCase, HttpCase):
         cls.inv_a = cls.env["account.move"].search([("partner_id", "=", cls.customer_a.id)])
         cls.inv_b = cls.env["account.move"].search([("partner_id", "=", cls.customer_b.id)])
         # Shared users see rebilling invoices once they are sent.
-        (cls.inv_a | cls.inv_b).write({"is_move_sent": True})
+        (cls.inv_a | cls.inv_b).write({"is_move_sent": True, "rebilling_mail_accepted": True})
 
     @classmethod
     def run_billing_cls(cls):

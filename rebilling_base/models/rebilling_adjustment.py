@@ -1,0 +1,234 @@
+"""Catch-up and credit lines of a billing run (kept out of the run's own code).
+
+- Catch-up: a service or recurring charge entered after a past run started,
+  with a start date inside that run's month, was missed by it: the next run
+  bills the missed days, labelled with their dates.
+- Credit: a service or recurring charge billed in advance whose end date is
+  set afterwards inside the billed days gets a credit line for the unused days
+  on the next invoice (once per billed line).
+"""
+
+from collections import defaultdict
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import api, models
+from odoo.tools import float_round, format_date
+
+from .rebilling_billing_run import month_bounds
+
+# How far back the credits of ended services look (billed lines of these months).
+CREDIT_LOOKBACK_MONTHS = 12
+
+
+def days_between(first, last):
+    return (last - first).days + 1
+
+
+class RebillingAdjustment(models.AbstractModel):
+    _name = "rebilling.adjustment"
+    _description = "Rebilling catch-up and credit lines"
+
+    @api.model
+    def _lines(self, run, partners):
+        """Catch-up and credit line values per partner id (extend for more adjustments)."""
+        result = defaultdict(list)
+        for pid, vals in self._catch_up_lines(run, partners).items():
+            result[pid].extend(vals)
+        for pid, vals in self._credit_lines(run, partners).items():
+            result[pid].extend(vals)
+        return result
+
+    @api.model
+    def _credit_note_if_negative(self, vals):
+        """Invoice values whose lines sum below zero (credits larger than the month's
+        charges) become a credit note of the opposite lines: Odoo posts no negative
+        invoice. Other values are returned as they are."""
+        lines = [cmd[2] for cmd in vals.get("invoice_line_ids", []) if cmd[0] == 0]
+        untaxed = sum(line.get("quantity", 1.0) * line.get("price_unit", 0.0) for line in lines)
+        if vals.get("move_type") != "out_invoice" or untaxed >= 0:
+            return vals
+        for line in lines:
+            line["price_unit"] = -line.get("price_unit", 0.0)
+        return dict(vals, move_type="out_refund")
+
+    @api.model
+    def _dates_label(self, partner, first, last):
+        env = self.with_context(lang=partner.lang or self.env.lang).env
+        return f"{format_date(env, first)} - {format_date(env, last)}"
+
+    # ------------------------------------------------------------ catch-up
+    @api.model
+    def _past_runs(self, run):
+        return run.search(
+            [
+                ("company_id", "=", run.company_id.id),
+                ("dry_run", "=", False),
+                ("state", "=", "done"),
+                ("period_start", "<", run.period_start),
+                ("date_started", "!=", False),
+            ],
+            order="period_start",
+        )
+
+    @api.model
+    def _catch_up_lines(self, run, partners):
+        past = self._past_runs(run)
+        if not past or not partners:
+            return {}
+        company = run.company_id
+        earliest = min(past.mapped("date_started"))
+        common = [
+            ("company_id", "=", company.id),
+            ("partner_id", "in", partners.ids),
+            ("create_date", ">", earliest),
+            ("date_start", "<", run.period_start),
+            "|",
+            ("date_end", "=", False),
+            ("date_end", ">=", past[0].period_start),
+        ]
+        services = self.env["rebilling.service"].search([*common, ("invoice_enabled", "=", True)])
+        charges = self.env["rebilling.charge"].search(
+            [
+                *common,
+                ("charge_type", "=", "recurring"),
+                *self.env["rebilling.charge"]._rebilling_service_follow_domain(
+                    past[0].period_start
+                ),
+            ]
+        )
+        billed = self._billed_periods(services, charges, past, run)
+        result = defaultdict(list)
+        for source in [*services, *charges]:
+            is_charge = source._name == "rebilling.charge"
+            end = source._rebilling_date_end() if is_charge else source.date_end
+            for past_run in past:
+                if source.create_date <= past_run.date_started:
+                    continue  # it existed when that run billed: not entered late
+                if (source._name, source.id, past_run.period_start) in billed:
+                    continue
+                first = max(source.date_start, past_run.period_start)
+                last = min(end or past_run.period_end, past_run.period_end)
+                if first > last:
+                    continue
+                month_days = days_between(*month_bounds(past_run.period_start))
+                factor = days_between(first, last) / month_days
+                label = self.env._(
+                    "%(name)s (catch-up %(dates)s, %(n)s/%(d)s days)",
+                    name=source.name,
+                    dates=self._dates_label(source.partner_id, first, last),
+                    n=days_between(first, last),
+                    d=month_days,
+                )
+                vals = {
+                    "product_id": source.product_id.id,
+                    "name": label,
+                    "quantity": source.quantity,
+                    "price_unit": float_round(source.price_unit * factor, precision_digits=4),
+                    "rebilling_line_kind": "recurring" if is_charge else "service",
+                    "rebilling_date_from": first,
+                    "rebilling_date_to": last,
+                }
+                if is_charge:
+                    vals["rebilling_charge_id"] = source.id
+                    vals["rebilling_service_id"] = source.service_id.id
+                else:
+                    vals["rebilling_service_id"] = source.id
+                result[source.partner_id.id].append(vals)
+        return result
+
+    @api.model
+    def _billed_periods(self, services, charges, past, run):
+        """{(model, id, month)} already billed by a posted invoice: the month of the
+        line's billed days (a catch-up line bills an earlier month than its invoice)."""
+        if not services and not charges:
+            return set()
+        lines = self.env["account.move.line"].search_fetch(
+            [
+                ("move_id.state", "=", "posted"),
+                ("move_id.move_type", "=", "out_invoice"),
+                ("move_id.rebilling_period", ">=", past[0].period_start),
+                ("move_id.rebilling_period", "<", run.period_start),
+                "|",
+                "&",
+                ("rebilling_service_id", "in", services.ids),
+                ("rebilling_charge_id", "=", False),
+                ("rebilling_charge_id", "in", charges.ids),
+            ],
+            ["rebilling_service_id", "rebilling_charge_id", "move_id", "rebilling_date_from"],
+        )
+        billed = set()
+        for line in lines:
+            period = (
+                month_bounds(line.rebilling_date_from)[0]
+                if line.rebilling_date_from
+                else line.move_id.rebilling_period
+            )
+            if line.rebilling_charge_id:
+                billed.add(("rebilling.charge", line.rebilling_charge_id.id, period))
+            else:
+                billed.add(("rebilling.service", line.rebilling_service_id.id, period))
+        return billed
+
+    # ------------------------------------------------------------ credits
+    @api.model
+    def _credit_lines(self, run, partners):
+        if not partners:
+            return {}
+        since = run.period_start - relativedelta(months=CREDIT_LOOKBACK_MONTHS)
+        lines = self.env["account.move.line"].search(
+            [
+                ("move_id.partner_id", "in", partners.ids),
+                ("move_id.company_id", "=", run.company_id.id),
+                ("move_id.state", "=", "posted"),
+                ("move_id.move_type", "=", "out_invoice"),
+                ("move_id.payment_state", "!=", "reversed"),
+                ("move_id.rebilling_period", ">=", since),
+                ("move_id.rebilling_period", "<", run.period_start),
+                ("rebilling_line_kind", "in", ("service", "recurring")),
+                ("rebilling_date_to", "!=", False),
+                ("price_unit", ">", 0),
+                "|",
+                ("rebilling_service_id.date_end", "!=", False),
+                ("rebilling_charge_id.date_end", "!=", False),
+            ]
+        )
+        result = defaultdict(list)
+        for line in lines:
+            if line.rebilling_credit_line_ids.filtered(lambda c: c.move_id.state != "cancel"):
+                continue
+            if line.rebilling_charge_id:
+                end = line.rebilling_charge_id._rebilling_date_end()
+            else:
+                end = line.rebilling_service_id.date_end
+            if not end or end >= line.rebilling_date_to:
+                continue
+            first = max(end + relativedelta(days=1), line.rebilling_date_from)
+            unused = days_between(first, line.rebilling_date_to)
+            covered = days_between(line.rebilling_date_from, line.rebilling_date_to)
+            partner = line.move_id.partner_id
+            source = line.rebilling_charge_id or line.rebilling_service_id
+            label = self.env._(
+                "Credit %(name)s (unused %(dates)s, %(n)s days)",
+                name=source.name,
+                dates=self._dates_label(partner, first, line.rebilling_date_to),
+                n=unused,
+            )
+            result[partner.id].append(
+                {
+                    "product_id": line.product_id.id,
+                    "name": label,
+                    "quantity": line.quantity,
+                    "price_unit": -float_round(
+                        line.price_unit * unused / covered, precision_digits=4
+                    ),
+                    "tax_ids": [(6, 0, line.tax_ids.ids)],
+                    "rebilling_service_id": line.rebilling_service_id.id,
+                    "rebilling_charge_id": line.rebilling_charge_id.id,
+                    "rebilling_line_kind": line.rebilling_line_kind,
+                    "rebilling_date_from": first,
+                    "rebilling_date_to": line.rebilling_date_to,
+                    "rebilling_credited_line_id": line.id,
+                }
+            )
+        return result

@@ -1,0 +1,82 @@
+"""ABR ABN Lookup (SOAP, zeep) against the fake ABR server on 127.0.0.1."""
+
+from odoo.exceptions import UserError
+from odoo.tests import Form, tagged
+
+from .common import RebillingCase
+from .fakes.fake_abr import FakeABR
+
+COMPANY_ABN = "51824753556"
+CUSTOMER_ABN = "53004085616"
+CANCELLED_ABN = "83914571673"
+
+
+@tagged("post_install", "-at_install")
+class TestAbnLookup(RebillingCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer_a.vat = CUSTOMER_ABN
+        cls.customer_b.vat = CANCELLED_ABN
+        cls.register = {
+            COMPANY_ABN: {"name": "SOUTHERN CROSS COMMUNICATIONS PTY LTD", "gst": True},
+            CUSTOMER_ABN: {"name": "HARBOUR DENTAL PTY LTD", "gst": False},
+            CANCELLED_ABN: {"name": "BONDI SURF", "status": "Cancelled", "gst": True},
+        }
+
+    def serve(self, abr):
+        self.env["ir.config_parameter"].set_param("rebilling.abr_wsdl_url", abr.wsdl_url)
+
+    def test_check_buttons_on_configuration_and_customer(self):
+        self.company.l10n_au_is_gst_registered = False
+        with FakeABR(self.register, guid="guid-1") as abr:
+            self.serve(abr)
+            with self.assertRaisesRegex(UserError, "GUID"):
+                self.company.action_rebilling_check_abn()
+            with Form(self.company, view="rebilling_base.res_company_rebilling_form") as form:
+                form.rebilling_abr_guid = "wrong-guid"
+            with self.assertRaisesRegex(UserError, "not recognised as a Registered Party"):
+                self.company.action_rebilling_check_abn()
+            with Form(self.company, view="rebilling_base.res_company_rebilling_form") as form:
+                form.rebilling_abr_guid = "guid-1"
+            result = self.company.action_rebilling_check_abn()
+            self.assertEqual(result["params"]["type"], "success")
+            self.assertEqual(self.company.rebilling_abn_status, "active")
+            self.assertTrue(self.company.rebilling_abn_gst)
+            self.assertTrue(self.company.l10n_au_is_gst_registered, "prints Tax Invoice now")
+            result = self.customer_a.action_rebilling_check_abn()
+            self.assertEqual(self.customer_a.rebilling_abn_status, "active")
+            self.assertFalse(self.customer_a.rebilling_abn_gst)
+            self.assertIn("not registered for GST", result["params"]["message"])
+            self.assertEqual(abr.searches[-1], CUSTOMER_ABN)
+
+    def test_nightly_check_of_company_and_customers(self):
+        self.company.rebilling_abr_guid = "guid-1"
+        unknown = self.env["res.partner"].create(
+            {"name": "Ghost Pty", "vat": "11111111111", "rebilling_enabled": True}
+        )
+        with FakeABR(self.register, guid="guid-1") as abr:
+            self.serve(abr)
+            cron = self.env.ref("rebilling_base.ir_cron_rebilling_check_abns")
+            self.assertEqual((cron.interval_number, cron.interval_type), (1, "days"))
+            self.assertEqual(cron.code, "model._cron_rebilling_check_abns()")
+            self.env["res.company"]._cron_rebilling_check_abns()
+            self.assertEqual(
+                sorted(abr.searches),
+                sorted([COMPANY_ABN, CUSTOMER_ABN, CANCELLED_ABN, "11111111111"]),
+            )
+        self.assertEqual(self.customer_b.rebilling_abn_status, "cancelled")
+        self.assertFalse(self.customer_b.rebilling_abn_gst, "a cancelled ABN is not registered")
+        self.assertEqual(unknown.rebilling_abn_status, "not_found")
+        self.assertTrue(self.customer_a.rebilling_abn_checked)
+        self.assertEqual(self.company.rebilling_abn_status, "active")
+
+    def test_unreachable_service_is_reported(self):
+        self.company.rebilling_abr_guid = "guid-1"
+        with FakeABR(self.register) as abr:
+            url = abr.wsdl_url
+        self.env["ir.config_parameter"].set_param("rebilling.abr_wsdl_url", url)
+        with self.assertRaisesRegex(UserError, "not reachable"):
+            self.company.action_rebilling_check_abn()
+        # The nightly check logs it and goes on.
+        self.env["res.company"]._cron_rebilling_check_abns()
