@@ -347,7 +347,10 @@ class ResCompany(models.Model):
         self.ensure_one()
         vals = self._rebilling_sequence_vals()
         today = fields.Date.context_today(self)
-        number = self.rebilling_sequence_id.number_next_actual or self.rebilling_invoice_start
+        sequence = self.rebilling_sequence_id
+        # A PostgreSQL sequence moves outside the ORM: read its current value.
+        sequence.invalidate_recordset(["number_next_actual"])
+        number = sequence.number_next_actual or self.rebilling_invoice_start
         interpolate = {
             "year": today.strftime("%Y"),
             "month": today.strftime("%m"),
@@ -548,8 +551,10 @@ class ResCompany(models.Model):
         if self.rebilling_journal_id:
             return self.rebilling_journal_id
         Journal = self.env["account.journal"].sudo().with_company(self)
-        codes = set(Journal.search([("company_id", "=", self.id)]).mapped("code"))
+        journals = Journal.search([("company_id", "=", self.id)])
+        codes = set(journals.mapped("code"))
         code = next(c for c in ("RBL", *(f"RBL{i}" for i in range(2, 100))) if c not in codes)
+        sales = journals.filtered(lambda j: j.type == "sale")[:1]
         journal = Journal.create(
             {
                 "name": self.env._("Rebilling Invoices"),
@@ -558,6 +563,8 @@ class ResCompany(models.Model):
                 "company_id": self.id,
                 "refund_sequence": True,
                 "sequence": 50,
+                # Lines without a product account take the income account of Odoo's sales.
+                "default_account_id": sales.default_account_id.id,
             }
         )
         self.sudo().rebilling_journal_id = journal
