@@ -82,7 +82,16 @@ class AccountMove(models.Model):
     def _compute_rebilling_service_summary(self):
         for move in self:
             names = move.invoice_line_ids.rebilling_service_id.mapped("name")
-            move.rebilling_service_summary = ", ".join(dict.fromkeys(names))
+            move.rebilling_service_summary = move._rebilling_one_line(list(dict.fromkeys(names)))
+
+    @api.model
+    def _rebilling_one_line(self, names, shown=2):
+        """``names`` on one line: the first ones, then how many more."""
+        if len(names) <= shown + 1:
+            return ", ".join(names)
+        return self.env._(
+            "%(names)s and %(count)s more", names=", ".join(names[:shown]), count=len(names) - shown
+        )
 
     def _rebilling_period_label(self):
         self.ensure_one()

@@ -94,6 +94,13 @@ class RebillingBillingRun(models.Model):
     progress = fields.Float(compute="_compute_counts")
     amount_untaxed = fields.Monetary("Untaxed", compute="_compute_counts")
     amount_total = fields.Monetary("Total", compute="_compute_counts")
+    send_pending_count = fields.Integer("Pending", compute="_compute_send_counts")
+    send_queued_count = fields.Integer("Queued", compute="_compute_send_counts")
+    send_sent_count = fields.Integer("Sent", compute="_compute_send_counts")
+    send_failed_count = fields.Integer("Failed", compute="_compute_send_counts")
+    previous_amount_total = fields.Monetary(
+        "Previous Month", compute="_compute_previous_amount_total"
+    )
     date_started = fields.Datetime("Started", readonly=True)
     date_finished = fields.Datetime("Finished", readonly=True)
     duration = fields.Float("Duration (s)", readonly=True, digits=(16, 1))
@@ -148,6 +155,62 @@ class RebillingBillingRun(models.Model):
             run.progress = 100.0 * done / run.customer_count if run.customer_count else 0.0
             run.amount_untaxed = sum(v[1] for v in states.values())
             run.amount_total = sum(v[2] for v in states.values())
+
+    @api.depends("invoice_ids.rebilling_send_state")
+    def _compute_send_counts(self):
+        counts = defaultdict(dict)
+        groups = self.env["account.move"]._read_group(
+            [("rebilling_run_id", "in", self.ids)],
+            ["rebilling_run_id", "rebilling_send_state"],
+            ["__count"],
+        )
+        for run, state, count in groups:
+            counts[run.id][state] = count
+        for run in self:
+            run.send_pending_count = counts[run.id].get("pending", 0)
+            run.send_queued_count = counts[run.id].get("queued", 0)
+            run.send_sent_count = counts[run.id].get("sent", 0)
+            run.send_failed_count = counts[run.id].get("failed", 0)
+
+    @api.depends("period_start", "company_id")
+    def _compute_previous_amount_total(self):
+        for run in self:
+            previous = self.search(
+                [
+                    ("company_id", "=", run.company_id.id),
+                    ("dry_run", "=", False),
+                    ("period_start", "<", run.period_start or fields.Date.today()),
+                ],
+                order="period_start desc",
+                limit=1,
+            )
+            run.previous_amount_total = previous.amount_total
+
+    # ------------------------------------------------------------ summary
+    def action_view_sending(self):
+        """The run's invoices in the send state of the context (``rebilling_send_state``)."""
+        action = self.action_view_invoices()
+        state = self.env.context.get("rebilling_send_state")
+        if state:
+            action["domain"] = [*action["domain"], ("rebilling_send_state", "=", state)]
+        return action
+
+    def action_view_month_totals(self):
+        """The totals of the company's rebilling invoices month by month (graph)."""
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "rebilling_base.action_rebilling_month_totals"
+        )
+        action["domain"] = [
+            ("rebilling_period", "!=", False),
+            ("company_id", "=", self.company_id.id or self.env.company.id),
+        ]
+        return action
+
+    def action_view_email_summary(self):
+        return self.env["res.company"].action_rebilling_open_email_summary()
+
+    def action_rebilling_preview(self):
+        return (self.company_id or self.env.company).action_rebilling_preview()
 
     # ------------------------------------------------------------ starting
     @api.model

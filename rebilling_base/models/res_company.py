@@ -222,6 +222,30 @@ class ResCompany(models.Model):
             names=names or self.env._("your administrator"),
         )
 
+    def action_rebilling_open_summary(self):
+        """The Summary: the current company's latest billing run, or its invoices before any."""
+        company = self.env.company
+        if not company.rebilling_configured:
+            return self.action_rebilling_open("rebilling_base.action_rebilling_summary")
+        run = self.env["rebilling.billing.run"].search(
+            [("company_id", "=", company.id), ("dry_run", "=", False)],
+            order="period_start desc",
+            limit=1,
+        )
+        if not run:
+            return self.action_rebilling_open("rebilling_base.action_rebilling_summary")
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Summary"),
+            "res_model": "rebilling.billing.run",
+            "res_id": run.id,
+            "view_mode": "form",
+            "views": [
+                (self.env.ref("rebilling_base.rebilling_billing_run_view_summary").id, "form")
+            ],
+            "target": "current",
+        }
+
     def action_rebilling_open_email_summary(self):
         """The Email Summary of the current company: its invoice and notification emails."""
         action = self.action_rebilling_open("rebilling_base.action_rebilling_email_summary")

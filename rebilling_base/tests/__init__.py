@@ -10,4 +10,5 @@ from . import (
     test_portal,
     test_security,
     test_sending,
+    test_summary,
 )
