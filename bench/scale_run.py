@@ -106,9 +106,8 @@ class Server:
             limit_time_cpu=600,
             db_name=DB,
             dbfilter=f"^{DB}$",
+            queue_job_channels=f"root:{channels + 1},root.rebilling:{channels}",
         )
-        with open(self.config, "a") as fh:
-            fh.write(f"\n[queue_job]\nchannels = root:{channels + 1},root.rebilling:{channels}\n")
         self.log = open(ROOT / ".local" / f"{DB}_server.log", "w")  # noqa: SIM115
         self.process = subprocess.Popen(
             [*odoo_server_script(), "-c", str(self.config)],

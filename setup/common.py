@@ -199,8 +199,11 @@ def drop_database(name):
         shutil.rmtree(filestore)
 
 
-def write_config(name, **options):
-    """Write an Odoo config file (ignored by git) and return its path."""
+def write_config(name, queue_job_channels=None, **options):
+    """Write an Odoo config file (ignored by git) and return its path.
+
+    ``queue_job_channels``: the ``[queue_job] channels`` of the job runner.
+    """
     LOCAL_DIR.mkdir(exist_ok=True)
     path = ROOT / f"odoo.{name}.conf"
     cfg = configparser.ConfigParser()
@@ -213,6 +216,8 @@ def write_config(name, **options):
         "max_cron_threads": "0",
         **{k: str(v) for k, v in options.items()},
     }
+    if queue_job_channels:
+        cfg["queue_job"] = {"channels": queue_job_channels}
     with path.open("w") as fh:
         cfg.write(fh)
     return path

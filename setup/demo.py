@@ -22,6 +22,7 @@ from common import (
     drop_database,
     fail,
     odoo_server_script,
+    pg_connect,
     prepare,
     say,
     write_config,
@@ -31,40 +32,104 @@ DEMO_DB = os.environ.get("REBILLING_DEMO_DB", "rebilling_demo")
 # One demo mailbox does not exist, so the email summary shows a failure.
 BOUNCING = "accounts@koalakidschildcare.example.com"
 
-# Runs inside "odoo shell": bill the month of the demo company and print a summary.
-DEMO_RUN = """
+COMPANY = 'env["res.company"].search([("name", "=", "Southern Cross Communications")], limit=1)'
+
+# Runs inside "odoo shell": start the month as the monthly cron does (the chunks are
+# queue jobs that the server's job runner executes on its workers).
+DEMO_START = f"""
 from datetime import date
 env["ir.config_parameter"].set_param("report.url", "REPORT_URL")
-company = env["res.company"].search([("name", "=", "Southern Cross Communications")], limit=1)
-period = date.today().replace(day=1)
-Run = env["rebilling.billing.run"].with_company(company)
-run = Run._get_or_create(company, period)
-run._prepare_lines()
-run._process_pending(commit=True)
-env["account.move"]._cron_account_move_send(job_count=1000)
+company = {COMPANY}
+run = env["rebilling.billing.run"]._get_or_create(company, date.today().replace(day=1))
+run.action_start()
 env.cr.commit()
-env["mail.mail"].process_email_queue()
+print("RUN", run.id)
+"""
+
+# After the run: what a reseller's month also holds. Each expected failure is one line.
+DEMO_AFTER = f"""
+from datetime import date
+from odoo.exceptions import UserError
+company = {COMPANY}
+run = env["rebilling.billing.run"].search([("company_id", "=", company.id)], limit=1)
+sent = run.invoice_ids.filtered(lambda m: m.rebilling_send_state == "sent")[:1]
+if sent:
+    reversal = env["account.move.reversal"].with_company(company).with_context(
+        active_model="account.move", active_ids=sent.ids
+    ).create({{"reason": "Service outage credit", "journal_id": sent.journal_id.id}})
+    credit = env["account.move"].browse(reversal.refund_moves()["res_id"])
+    credit.action_post()
+    print(f"credited     : {{sent.name}} {{sent.partner_id.name}} by credit note {{credit.name}}")
+if "rebilling.reseller.invoice.wizard" in env:
+    partner = run.invoice_ids.partner_id[:1]
+    try:
+        wizard = env["rebilling.reseller.invoice.wizard"].with_company(company).create({{
+            "partner_id": partner.id,
+            "company_id": company.id,
+            "date_start": date.today().replace(day=1),
+            "date_end": date.today(),
+        }})
+        wizard.action_calculate()
+        wizard.action_save()
+        print(f"reseller     : period invoice {{wizard.invoice_id.name}} for {{partner.name}}")
+    except UserError as exc:
+        print(f"reseller     : no period invoice for {{partner.name}}: {{exc.args[0]}}")
 env.cr.commit()
+"""
+
+DEMO_SUMMARY = f"""
+company = {COMPANY}
+run = env["rebilling.billing.run"].search([("company_id", "=", company.id)], limit=1)
 moves = run.invoice_ids
 print("=" * 72)
-print(f"Demo company : {company.name}")
-print(f"Billing run  : {run.name} ({run.state}), invoices dated {run.period_start}")
-print(f"Customers    : {run.customer_count}  invoices: {run.invoice_count}  "
-      f"errors: {run.error_count}  duration: {run.duration:.1f} s")
-print(f"Total        : {run.amount_total:,.2f} {company.currency_id.name} (incl. GST)")
-states = {}
+print(f"Demo company : {{company.name}} ({{company.rebilling_tz}})")
+print(f"Billing run  : {{run.name}} ({{run.state}}), invoices dated {{run.period_start}}")
+print(f"Customers    : {{run.customer_count}}  invoices: {{run.invoice_count}}  "
+      f"errors: {{run.error_count}}  duration: {{run.duration:.1f}} s")
+print(f"Total        : {{run.amount_total:,.2f}} {{company.currency_id.name}} (incl. GST)")
+states = {{}}
 for move in moves:
     states[move.rebilling_send_state] = states.get(move.rebilling_send_state, 0) + 1
-print(f"Sending      : {states}")
+print(f"Sending      : {{states}}")
 if "rebilling_review_state" in moves._fields:
     held = moves.filtered(lambda m: m.rebilling_review_state == "under_review")
-    print(f"Under review : {len(held)} (customers of the Pilot class; approve them in Rebilling)")
+    print(f"Under review : {{len(held)}} (customers of the Pilot class; approve them in Rebilling)")
 for move in moves.filtered("rebilling_send_error"):
-    print(f"  not sent: {move.name} {move.partner_id.name}: {move.rebilling_send_error}")
+    print(f"  not sent   : {{move.name}} {{move.partner_id.name}}: {{move.rebilling_send_error}}")
 for move in moves.sorted("name")[:5]:
-    print(f"  {move.name:12} {move.partner_id.name:28} {move.amount_total:>10,.2f}")
+    print(f"  {{move.name:12}} {{move.partner_id.name:28}} {{move.amount_total:>10,.2f}}")
 print("=" * 72)
 """
+# Odoo logs a refused email with its traceback; the demo's refusal is expected.
+QUIET = [
+    "--log-handler=odoo.addons.mail.models.mail_mail:CRITICAL",
+    "--log-handler=odoo.addons.base.models.ir_mail_server:CRITICAL",
+]
+
+
+def wait_for_month(run_id, seconds=900):
+    """Wait until the run is done and its emails left (what the job runner and crons do)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        conn = pg_connect(DEMO_DB)
+        try:
+            with conn.cursor() as cr:
+                cr.execute("SELECT state FROM rebilling_billing_run WHERE id = %s", [run_id])
+                state = cr.fetchone()[0]
+                cr.execute(
+                    "SELECT count(*) FROM account_move WHERE rebilling_run_id = %s "
+                    "AND rebilling_send_state = 'queued'",
+                    [run_id],
+                )
+                queued = cr.fetchone()[0]
+                cr.execute("SELECT count(*) FROM mail_mail WHERE state = 'outgoing'")
+                outgoing = cr.fetchone()[0]
+        finally:
+            conn.close()
+        if state == "done" and not queued and not outgoing:
+            return
+        time.sleep(2)
+    say(f"the month did not finish within {seconds} s (run {state}, {queued} invoices queued)")
 
 
 def load_fake_smtp():
@@ -85,7 +150,11 @@ def main():
     args = parser.parse_args()
 
     prepare(odoo_source=args.odoo)
-    config = write_config("local", http_port=args.port)
+    config = write_config(
+        "local",
+        http_port=args.port,
+        queue_job_channels="root:4,root.rebilling:2,root.rebilling.sync:1,root.rebilling.rating:2",
+    )
     server = odoo_server_script()
     started = time.monotonic()
     try:
@@ -110,23 +179,33 @@ def main():
             say(f"demo database {DEMO_DB} built in {time.monotonic() - started:.0f} s")
         with load_fake_smtp()(reject=[BOUNCING]) as smtp:
             mail = ["--smtp=127.0.0.1", f"--smtp-port={smtp.port}"]
-            # The server runs while the invoices are printed: wkhtmltopdf loads the
-            # report styles from it. It keeps serving the demo afterwards.
+            # Production's deployment: workers, the queue_job runner and a cron worker.
+            # The server also serves wkhtmltopdf the report styles while invoices print.
             serving = subprocess.Popen(
-                [*server, "-c", str(config), "-d", DEMO_DB, "--db-filter", DEMO_DB]
-                + ["--log-level=warn", "--max-cron-threads=1", *mail],
+                [*server, "-c", str(config), "-d", DEMO_DB, "--db-filter", f"^{DEMO_DB}$"]
+                + ["--log-level=warn", "--workers=3", "--max-cron-threads=1"]
+                + ["--server-wide-modules=web,queue_job", "--limit-time-real=900", *mail]
+                + QUIET,
                 cwd=ROOT,
             )
             try:
                 wait_for_http(args.port, serving)
-                subprocess.run(
-                    [*server, "shell", "-c", str(config), "-d", DEMO_DB, "--no-http"]
-                    + ["--log-level=error", *mail],
-                    input=DEMO_RUN.replace("REPORT_URL", f"http://127.0.0.1:{args.port}"),
+                shell = [*server, "shell", "-c", str(config), "-d", DEMO_DB, "--no-http"]
+                shell += ["--log-level=error", *mail, *QUIET]
+                report_url = f"http://127.0.0.1:{args.port}"
+                out = subprocess.run(
+                    shell,
+                    input=DEMO_START.replace("REPORT_URL", report_url),
                     text=True,
                     check=True,
                     cwd=ROOT,
-                )
+                    capture_output=True,
+                ).stdout
+                run_id = int(out.split("RUN", 1)[1].split()[0])
+                say("billing run started as the monthly cron starts it; the job runner bills it")
+                wait_for_month(run_id)
+                for script in (DEMO_AFTER, DEMO_SUMMARY):
+                    subprocess.run(shell, input=script, text=True, check=True, cwd=ROOT)
                 say(f"local mail sink received {len(smtp.messages)} emails (none left the machine)")
                 say(f"demo ready in {time.monotonic() - started:.0f} s")
                 if not args.no_serve:

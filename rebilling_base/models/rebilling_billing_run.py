@@ -94,7 +94,7 @@ class RebillingBillingRun(models.Model):
     progress = fields.Float(compute="_compute_counts")
     amount_untaxed = fields.Monetary("Untaxed", compute="_compute_counts")
     amount_total = fields.Monetary("Total", compute="_compute_counts")
-    send_pending_count = fields.Integer("Pending", compute="_compute_send_counts")
+    send_pending_count = fields.Integer("Pending Sending", compute="_compute_send_counts")
     send_queued_count = fields.Integer("Queued", compute="_compute_send_counts")
     send_sent_count = fields.Integer("Sent", compute="_compute_send_counts")
     send_failed_count = fields.Integer("Failed", compute="_compute_send_counts")

@@ -10,38 +10,43 @@ from PIL import Image, ImageDraw
 
 from odoo import api, models
 
+# name, street, suburb or town, postcode (all in New South Wales)
 CUSTOMERS = [
-    "Harbour Dental Group",
-    "Bondi Surf Supplies",
-    "Parramatta Plumbing",
-    "Koala Kids Childcare",
-    "Redfern Robotics",
-    "Manly Marine Services",
-    "Newtown Print House",
-    "Blue Mountains Lodge",
-    "Chatswood Physio",
-    "Darling Accountants",
-    "Ultimo Design Studio",
-    "Surry Hills Bakery",
-    "Penrith Auto Care",
-    "Cronulla Fitness",
-    "Hornsby Legal",
-    "Wollongong Freight",
-    "Gosford Garden Centre",
-    "Liverpool Logistics",
-    "Ryde Medical Centre",
-    "Mosman Real Estate",
-    "Balmain Brewing Co",
-    "Glebe Books",
-    "Pyrmont Software",
-    "Coogee Cafe",
-    "Epping Engineering",
-    "Kiama Holiday Parks",
-    "Orange Winery",
-    "Bathurst Motors",
-    "Dubbo Vets",
-    "Tamworth Music Hall",
+    ("Harbour Dental Group", "Level 3, 88 George Street", "The Rocks", "2000"),
+    ("Bondi Surf Supplies", "112 Campbell Parade", "Bondi Beach", "2026"),
+    ("Parramatta Plumbing", "27 Church Street", "Parramatta", "2150"),
+    ("Koala Kids Childcare", "5 Showground Road", "Castle Hill", "2154"),
+    ("Redfern Robotics", "61 Regent Street", "Redfern", "2016"),
+    ("Manly Marine Services", "2 East Esplanade", "Manly", "2095"),
+    ("Newtown Print House", "254 King Street", "Newtown", "2042"),
+    ("Blue Mountains Lodge", "18 Lurline Street", "Katoomba", "2780"),
+    ("Chatswood Physio", "9 Help Street", "Chatswood", "2067"),
+    ("Darling Accountants", "Suite 4, 1 Darling Drive", "Sydney", "2000"),
+    ("Ultimo Design Studio", "40 Harris Street", "Ultimo", "2007"),
+    ("Surry Hills Bakery", "318 Crown Street", "Surry Hills", "2010"),
+    ("Penrith Auto Care", "77 Mulgoa Road", "Penrith", "2750"),
+    ("Cronulla Fitness", "14 The Kingsway", "Cronulla", "2230"),
+    ("Hornsby Legal", "3 Florence Street", "Hornsby", "2077"),
+    ("Wollongong Freight", "120 Montague Street", "Wollongong", "2500"),
+    ("Gosford Garden Centre", "225 Mann Street", "Gosford", "2250"),
+    ("Liverpool Logistics", "45 Moore Street", "Liverpool", "2170"),
+    ("Ryde Medical Centre", "1 Devlin Street", "Ryde", "2112"),
+    ("Mosman Real Estate", "730 Military Road", "Mosman", "2088"),
+    ("Balmain Brewing Co", "9 Darling Street", "Balmain", "2041"),
+    ("Glebe Books", "49 Glebe Point Road", "Glebe", "2037"),
+    ("Pyrmont Software", "55 Pyrmont Street", "Pyrmont", "2009"),
+    ("Coogee Cafe", "210 Arden Street", "Coogee", "2034"),
+    ("Epping Engineering", "33 Oxford Street", "Epping", "2121"),
+    ("Kiama Holiday Parks", "12 Terralong Street", "Kiama", "2533"),
+    ("Orange Winery", "1550 Cargo Road", "Orange", "2800"),
+    ("Bathurst Motors", "101 Durham Street", "Bathurst", "2795"),
+    ("Dubbo Vets", "27 Macquarie Street", "Dubbo", "2830"),
+    ("Tamworth Music Hall", "470 Peel Street", "Tamworth", "2340"),
 ]
+# The customer with no email address at all: its invoice ends Failed ("no email address").
+NO_EMAIL = "Glebe Books"
+# Once-off charges: a few customers only (a new site, a technician's visit).
+ONCE_OFF_EVERY = 6
 PRODUCTS = [
     # name, price, type, default code
     ("Business NBN 100/40", 99.0, "wholesale", "NBN100"),
@@ -164,20 +169,26 @@ class RebillingDemo(models.AbstractModel):
                 for name, price, _kind in CHARGES
             ]
         )
+        nsw = env.ref("base.state_au_2")
         partners = env["res.partner"].create(
             [
                 {
                     "name": name,
                     "is_company": True,
                     "company_id": company.id,
-                    "email": f"accounts@{name.lower().replace(' ', '')}.example.com",
+                    "email": False
+                    if name == NO_EMAIL
+                    else f"accounts@{name.lower().replace(' ', '')}.example.com",
+                    "street": street,
+                    "city": town,
+                    "zip": postcode,
+                    "state_id": nsw.id,
                     "country_id": au.id,
-                    "city": "Sydney",
                     "lang": "en_AU",
                     "rebilling_enabled": i != len(CUSTOMERS) - 1,  # the last one is disabled
                     "rebilling_class_id": classes[i % 3].id,
                 }
-                for i, name in enumerate(CUSTOMERS)
+                for i, (name, street, town, postcode) in enumerate(CUSTOMERS)
             ]
         )
         today = date.today()
@@ -209,7 +220,12 @@ class RebillingDemo(models.AbstractModel):
                     "date_start": this_month - relativedelta(months=6),
                 }
             )
-            for k in rng.sample(range(len(CHARGES)), 2):
+            recurring = [k for k, charge in enumerate(CHARGES) if charge[2] == "recurring"]
+            once = [k for k, charge in enumerate(CHARGES) if charge[2] == "once"]
+            picks = [rng.choice(recurring)]
+            if i % ONCE_OFF_EVERY == 2:
+                picks.append(rng.choice(once))
+            for k in picks:
                 name, _price, kind = CHARGES[k]
                 charges.append(
                     {
