@@ -93,7 +93,7 @@ def reset_run():
 class Server:
     """Odoo with workers and the queue_job runner, on 127.0.0.1."""
 
-    def __init__(self, channels, workers):
+    def __init__(self, channels, workers, log_level="warn"):
         self.port = free_port()
         self.config = write_config(
             f"{DB}_server",
@@ -101,7 +101,7 @@ class Server:
             workers=workers,
             max_cron_threads=0,
             server_wide_modules="web,queue_job",
-            log_level="warn",
+            log_level=log_level,
             limit_time_real=600,
             limit_time_cpu=600,
             db_name=DB,
@@ -163,9 +163,9 @@ def kill_busy_worker():
     return None
 
 
-def measure(channels, customers, kill=False):
+def measure(channels, customers, kill=False, log_level="warn"):
     reset_run()
-    server = Server(channels, workers=channels + 1)
+    server = Server(channels, workers=channels + 1, log_level=log_level)
     killed = None
     try:
         started = time.perf_counter()
@@ -231,18 +231,20 @@ def main():
     parser.add_argument("--channels", default="1,2", help="numbers of rebilling channels")
     parser.add_argument("--kill", action="store_true", help="also a run with a worker killed")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the benchmark database")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
+    parser.add_argument("--server-log", default="warn", help="log level of the Odoo server")
     args = parser.parse_args()
     ensure_database(DB, ["rebilling_base"], rebuild=args.rebuild)
     ensure_customers(args.customers)
     print(f"{args.customers} customers, 3 services + 2 charges each; {os.cpu_count()} cores")
-    base = naive_baseline(args.customers)
+    base = None if args.no_baseline else naive_baseline(args.customers)
     rates = {}
     for channels in [int(c) for c in args.channels.split(",")]:
-        rates[channels] = measure(channels, args.customers)
+        rates[channels] = measure(channels, args.customers, log_level=args.server_log)
     if args.kill:
-        measure(max(rates), args.customers, kill=True)
+        measure(max(rates), args.customers, kill=True, log_level=args.server_log)
     reset_run()
-    if 1 in rates:
+    if 1 in rates and base:
         print(f"1 channel / naive baseline : {rates[1] / base:.2f}x (goal >= 1.0)")
     if 1 in rates and 2 in rates:
         print(f"2 channels / 1 channel     : {rates[2] / rates[1]:.2f}x (goal >= 1.25)")
