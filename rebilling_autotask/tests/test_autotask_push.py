@@ -111,6 +111,52 @@ class TestAutotaskPush(AutotaskCase):
         self.assertEqual(binding.external_id, str(self.autotask.charges()[0]["id"]))
         self.assertEqual(binding.sync_state, "done")
 
+    def test_worker_death_after_the_answer_never_duplicates(self):
+        """Autotask created the charge, the worker died before its transaction committed."""
+        self.bill_without_push()
+        line_a = self.line_of(self.invoice_a, self.service_a)
+        with self.worker_dies_after("POST", r"/Contracts/\d+/Charges$"):
+            self.push(self.invoice_a)
+        self.assertEqual(len(self.autotask.charges()), 1)
+        intent = self.binding(line_a)
+        self.assertEqual(intent.sync_state, "sending", "the intent was committed before the call")
+        self.assertFalse(intent.external_id)
+        self.assertTrue(intent.sync_marker)
+        self.push(self.invoice_a)
+        charges = self.autotask.charges()
+        self.assertEqual(len(charges), 1, "found by its marker, not created again")
+        self.assertEqual(self.charge_posts(), 1)
+        binding = self.binding(line_a)
+        self.assertEqual(len(binding), 1)
+        self.assertEqual(binding.external_id, str(charges[0]["id"]))
+        self.assertEqual(binding.sync_state, "done")
+
+    def test_each_binding_is_committed_after_its_answer(self):
+        """A death in the middle of a batch keeps the bindings of the lines already pushed."""
+        self.bill_without_push()
+        lines = self.line_of(self.invoice_a, self.service_a) | self.line_of(
+            self.invoice_b, self.service_b
+        )
+        # The second create of the batch is the one the worker does not survive.
+        with self.worker_dies_after("POST", rf"/Contracts/{self.second_contract()}/Charges$"):
+            self.push(self.invoice_a | self.invoice_b)
+        bindings = self.env["rebilling.binding"].search(
+            [("res_model", "=", "account.move.line"), ("res_id", "in", lines.ids)]
+        )
+        self.assertEqual(sorted(bindings.mapped("sync_state")), ["done", "sending"])
+        self.push(self.invoice_a | self.invoice_b)
+        self.assertEqual(len(self.autotask.charges()), 2)
+        self.assertEqual(self.charge_posts(), 2, "no line created twice")
+        bindings.invalidate_recordset()
+        self.assertEqual(set(bindings.mapped("sync_state")), {"done"})
+
+    def second_contract(self):
+        """The contract of the line pushed second (lines go in id order)."""
+        line_a = self.line_of(self.invoice_a, self.service_a)
+        line_b = self.line_of(self.invoice_b, self.service_b)
+        second = max(line_a, line_b, key=lambda line: line.id)
+        return self.at_contract_a["id"] if second == line_a else self.at_contract_b["id"]
+
     def test_correction_patches_the_charge(self):
         self.bill()
         line_a = self.line_of(self.invoice_a, self.service_a)

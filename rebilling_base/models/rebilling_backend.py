@@ -611,14 +611,26 @@ class RebillingBackend(models.Model):
         Binding = self.env["rebilling.binding"]
         log_vals = []
         for (record, _payload, digest, binding), result in zip(chunk, results, strict=True):
+            bound = result.get("bound")
+            if bound:
+                # Committed by the connector in its own transaction (exactly-once creates).
+                binding = Binding.browse(bound)
             if result.get("error"):
                 message = result["error"]
                 if result.get("retry"):
                     summary["retry"].append(record.id)
                 else:
                     summary["failed"].append(record.id)
-                self._rebilling_push_failed(record, binding, message)
+                if bound:
+                    self._rebilling_record_failed(record, message)
+                else:
+                    self._rebilling_push_failed(record, binding, message)
                 state = "error"
+            elif bound:
+                self._rebilling_push_done(record, binding, result)
+                summary["pushed"].append(record.id)
+                message = result.get("message") or False
+                state = "done"
             else:
                 binding = Binding._rebilling_bind(
                     self,
@@ -640,7 +652,9 @@ class RebillingBackend(models.Model):
                     "operation": res_model,
                     "res_model": res_model,
                     "res_id": record.id,
-                    "external_id": result.get("external_id") or binding.external_id or False,
+                    "external_id": result.get("external_id")
+                    or (not bound and binding.external_id)
+                    or False,
                     "state": state,
                     "message": message,
                     "duration": duration,
@@ -656,6 +670,10 @@ class RebillingBackend(models.Model):
     def _rebilling_push_failed(self, record, binding, message):
         """Record the failure on the binding and the record (no log line here)."""
         self.env["rebilling.binding"]._rebilling_set_error(self, record, message, binding=binding)
+        self._rebilling_record_failed(record, message)
+
+    def _rebilling_record_failed(self, record, message):
+        """Tell ``record`` its push failed (its binding is written elsewhere)."""
         if hasattr(record, "_rebilling_sync_failed"):
             record._rebilling_sync_failed(self, message)
 

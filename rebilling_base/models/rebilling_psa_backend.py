@@ -66,6 +66,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..connector.http import ConnectorError, HttpClient, RetryableError
+from .rebilling_backend import payload_hash
 
 _logger = logging.getLogger(__name__)
 
@@ -371,21 +372,54 @@ class RebillingBackend(models.Model):
         if not self._psa_spec() or res_model != "account.move.line":
             return super()._rebilling_push_send(res_model, items)
         client = self._rebilling_client()
-        results = []
-        for line, payload, binding in items:
-            try:
-                results.append(self._psa_send(client, line, payload, binding))
-            except ConnectorError as exc:
-                results.append({"error": self._psa_impl("error_text")(exc), "retry": exc.retryable})
-            except UserError as exc:
-                results.append({"error": exc.args[0], "retry": False})
-        client.close()
-        return results
+        try:
+            return [
+                self._psa_send(client, line, payload, binding) for line, payload, binding in items
+            ]
+        finally:
+            client.close()
 
     def _psa_send(self, client, line, payload, binding):
-        """Push one line: update its item, replace it, or create it exactly once."""
+        """Push one line exactly once; its binding is committed before and after the call.
+
+        The intent (``sending`` with the marker) is committed before any
+        create; the answer right after it came (``bound`` in the result: the
+        caller writes no binding). A binding without external id comes from an
+        attempt whose answer is unknown: the marker is looked up first.
+        """
+        Binding = self.env["rebilling.binding"]
+        marker = self._psa_marker(line)
+        try:
+            result = self._psa_send_item(client, line, payload, binding, marker)
+        except (ConnectorError, UserError) as exc:
+            if isinstance(exc, ConnectorError):
+                message, retry = self._psa_impl("error_text")(exc), exc.retryable
+            else:
+                message, retry = exc.args[0], False
+            binding_id = Binding._rebilling_write_durable(
+                self, line, {"sync_state": "error", "sync_error": message, "sync_marker": marker}
+            )
+            return {"error": message, "retry": retry, "bound": binding_id}
+        result["bound"] = Binding._rebilling_write_durable(
+            self,
+            line,
+            {
+                "external_id": result["external_id"],
+                "sync_state": "done",
+                "sync_error": False,
+                "sync_marker": marker,
+                "sync_hash": payload_hash(payload),
+                "sync_data": result["data"],
+            },
+        )
+        return result
+
+    def _psa_send_item(self, client, line, payload, binding, marker):
+        """Update the line's item, replace it, or create it; the result dict."""
         item = self._psa_spec()["item"]
         data = self._psa_impl("result_data")(line, payload)
+        Binding = self.env["rebilling.binding"]
+        intent = {"external_id": False, "sync_state": "sending", "sync_marker": marker}
         if binding and binding.external_id:
             old_id = int(binding.external_id)
             if self._psa_impl("update")(client, old_id, payload, binding):
@@ -394,7 +428,8 @@ class RebillingBackend(models.Model):
                     "data": data,
                     "message": self.env._("%(item)s %(id)s updated.", item=item, id=old_id),
                 }
-            new_id = self._psa_create_once(client, payload, lookup=False)
+            Binding._rebilling_write_durable(self, line, intent)
+            new_id = self._psa_create_once(client, payload, lookup=True)
             return {
                 "external_id": str(new_id),
                 "data": data,
@@ -402,8 +437,10 @@ class RebillingBackend(models.Model):
                     "%(item)s %(old)s replaced by %(new)s.", item=item, old=old_id, new=new_id
                 ),
             }
-        # A binding without id: an earlier attempt failed, maybe after the PSA created it.
-        new_id = self._psa_create_once(client, payload, lookup=bool(binding))
+        # A binding without id: an earlier attempt died or failed, maybe after the PSA created it.
+        lookup = bool(binding)
+        Binding._rebilling_write_durable(self, line, intent)
+        new_id = self._psa_create_once(client, payload, lookup=lookup)
         return {"external_id": str(new_id), "data": data}
 
     def _psa_create_once(self, client, payload, lookup):

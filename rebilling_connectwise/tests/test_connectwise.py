@@ -176,6 +176,21 @@ class TestConnectwisePullAndPush(ConnectwiseCase):
         self.assertIn("error", logs.mapped("state"))
         self.assertIn("done", logs.mapped("state"))
 
+    def test_worker_death_after_the_answer_never_duplicates(self):
+        self.seed()
+        self.link_services()
+        self.bill(auto_push=False)
+        line = self.invoice_a.invoice_line_ids
+        with self.worker_dies_after("POST", "additions$"):
+            self.invoice_a.action_rebilling_connectwise_push()
+        self.assertEqual(len(self.cw.additions()), 1)
+        self.assertEqual(self.binding(line).sync_state, "sending")
+        self.invoice_a.action_rebilling_connectwise_push()
+        self.assertEqual(len(self.cw.additions()), 1, "found by its marker, not created again")
+        self.assertEqual(self.cw.request_count("POST", "additions$"), 1)
+        self.assertEqual(self.binding(line).external_id, str(self.cw.additions()[0]["id"]))
+        self.assertEqual(self.binding(line).sync_state, "done")
+
     def test_unlinked_services_are_not_pushed(self):
         self.seed()
         self.bill()
