@@ -175,13 +175,20 @@ class RebillingBinding(models.Model):
         vals = {"sync_date": fields.Datetime.now(), **values}
         with self.env.registry.cursor() as cr:
             Binding = self.with_env(self.env(cr=cr)).sudo()
-            binding = Binding._rebilling_map(backend.with_env(Binding.env), record.with_env(Binding.env))
+            binding = Binding._rebilling_map(
+                backend.with_env(Binding.env), record.with_env(Binding.env)
+            )
             binding = binding.get(record.id)
             if binding:
                 binding.write(vals)
             else:
                 binding = Binding.create(
-                    {"backend_id": backend.id, "res_model": record._name, "res_id": record.id, **vals}
+                    {
+                        "backend_id": backend.id,
+                        "res_model": record._name,
+                        "res_id": record.id,
+                        **vals,
+                    }
                 )
             binding_id = binding.id
         self.env["rebilling.binding"].invalidate_model()

@@ -26,7 +26,7 @@ FAST_SETTINGS = {
 }
 
 
-class WorkerKilled(BaseException):  # noqa: N818 - a death, not an error
+class WorkerKilled(BaseException):
     """The job worker died (``kill -9``, OOM, time limit): nothing of it runs any more."""
 
 
