@@ -244,13 +244,53 @@ class RebillingBackend(models.Model):
         """Pull companies, contracts, products and material codes now."""
         return self.action_psa_pull()
 
+    # ------------------------------------------------------------ errors
+    def _rebilling_classify_error(self, response, body):
+        """Autotask answers a refused write or query with HTTP 500 and an ``errors`` list.
+
+        Such a business-rule error is permanent (the same payload is refused
+        again); the thread and hourly thresholds stay transient. A 500 without
+        ``errors`` (an outage, an HTML page) keeps the default rule.
+        """
+        if self.backend_type != "autotask":
+            return super()._rebilling_classify_error(response, body)
+        if response.status_code == 500 and isinstance(body, dict) and body.get("errors"):
+            text = " ".join(str(e) for e in body["errors"]).lower()
+            return ("threshold" in text, None)
+        return super()._rebilling_classify_error(response, body)
+
     # ------------------------------------------------------------ creations (service form)
-    def _autotask_create(self, entity, values):
-        """Create one ``entity`` record in Autotask; return its id."""
+    def _autotask_create(self, entity, values, filters=None):
+        """Create one ``entity`` record in Autotask exactly once; return its id.
+
+        ``filters`` find the record an earlier attempt created (the answer of a
+        create can be lost): it is looked up first and used when found.
+        """
+        if filters:
+            self._psa_check_connected()
+            try:
+                found = self._autotask_query(entity, filters)
+            except ConnectorError as exc:
+                raise UserError(
+                    self.env._(
+                        "Autotask could not be searched: %s", self._autotask_psa_error_text(exc)
+                    )
+                ) from None
+            if found:
+                return int(found[0]["id"])
         data = self._psa_post(entity, values, entity)
         if not data.get("itemId"):
             raise UserError(self.env._("Autotask answered without an id."))
         return int(data["itemId"])
+
+    def _autotask_charge_type(self):
+        """The ``chargeType`` value of an operational charge (read once per transaction)."""
+        key = ("rebilling_autotask_charge_type", self.id)
+        if key not in self.env.cr.cache:
+            self.env.cr.cache[key] = self._autotask_picklist_value(
+                "ContractCharges", "chargeType", "Operational", 1
+            )
+        return self.env.cr.cache[key]
 
     # ------------------------------------------------------------ push (see rebilling_psa_backend)
     @api.model
@@ -310,6 +350,7 @@ class RebillingBackend(models.Model):
             "unitCost": round(self._psa_line_unit_cost(line), 4),
             "unitPrice": self._psa_line_price(line),
             "isBillableToCompany": True,
+            "chargeType": self._autotask_charge_type(),
             "purchaseOrderNumber": (move.name or "")[:50],
             "notes": self._psa_marker(line),
         }

@@ -83,15 +83,40 @@ class TestAutotaskPush(AutotaskCase):
 
     def test_retries_after_500_and_429_create_once(self):
         self.bill_without_push()
-        self.autotask.fail_next(2, 500, path=r"/Charges$", method="POST")
+        # An outage (503, or a 500 without Autotask's errors list) is retried.
+        self.autotask.fail_next(1, 503, path=r"/Charges$", method="POST")
+        self.autotask.fail_next(1, 500, body="<html>down</html>", path=r"/Charges$", method="POST")
         self.push(self.invoice_a)
         self.assertEqual(len(self.autotask.charges()), 1)
+        self.assertEqual(self.charges_sent()["chargeType"], 1, "the client sends chargeType")
         self.autotask.fail_next(2, 429, retry_after=0.1, path=r"/Charges$", method="POST")
         self.push(self.invoice_b)
         self.assertEqual(len(self.autotask.charges()), 2)
         self.assertTrue(self.autotask.request_count(status=429))
         line_b = self.line_of(self.invoice_b, self.service_b)
         self.assertEqual(self.binding(line_b).sync_state, "done")
+
+    def charges_sent(self):
+        return self.autotask.requests_matching("POST", r"/Charges$")[-1].json
+
+    def test_business_rule_error_is_permanent(self):
+        """Autotask refuses with HTTP 500 and an errors list: one call, the message logged."""
+        self.bill_without_push()
+        with self.autotask._state_lock:
+            del self.autotask._data["products"][self.at_product["id"]]
+        action = self.push(self.invoice_a)
+        self.assertEqual(action["params"]["type"], "warning")
+        self.assertEqual(self.charge_posts(), 1, "not retried: the same payload is refused again")
+        binding = self.binding(self.line_of(self.invoice_a, self.service_a))
+        self.assertEqual(binding.sync_state, "error")
+        self.assertIn("does not exist", binding.sync_error)
+        log = self.env["rebilling.sync.log"].search(
+            [("backend_id", "=", self.backend.id), ("state", "=", "error")], limit=1
+        )
+        self.assertIn(f"productID {self.at_product['id']} does not exist", log.message)
+        with trap_jobs() as trap:
+            self.backend._rebilling_push_job("account.move.line", binding.mapped("res_id"))
+            trap.assert_jobs_count(0)
 
     def test_timeout_never_duplicates(self):
         self.bill_without_push()

@@ -303,6 +303,15 @@ class HttpClient:
     :param rate_limiter: a :class:`RateLimiter` shared by the calls of this client.
     :param sleep: sleep function (injectable for tests).
     :param logger: a :class:`logging.Logger`; request headers are never logged.
+    :param classify: ``classify(response, body)`` → ``None`` (the default rule: 429 and
+        5xx are transient, other 4xx permanent) or ``(retryable, retry_after)`` for an
+        API whose statuses say otherwise (e.g. Autotask's business-rule errors are
+        HTTP 500 with an ``errors`` list: permanent; Xero's daily limit is a 429 not
+        worth retrying before the next day).
+
+    A 429 asking to wait longer than ``max_retry_after`` is not retried here:
+    the :class:`RetryableError` carries ``retry_after`` so that the caller
+    postpones the work (a queue job's ``RetryableJobError(seconds=...)``).
 
     ``calls`` counts the HTTP requests actually sent (retries included) and
     ``retries`` the retries; both are handy in benchmarks.
@@ -323,7 +332,9 @@ class HttpClient:
         rate_limiter=None,
         sleep=time.sleep,
         logger=None,
+        classify=None,
     ):
+        self.classify = classify
         self.base_url = (base_url or "").rstrip("/")
         self.timeout = timeout
         self.max_retries = max(0, int(max_retries))
@@ -468,9 +479,15 @@ class HttpClient:
                 if status == 429:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 retryable = status == 429 or status >= 500
-                if not retryable or attempt >= max_retries:
+                verdict = self.classify(response, body) if self.classify else None
+                if verdict is not None:
+                    retryable, retry_after = verdict[0], verdict[1] or retry_after
+                too_long = retry_after is not None and retry_after > self.max_retry_after
+                if not retryable or attempt >= max_retries or too_long:
                     error_class = RetryableError if retryable else PermanentError
                     tail = f" after {attempt + 1} attempt(s)" if retryable else ""
+                    if too_long and retryable:
+                        tail = f" (retry after {retry_after:.0f} s)"
                     summary = _body_summary(body)
                     raise error_class(
                         f"{method} {safe} failed: HTTP {status}{tail}"

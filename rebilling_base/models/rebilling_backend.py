@@ -52,7 +52,6 @@ import json
 import logging
 import threading
 import time
-from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -63,11 +62,8 @@ from ..tools import notify
 
 _logger = logging.getLogger(__name__)
 
-SYNC_CHANNEL = "root.rebilling.sync"
 # Pending queue.job states: a record in such a job is not queued again.
 PENDING_JOB_STATES = ("wait_dependencies", "pending", "enqueued")
-# Re-queued attempts of a push whose records met a transient failure.
-MAX_PUSH_ATTEMPTS = 5
 
 _LIMITERS = {}
 _LIMITERS_LOCK = threading.Lock()
@@ -253,7 +249,13 @@ class RebillingBackend(models.Model):
             "max_retry_after": self.max_retry_after,
             "rate_limiter": self._rebilling_rate_limiter(),
             "logger": _logger,
+            "classify": self._rebilling_classify_error,
         }
+
+    def _rebilling_classify_error(self, response, body):
+        """Override point: ``None`` (429 and 5xx transient, other 4xx permanent) or
+        ``(retryable, retry_after)`` for a failed ``response`` of this backend's API."""
+        return None
 
     def _rebilling_client(self):
         """A new :class:`HttpClient` for this backend (timeouts, retries, shared limiter)."""
@@ -412,11 +414,13 @@ class RebillingBackend(models.Model):
         digest = hashlib.sha1(",".join(str(i) for i in sorted(ids)).encode()).hexdigest()
         return f"rebilling.push:{self.id}:{res_model}:{digest}"
 
-    def _rebilling_enqueue_push(self, records, eta=None, attempt=1):
+    def _rebilling_enqueue_push(self, records, eta=None):
         """Queue push jobs of ``records``, one per batch; return the records queued.
 
         Records already in a pending push job of this backend are left out, and
-        each job has an ``identity_key``: a record is never queued twice.
+        each job has an ``identity_key``: a record is never queued twice. The
+        channel and retry pattern are data (``queue.job.function`` of
+        ``_rebilling_push_job``).
         """
         self.ensure_one()
         records = records.exists()
@@ -426,7 +430,6 @@ class RebillingBackend(models.Model):
         todo = records.filtered(lambda r: r.id not in pending)
         for chunk in split_every(self._rebilling_push_batch_size(records._name), todo.ids):
             self.with_delay(
-                channel=SYNC_CHANNEL,
                 eta=eta,
                 description=self.env._(
                     "%(backend)s: push %(count)s %(model)s",
@@ -435,38 +438,31 @@ class RebillingBackend(models.Model):
                     model=self.env[records._name]._description,
                 ),
                 identity_key=self._rebilling_push_identity(records._name, chunk),
-            )._rebilling_push_job(records._name, chunk, attempt=attempt)
+            )._rebilling_push_job(records._name, chunk)
         return todo
 
-    def _rebilling_push_job(self, res_model, record_ids, attempt=1):
-        """Job: push the records; records that met a transient failure are queued again."""
+    def _rebilling_push_job(self, res_model, record_ids):
+        """Job: push the records; a transient failure retries the job (queue_job's pattern).
+
+        A retry pushes the records again: those already pushed are skipped
+        (payload hash; the PSA bindings were committed line by line), so only
+        the ones that met the failure are sent. A server asking to wait (a
+        daily limit) postpones the job by that long.
+        """
         self.ensure_one()
         backend = self.with_company(self.company_id)
         records = backend.env[res_model].browse(record_ids).exists()
         summary = backend._rebilling_push(records)
-        retry = backend.env[res_model].browse(summary["retry"]).exists()
-        if retry:
-            if not (summary["pushed"] or summary["failed"] or summary["skipped"]):
-                if attempt >= MAX_PUSH_ATTEMPTS:
-                    return self.env._("Gave up after %s attempts.", attempt)
-                # Nothing done, nothing to keep: let queue_job retry this job.
-                raise RetryableJobError(
-                    self.env._("%s record(s) could not be pushed yet.", len(retry)),
-                    seconds=min(60 * attempt, 600),
-                )
-            if attempt < MAX_PUSH_ATTEMPTS:
-                backend._rebilling_enqueue_push(
-                    retry,
-                    eta=timedelta(seconds=min(60 * 2**attempt, 3600)),
-                    attempt=attempt + 1,
-                )
-        return self.env._(
+        message = self.env._(
             "pushed %(pushed)s, up to date %(skipped)s, failed %(failed)s, retry %(retry)s",
             pushed=len(summary["pushed"]),
             skipped=len(summary["skipped"]),
             failed=len(summary["failed"]),
             retry=len(summary["retry"]),
         )
+        if summary["retry"]:
+            raise RetryableJobError(message, seconds=summary.get("retry_after") or None)
+        return message
 
     def _rebilling_push_now_or_later(self, records):
         """Push a few records now (one batch at most), queue more as jobs.
@@ -606,7 +602,10 @@ class RebillingBackend(models.Model):
                 res_model, [(record, payload, binding) for record, payload, _d, binding in chunk]
             )
         except ConnectorError as exc:
-            results = [{"error": str(exc), "retry": exc.retryable} for _item in chunk]
+            results = [
+                {"error": str(exc), "retry": exc.retryable, "retry_after": exc.retry_after}
+                for _item in chunk
+            ]
         duration = (time.monotonic() - started) / max(1, len(chunk))
         Binding = self.env["rebilling.binding"]
         log_vals = []
@@ -619,6 +618,10 @@ class RebillingBackend(models.Model):
                 message = result["error"]
                 if result.get("retry"):
                     summary["retry"].append(record.id)
+                    if result.get("retry_after"):
+                        summary["retry_after"] = max(
+                            summary.get("retry_after") or 0, result["retry_after"]
+                        )
                 else:
                     summary["failed"].append(record.id)
                 if bound:
@@ -678,25 +681,22 @@ class RebillingBackend(models.Model):
             record._rebilling_sync_failed(self, message)
 
     # ------------------------------------------------------------ pull
-    def _rebilling_enqueue_pull(self, what, eta=None, attempt=1):
+    def _rebilling_enqueue_pull(self, what, eta=None):
         """Queue one pull job (``identity_key``: never twice while pending)."""
         self.ensure_one()
         return self.with_delay(
-            channel=SYNC_CHANNEL,
             eta=eta,
             description=self.env._("%(backend)s: pull %(what)s", backend=self.name, what=what),
             identity_key=f"rebilling.pull:{self.id}:{what}",
-        )._rebilling_pull_job(what, attempt=attempt)
+        )._rebilling_pull_job(what)
 
-    def _rebilling_pull_job(self, what, attempt=1):
-        """Job: run one pull; a transient failure queues it again later."""
+    def _rebilling_pull_job(self, what):
+        """Job: run one pull; a transient failure retries the job (queue_job's pattern)."""
         self.ensure_one()
         backend = self.with_company(self.company_id)
         ok, message, retryable = backend._rebilling_pull_run(what)
-        if not ok and retryable and attempt < MAX_PUSH_ATTEMPTS:
-            backend._rebilling_enqueue_pull(
-                what, eta=timedelta(seconds=60 * 2**attempt), attempt=attempt + 1
-            )
+        if not ok and retryable:
+            raise RetryableJobError(message)
         return message
 
     def _rebilling_pull(self, what):

@@ -372,12 +372,21 @@ class RebillingBackend(models.Model):
         if not self._psa_spec() or res_model != "account.move.line":
             return super()._rebilling_push_send(res_model, items)
         client = self._rebilling_client()
+        results = []
+        postponed = None
         try:
-            return [
-                self._psa_send(client, line, payload, binding) for line, payload, binding in items
-            ]
+            for line, payload, binding in items:
+                if postponed:
+                    # The API asked to wait long (hourly or daily limit): no call before then.
+                    results.append(dict(postponed))
+                    continue
+                result = self._psa_send(client, line, payload, binding)
+                if result.get("retry") and (result.get("retry_after") or 0) > self.max_retry_after:
+                    postponed = {k: result[k] for k in ("error", "retry", "retry_after")}
+                results.append(result)
         finally:
             client.close()
+        return results
 
     def _psa_send(self, client, line, payload, binding):
         """Push one line exactly once; its binding is committed before and after the call.
@@ -392,14 +401,21 @@ class RebillingBackend(models.Model):
         try:
             result = self._psa_send_item(client, line, payload, binding, marker)
         except (ConnectorError, UserError) as exc:
+            retry_after = None
             if isinstance(exc, ConnectorError):
                 message, retry = self._psa_impl("error_text")(exc), exc.retryable
+                retry_after = exc.retry_after
             else:
                 message, retry = exc.args[0], False
             binding_id = Binding._rebilling_write_durable(
                 self, line, {"sync_state": "error", "sync_error": message, "sync_marker": marker}
             )
-            return {"error": message, "retry": retry, "bound": binding_id}
+            return {
+                "error": message,
+                "retry": retry,
+                "retry_after": retry_after,
+                "bound": binding_id,
+            }
         result["bound"] = Binding._rebilling_write_durable(
             self,
             line,
@@ -463,7 +479,8 @@ class RebillingBackend(models.Model):
             try:
                 return create(client, payload)
             except RetryableError as exc:
-                if exc.status is None or attempt >= self.max_retries:
+                waits_long = (exc.retry_after or 0) > self.max_retry_after
+                if exc.status is None or attempt >= self.max_retries or waits_long:
                     raise
                 if exc.status == 429:
                     delay = exc.retry_after

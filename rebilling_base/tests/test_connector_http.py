@@ -186,11 +186,15 @@ class TestHttpClientRetries(unittest.TestCase):
         self.assertEqual(client.retries, 2)
         self.assertEqual(self.cw.request_count("GET", "company/companies$"), 3)
 
-    def test_retry_after_is_capped(self):
+    def test_long_retry_after_is_not_waited_for(self):
+        """A 429 asking for longer than max_retry_after goes up at once, with its wait."""
         self.cw.fail_next(1, 429, retry_after=120)
         client = self.client(max_retry_after=0.02)
-        client.get("company/companies")
-        self.assertEqual(self.sleep.delays, [0.02])
+        with self.assertRaises(RetryableError) as caught:
+            client.get("company/companies")
+        self.assertEqual(caught.exception.retry_after, 120)
+        self.assertEqual(self.sleep.delays, [])
+        self.assertEqual(client.calls, 1)
 
     def test_429_without_retry_after_uses_backoff(self):
         self.cw.fail_next(2, 429)
@@ -717,6 +721,12 @@ class TestFakeAutotask(unittest.TestCase):
         code = self.at.add_billing_code("Hardware", unitPrice=12.5, unitCost=7)
         base = {"name": "Licences", "datePurchased": "2026-01-31", "unitQuantity": 4}
         with self.assertRaises(RetryableError) as caught:
+            self.client.post(
+                f"Contracts/{contract['id']}/Charges", json={**base, "billingCodeID": code["id"]}
+            )
+        self.assertEqual(caught.exception.body["errors"], ["The field chargeType is required."])
+        base["chargeType"] = 1
+        with self.assertRaises(RetryableError) as caught:
             self.client.post(f"Contracts/{contract['id']}/Charges", json=base)
         self.assertIn("productID", caught.exception.body["errors"][0])
 
@@ -853,7 +863,8 @@ class TestFakeConnectWise(unittest.TestCase):
         error = caught.exception.body
         self.assertEqual(error["code"], "InvalidObject")
         self.assertEqual(
-            {e["field"] for e in error["errors"]}, {"description", "customerDescription"}
+            {e["field"] for e in error["errors"]},
+            {"description", "customerDescription", "subcategory", "type"},
         )
         self.assertEqual(error["errors"][0]["resource"], "catalogItem")
         response = self.client.request(
@@ -863,6 +874,8 @@ class TestFakeConnectWise(unittest.TestCase):
                 "identifier": "LIC-365",
                 "description": "M365 licence",
                 "customerDescription": "Microsoft 365 Business Standard",
+                "subcategory": {"id": 12},
+                "type": {"id": 3},
                 "price": 20.0,
                 "cost": 15.0,
             },

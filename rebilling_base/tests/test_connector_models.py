@@ -170,19 +170,45 @@ class TestConnectorModels(RebillingCase):
         pending = self.backend._rebilling_pending_push_ids("res.partner")
         self.assertEqual(pending, set(self.partners[:3].ids))
 
-    def test_transient_failure_is_queued_again_later(self):
+    def test_transient_failure_retries_the_job(self):
+        """queue_job retries the job (pattern of its queue.job.function), no home-made counter."""
         busy = self.partners[1]
         with trap_jobs() as trap, self.stand_ins(transient=busy):
-            self.backend._rebilling_push_job("res.partner", self.partners[:2].ids)
-            calls = [j for j in trap.enqueued_jobs if j.method_name == "_rebilling_push_job"]
-            self.assertEqual(len(calls), 1)
-            self.assertEqual(calls[0].args, ("res.partner", busy.ids))
-            self.assertEqual(calls[0].kwargs, {"attempt": 2})
-            self.assertTrue(calls[0].eta)
-        self.assertEqual(self.logs(busy).state, "error")
-        # Nothing done at all (an outage): queue_job retries the job itself.
+            with self.assertRaises(RetryableJobError):
+                self.backend._rebilling_push_job("res.partner", self.partners[:2].ids)
+            trap.assert_jobs_count(0)
+        # Nothing done at all (an outage): the same.
         with self.stand_ins(outage=True), self.assertRaises(RetryableJobError):
             self.backend._rebilling_push_job("res.partner", self.partners[2:3].ids)
+
+    def test_jobs_are_declared_as_data(self):
+        """Channel and retry pattern come from queue.job.function records, not the code."""
+        ids = self.partners[:2].ids
+        with trap_jobs() as trap:
+            self.backend._rebilling_enqueue_push(self.partners[:2])
+            self.backend._rebilling_enqueue_pull("contacts")
+            trap.assert_enqueued_job(
+                self.backend._rebilling_push_job,
+                args=("res.partner", ids),
+                properties=dict(
+                    identity_key=self.backend._rebilling_push_identity("res.partner", ids)
+                ),
+            )
+            trap.assert_enqueued_job(
+                self.backend._rebilling_pull_job,
+                args=("contacts",),
+                properties=dict(identity_key=f"rebilling.pull:{self.backend.id}:contacts"),
+            )
+            # No channel= in with_delay: the job's channel is its queue.job.function's.
+            self.assertEqual(
+                [job.channel for job in trap.enqueued_jobs], ["root.rebilling.sync"] * 2
+            )
+        for method in ("_rebilling_push_job", "_rebilling_pull_job"):
+            function = self.env["queue.job.function"].search(
+                [("model_id.model", "=", "rebilling.backend"), ("method", "=", method)]
+            )
+            self.assertEqual(function.channel, "root.rebilling.sync")
+            self.assertEqual(function._parse_retry_pattern(), {1: 60, 3: 300, 5: 1800})
 
     # ------------------------------------------------------------ sync log
     def test_retry_button_pushes_the_failed_records_again(self):

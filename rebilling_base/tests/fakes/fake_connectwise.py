@@ -15,6 +15,15 @@ with a ``Link`` header (``rel="first"/"prev"/"next"/"last"``) when there is more
 one page; ``pagination-type: forward-only`` with ``pageId`` is supported too. Errors
 look like ``{"code":"InvalidObject","message":..,
 "errors":[{"code","message","resource","field"}]}``.
+
+Rules and their source (``external-apis.md``): DOCUMENTED [V C1] Basic auth and
+``clientId``; [V C2] ``page``/``pageSize`` ≤ 1000 and the ``Link`` header; [V C3]
+POST → 201, PATCH is a JSON-Patch array, 400 ``InvalidObject`` with ``errors``,
+429 with ``Retry-After``; [V C4] an addition needs ``billCustomer`` (and
+``product`` [C ConnectPyse]); a catalog item needs ``identifier``,
+``description``, ``customerDescription`` [V] and ``subcategory``/``type``
+references [C ConnectPyse]. ASSUMED: the catalog ``identifier`` is unique, an
+agreement needs ``type`` and ``company``.
 """
 
 import base64
@@ -101,7 +110,15 @@ ENTITIES = {
             "vendorSku integrationXRef notes billableOption recurringFlag recurringRevenue "
             "recurringCost recurringBillCycle dateEntered customFields _info"
         ),
-        "required": {"identifier": 60, "description": 60, "customerDescription": 6000},
+        # identifier, description, customerDescription: DOCUMENTED [V pyconnectwise CatalogItem];
+        # subcategory and type: DOCUMENTED [C ConnectPyse; seed 002 "subcategory type"].
+        "required": {
+            "identifier": 60,
+            "description": 60,
+            "customerDescription": 6000,
+            "subcategory": None,
+            "type": None,
+        },
         "unique": "identifier",
         "defaults": {
             "inactiveFlag": False,
