@@ -190,14 +190,14 @@ class TestConnectorModels(RebillingCase):
             trap.assert_enqueued_job(
                 self.backend._rebilling_push_job,
                 args=("res.partner", ids),
-                properties=dict(
-                    identity_key=self.backend._rebilling_push_identity("res.partner", ids)
-                ),
+                properties={
+                    "identity_key": self.backend._rebilling_push_identity("res.partner", ids)
+                },
             )
             trap.assert_enqueued_job(
                 self.backend._rebilling_pull_job,
                 args=("contacts",),
-                properties=dict(identity_key=f"rebilling.pull:{self.backend.id}:contacts"),
+                properties={"identity_key": f"rebilling.pull:{self.backend.id}:contacts"},
             )
             # No channel= in with_delay: the job's channel is its queue.job.function's.
             self.assertEqual(
