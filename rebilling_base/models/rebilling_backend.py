@@ -570,6 +570,8 @@ class RebillingBackend(models.Model):
             for record in locked:
                 self._rebilling_push_failed(record, bindings.get(record.id, Binding), str(exc))
             summary["retry" if exc.retryable else "failed"] += locked.ids
+            if exc.retry_after:
+                summary["retry_after"] = exc.retry_after
             self._rebilling_log("push", res_model, "error", locked, message=str(exc))
             return summary
         todo = []
