@@ -286,6 +286,75 @@ class RateLimiter:
         )
 
 
+class SharedRateLimiter:
+    """A :class:`RateLimiter` whose window counter lives outside the process.
+
+    ``reserve()`` takes one call of the current window wherever the count is
+    kept (a PostgreSQL row shared by every worker, see
+    ``rebilling.rate.window``) and returns 0 when the call may go, else the
+    seconds to wait before trying again. ``local`` (a :class:`RateLimiter`
+    without window limit, or ``None``) keeps the concurrent calls of this
+    process and the pauses asked by ``Retry-After``.
+    """
+
+    def __init__(
+        self,
+        reserve,
+        local=None,
+        *,
+        max_calls=None,
+        window=None,
+        sleep=time.sleep,
+        clock=time.monotonic,
+    ):
+        self._reserve = reserve
+        self.local = local
+        self.max_calls = max_calls
+        self.window = window
+        self.max_concurrent = local.max_concurrent if local is not None else None
+        self._sleep = sleep
+        self._clock = clock
+        self.calls = 0
+        self.waited = 0.0
+
+    def acquire(self, timeout=None):
+        start = self._clock()
+        if self.local is not None:
+            self.local.acquire(timeout=timeout)
+        try:
+            while True:
+                delay = self._reserve()
+                if not delay:
+                    break
+                if timeout is not None and self._clock() - start + delay > timeout:
+                    raise TimeoutError("rate limiter: shared window full")
+                self._sleep(delay)
+        except BaseException:
+            if self.local is not None:
+                self.local.release()
+            raise
+        waited = self._clock() - start
+        self.calls += 1
+        self.waited += waited
+        return waited
+
+    def release(self):
+        if self.local is not None:
+            self.local.release()
+
+    def pause(self, seconds):
+        if self.local is not None:
+            self.local.pause(seconds)
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.release()
+        return False
+
+
 # ------------------------------------------------------------------ client
 class HttpClient:
     """HTTP client with retries, backoff and an optional :class:`RateLimiter`.

@@ -20,4 +20,5 @@ from . import rebilling_backend_mixin as rebilling_backend_mixin
 from . import rebilling_binding as rebilling_binding
 from . import rebilling_external_record as rebilling_external_record
 from . import rebilling_psa_backend as rebilling_psa_backend
+from . import rebilling_rate_window as rebilling_rate_window
 from . import rebilling_sync_log as rebilling_sync_log

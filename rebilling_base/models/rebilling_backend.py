@@ -57,7 +57,13 @@ from odoo import api, fields, models
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.exceptions import UserError, ValidationError
 
-from ..connector.http import ConnectorError, HttpClient, RateLimiter, RetryableError
+from ..connector.http import (
+    ConnectorError,
+    HttpClient,
+    RateLimiter,
+    RetryableError,
+    SharedRateLimiter,
+)
 from ..tools import notify
 
 _logger = logging.getLogger(__name__)
@@ -219,23 +225,34 @@ class RebillingBackend(models.Model):
         )
 
     def _rebilling_rate_limiter(self):
-        """The limiter shared by every call of this backend in this process (or ``None``)."""
+        """The limiter of this backend's calls (or ``None``).
+
+        The window limit is counted in PostgreSQL (``rebilling.rate.window``), so
+        that every worker of every Odoo process shares the tenant's budget; the
+        concurrent calls and the ``Retry-After`` pauses are kept per process.
+        """
         self.ensure_one()
         calls, window, concurrent = self._rebilling_rate_limits()
         if not calls and not concurrent:
             return None
-        key = (self.env.cr.dbname, self.id, calls, window, concurrent, self.time_factor)
-        with _LIMITERS_LOCK:
-            limiter = _LIMITERS.get(key)
-            if limiter is None:
-                limiter = RateLimiter(
-                    calls,
-                    window,
-                    max_concurrent=concurrent,
-                    time_factor=self.time_factor or 1.0,
-                )
-                _LIMITERS[key] = limiter
-        return limiter
+        local = None
+        if concurrent:
+            key = (self.env.cr.dbname, self.id, concurrent)
+            with _LIMITERS_LOCK:
+                local = _LIMITERS.get(key)
+                if local is None:
+                    local = _LIMITERS[key] = RateLimiter(None, max_concurrent=concurrent)
+        if not calls:
+            return local
+        span = window * (self.time_factor or 1.0)
+        Window = self.env["rebilling.rate.window"].sudo()
+        backend_id = self.id
+        return SharedRateLimiter(
+            lambda: Window._rebilling_reserve(backend_id, calls, span),
+            local=local,
+            max_calls=calls,
+            window=span,
+        )
 
     def _rebilling_client_kwargs(self):
         """Override point: keyword arguments of the backend's :class:`HttpClient`."""

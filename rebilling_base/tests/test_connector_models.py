@@ -271,4 +271,31 @@ class TestConnectorModels(RebillingCase):
         limiter = client.rate_limiter
         self.assertEqual((limiter.max_calls, limiter.max_concurrent), (60, 5))
         self.assertAlmostEqual(limiter.window, 0.6)
-        self.assertIs(self.backend._rebilling_client().rate_limiter, limiter, "shared limiter")
+        self.assertIs(
+            self.backend._rebilling_client().rate_limiter.local,
+            limiter.local,
+            "the concurrent calls are counted once per process",
+        )
+
+    def test_rate_limit_is_shared_by_every_worker(self):
+        """The window budget is a PostgreSQL row per backend and window, not a process counter."""
+        self.registry_enter_test_mode()
+        self.backend.write(
+            {"rate_limit_calls": 3, "rate_limit_window": 3600.0, "rate_limit_concurrent": 0}
+        )
+        first = self.backend._rebilling_rate_limiter()
+        for _call in range(3):
+            first.acquire(timeout=0)
+            first.release()
+        Window = self.env["rebilling.rate.window"]
+        self.assertEqual(Window._rebilling_calls(self.backend), 3)
+        # Another worker (another process: nothing of this one in memory).
+        other = self.backend.with_env(self.env(context={}))._rebilling_rate_limiter()
+        self.assertIsNot(other, first)
+        with self.assertRaisesRegex(TimeoutError, "shared window full"):
+            other.acquire(timeout=0)
+        self.assertEqual(Window._rebilling_calls(self.backend), 3, "a refused call is not counted")
+        # Another backend (another tenant) has its own budget.
+        company = self.env["res.company"].create({"name": "Other tenant company"})
+        tenant = self.backend.copy({"name": "Other tenant", "company_id": company.id})
+        tenant._rebilling_rate_limiter().acquire(timeout=0)

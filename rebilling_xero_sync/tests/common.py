@@ -31,6 +31,10 @@ class XeroCase(RebillingCase):
 
     def setUp(self):
         super().setUp()
+        # The shared rate-limit windows are committed in their own transactions:
+        # in tests, savepoints of the test's.
+        if not type(self)._registry_patched:  # HttpCase subclasses are in test mode already
+            self.registry_enter_test_mode()
         self.xero = FakeXero(**self.fake_options)
         self.xero.start()
         self.addCleanup(self.xero.stop)
