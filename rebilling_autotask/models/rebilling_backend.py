@@ -326,19 +326,19 @@ class RebillingBackend(models.Model):
         return autotask_error_text(exc)
 
     def _autotask_psa_check_line(self, line):
-        service = line.rebilling_service_id
-        if not service.autotask_contract_id:
-            raise UserError(self.env._("Choose the Autotask contract of %s.", service.name))
-        if not (service.autotask_product_id or service.autotask_billing_code_id):
+        source = self._psa_line_source(line)
+        if not source.autotask_contract_id:
+            raise UserError(self.env._("Choose the Autotask contract of %s.", source.display_name))
+        if not (source.autotask_product_id or source.autotask_billing_code_id):
             raise UserError(
                 self.env._(
-                    "Choose the Autotask product or material code of %s.", service.display_name
+                    "Choose the Autotask product or material code of %s.", source.display_name
                 )
             )
 
     def _autotask_psa_values(self, line):
         """The contract charge of ``line`` (an Autotask JSON object)."""
-        service = line.rebilling_service_id
+        service = self._psa_line_source(line)
         move = line.move_id
         day = move.invoice_date or move.date
         values = {

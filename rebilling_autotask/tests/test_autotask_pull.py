@@ -10,7 +10,7 @@ class TestAutotaskPull(AutotaskCase):
         fake = self.autotask
         for n in range(505):
             fake.add_company(f"Filler {n:03d}")
-        self.seed()
+        self.seed(map_customers=False)
         companies = self.env["rebilling.external.record"].search(
             [("backend_id", "=", self.backend.id), ("kind", "=", "company")]
         )
@@ -93,7 +93,7 @@ class TestAutotaskPull(AutotaskCase):
 
     def test_contract_needs_a_mapped_company(self):
         self.connect()
-        self.seed()
+        self.seed(map_customers=False)
         action = self.service_b.action_autotask_create_contract()
         wizard = Form(self.env[action["res_model"]].with_context(**action["context"]))
         wizard.date_end = "2027-01-01"

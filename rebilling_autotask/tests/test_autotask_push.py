@@ -182,6 +182,60 @@ class TestAutotaskPush(AutotaskCase):
         second = max(line_a, line_b, key=lambda line: line.id)
         return self.at_contract_a["id"] if second == line_a else self.at_contract_b["id"]
 
+    def test_a_line_never_goes_to_another_customers_contract(self):
+        """The mapping is enforced at push: Harbour's line cannot land on Bondi's contract."""
+        with Form(self.service_a) as form:
+            form.autotask_contract_id = self.record("contract", self.at_contract_b["id"])
+        self.bill_without_push()
+        action = self.push(self.invoice_a)
+        self.assertEqual(action["params"]["type"], "warning")
+        self.assertFalse(self.autotask.charges(self.at_contract_b["id"]))
+        self.assertFalse(self.charge_posts())
+        binding = self.binding(self.line_of(self.invoice_a, self.service_a))
+        self.assertIn("belongs to Bondi Surf Club, not to Harbour Dental", binding.sync_error)
+        # An unmapped customer: nothing goes either.
+        with Form(self.customer_b) as form:
+            form.rebilling_autotask_company_id = self.env["rebilling.external.record"]
+        self.push(self.invoice_b)
+        self.assertFalse(self.charge_posts())
+        binding = self.binding(self.line_of(self.invoice_b, self.service_b))
+        self.assertIn("Map Bondi Surf to a Autotask company first", binding.sync_error)
+
+    def test_once_off_charge_carries_its_own_contract_and_product(self):
+        """Seed 002: a once-off charge can go to its own contract/product, else its service's."""
+        other = self.autotask.add_contract(self.at_harbour["id"], "Harbour projects")
+        hardware = self.autotask.add_product(
+            "Handset", unitCost=80.0, unitPrice=120.0, productBillingCodeID=self.at_material["id"]
+        )
+        self.backend.action_autotask_pull()
+        with Form(self.env["rebilling.charge"]) as form:
+            form.name = "Handset"
+            form.charge_type = "once"
+            form.partner_id = self.customer_a
+            form.service_id = self.service_a
+            form.product_id = self.product_fee
+            form.price_unit = 120.0
+            form.date_start = NOV
+            self.assertEqual(
+                form.autotask_contract_id, self.record("contract", self.at_contract_a["id"])
+            )
+            form.autotask_contract_id = self.record("contract", other["id"])
+            form.autotask_product_id = self.record("product", hardware["id"])
+        with Form(self.env["rebilling.charge"]) as form:
+            form.name = "Porting fee"
+            form.charge_type = "once"
+            form.partner_id = self.customer_a
+            form.service_id = self.service_a
+            form.product_id = self.product_fee
+            form.price_unit = 30.0
+            form.date_start = NOV
+        self.bill()
+        (own,) = self.autotask.charges(other["id"])
+        self.assertEqual(own["productID"], hardware["id"])
+        self.assertEqual(own["unitPrice"], 120.0)
+        on_service = self.autotask.charges(self.at_contract_a["id"])
+        self.assertEqual(sorted(c["unitPrice"] for c in on_service), [30.0, 99.0])
+
     def test_correction_patches_the_charge(self):
         self.bill()
         line_a = self.line_of(self.invoice_a, self.service_a)

@@ -319,24 +319,66 @@ class RebillingBackend(models.Model):
         return True
 
     # ------------------------------------------------------------ push: lines
+    def _psa_line_source(self, line):
+        """Override point: the record holding the PSA fields of ``line`` (contract or
+        agreement, product...): its recurring or once-off charge, else its service."""
+        return line.rebilling_charge_id or line.rebilling_service_id
+
+    def _psa_line_typed(self, line):
+        """Whether ``line`` is of a service type this PSA bills (a charge with its own
+        PSA fields always is)."""
+        types = self._psa_spec().get("service_types")
+        return (
+            types is None
+            or bool(line.rebilling_charge_id)
+            or (line.rebilling_service_id.service_type in types)
+        )
+
     def _psa_lines(self, moves):
-        """Override point: the invoice lines of ``moves`` to push (services with a contract)."""
+        """Override point: the invoice lines of ``moves`` to push (those with a contract)."""
         spec = self._psa_spec()
-        types = spec.get("service_types")
         return moves.invoice_line_ids.filtered(
             lambda line: (
                 line.display_type == "product"
-                and (types is None or line.rebilling_service_id.service_type in types)
-                and line.rebilling_service_id[spec["contract_field"]]
+                and self._psa_line_typed(line)
+                and self._psa_line_source(line)[spec["contract_field"]]
             )
         )
+
+    def _psa_check_mapping(self, line):
+        """A line goes only to a contract of its own customer's PSA company."""
+        spec = self._psa_spec()
+        partner = line.move_id.partner_id.commercial_partner_id
+        mapped = partner[spec["partner_field"]] or line.move_id.partner_id[spec["partner_field"]]
+        contract = self._psa_line_source(line)[spec["contract_field"]]
+        if not mapped:
+            raise UserError(
+                self.env._(
+                    "Map %(customer)s to a %(system)s company first: its items go to the "
+                    "contracts of that company only.",
+                    customer=partner.display_name,
+                    system=spec["label"],
+                )
+            )
+        if contract.parent_id != mapped:
+            raise UserError(
+                self.env._(
+                    "%(contract)s belongs to %(owner)s, not to %(company)s, the %(system)s "
+                    "company of %(customer)s: not pushed.",
+                    contract=contract.display_name,
+                    owner=contract.parent_id.display_name or self.env._("an unknown company"),
+                    company=mapped.display_name,
+                    system=spec["label"],
+                    customer=partner.display_name,
+                )
+            )
 
     def _psa_line_unit_cost(self, line):
         """Override point: the unit cost of an item (the product's cost by default)."""
         cost = line.product_id.standard_price
         if not cost:
-            service = line.rebilling_service_id
-            records = [service[name] for name in self._psa_spec()["cost_fields"]]
+            source = self._psa_line_source(line)
+            records = [source[name] for name in self._psa_spec()["cost_fields"]]
             cost = next((r for r in records if r), records[-1]).unit_cost
         return cost or 0.0
 
@@ -356,8 +398,7 @@ class RebillingBackend(models.Model):
         if record.move_id.state != "posted":
             raise UserError(self.env._("The invoice %s is not posted.", record.move_id.name))
         service = record.rebilling_service_id
-        types = spec.get("service_types")
-        if types is not None and service.service_type not in types:
+        if not self._psa_line_typed(record):
             raise UserError(
                 self.env._(
                     "%(service)s is not a VoIP utility service: not billed in %(system)s.",
@@ -366,6 +407,7 @@ class RebillingBackend(models.Model):
                 )
             )
         self._psa_impl("check_line")(record)
+        self._psa_check_mapping(record)
         return self._psa_impl("values")(record)
 
     def _rebilling_push_send(self, res_model, items):

@@ -243,15 +243,19 @@ class RebillingBackend(models.Model):
         return connectwise_error_text(exc)
 
     def _connectwise_psa_check_line(self, line):
-        service = line.rebilling_service_id
-        if not service.connectwise_agreement_id:
-            raise UserError(self.env._("Choose the ConnectWise agreement of %s.", service.name))
-        if not service.connectwise_product_id:
-            raise UserError(self.env._("Choose the ConnectWise product of %s.", service.name))
+        source = self._psa_line_source(line)
+        if not source.connectwise_agreement_id:
+            raise UserError(
+                self.env._("Choose the ConnectWise agreement of %s.", source.display_name)
+            )
+        if not source.connectwise_product_id:
+            raise UserError(
+                self.env._("Choose the ConnectWise product of %s.", source.display_name)
+            )
 
     def _connectwise_psa_values(self, line):
         """The agreement addition of ``line`` (plus ``agreementId``)."""
-        service = line.rebilling_service_id
+        service = self._psa_line_source(line)
         move = line.move_id
         day = move.invoice_date or move.date
         marker = f"[{self._psa_marker(line)}]"

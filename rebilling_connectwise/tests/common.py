@@ -44,6 +44,12 @@ class ConnectwiseCase(PsaCase):
         self.cw_agreement_b = cw.add_agreement("Bondi Managed Voice", self.cw_bondi["id"])
         self.cw_product = cw.add_product("NBN100", "Business NBN", price=99.0, cost=60.0)
         self.backend.action_connectwise_pull()
+        for partner, company in (
+            (self.customer_a, self.cw_harbour),
+            (self.customer_b, self.cw_bondi),
+        ):
+            with Form(partner) as form:
+                form.rebilling_connectwise_company_id = self.record("company", company["id"])
 
     def link_services(self):
         with Form(self.service_a) as form:
