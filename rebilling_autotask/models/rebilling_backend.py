@@ -20,6 +20,7 @@ System-specific PSA methods: ``_autotask_psa_values(line)`` (the charge),
 """
 
 import logging
+from urllib.parse import urlsplit
 
 from odoo import api, fields, models
 from odoo.addons.rebilling_base.connector.http import ConnectorError
@@ -98,6 +99,14 @@ class RebillingBackend(models.Model):
         )
         if not isinstance(zone, dict) or not zone.get("url"):
             raise UserError(self.env._("Zone information could not be determined."))
+        if not self._autotask_trusted_zone(zone["url"]):
+            raise UserError(
+                self.env._(
+                    "The Autotask zone lookup answered an address that is not an Autotask "
+                    "zone (https://…autotask.net): %s. The credentials are not sent there.",
+                    urlsplit(zone["url"]).netloc or zone["url"],
+                )
+            )
         self.write(
             {
                 "api_url": zone["url"].rstrip("/") + "/V1.0",
@@ -106,6 +115,29 @@ class RebillingBackend(models.Model):
             }
         )
         return zone
+
+    def _autotask_trusted_zone(self, url):
+        """Whether the zone ``url`` may receive the credentials: an https Autotask host,
+        or the host of the configured zone lookup itself (a test or proxy setup)."""
+        parts = urlsplit(url)
+        lookup = urlsplit(self.autotask_zone_url or ZONE_URL)
+        host = (parts.hostname or "").lower()
+        if parts.scheme == "https" and (host == "autotask.net" or host.endswith(".autotask.net")):
+            return True
+        return (parts.scheme, host, parts.port) == (
+            lookup.scheme,
+            (lookup.hostname or "").lower(),
+            lookup.port,
+        )
+
+    def _autotask_same_zone(self, url):
+        """Whether ``url`` (a page link) is on the discovered zone's host."""
+        parts, zone = urlsplit(url), urlsplit(self.api_url or "")
+        return (parts.scheme, parts.hostname, parts.port) == (
+            zone.scheme,
+            zone.hostname,
+            zone.port,
+        ) and parts.path.lower().startswith(zone.path.lower())
 
     def action_autotask_connect(self):
         """Save and connect: discover the zone, check the credentials, report it plainly."""
@@ -142,7 +174,16 @@ class RebillingBackend(models.Model):
         pages = 1
         while (data.get("pageDetails") or {}).get("nextPageUrl"):
             # Autotask wants the original query POSTed again to the next page URL.
-            data = client.post(data["pageDetails"]["nextPageUrl"], json=body) or {}
+            next_url = data["pageDetails"]["nextPageUrl"]
+            if not self._autotask_same_zone(next_url):
+                raise UserError(
+                    self.env._(
+                        "Autotask sent a next page on another host (%s): not followed, the "
+                        "credentials go to the zone's host only.",
+                        urlsplit(next_url).netloc,
+                    )
+                )
+            data = client.post(next_url, json=body) or {}
             items += data.get("items") or []
             pages += 1
             if pages > 10000:

@@ -305,6 +305,9 @@ class FakeAutotask(FakeServer):
         self.error_status = error_status
         self.zone_name = zone_name
         self.thread_limit = thread_limit
+        # A tampered or misconfigured answer: the zone's URL, the base of the page links.
+        self.zone_answer_url = None
+        self.page_link_base = None
         if thread_limit:
             self.set_concurrency_limit(thread_limit)
         self._ids = itertools.count(29683000)
@@ -494,7 +497,7 @@ class FakeAutotask(FakeServer):
             return FakeResponse(500, {"errors": ["Zone information could not be determined"]})
         return {
             "zoneName": self.zone_name,
-            "url": f"{self.base_url}/ATServicesRest/",
+            "url": self.zone_answer_url or f"{self.base_url}/ATServicesRest/",
             "webUrl": f"{self.base_url}/",
             "ci": 1,
         }
@@ -692,7 +695,8 @@ class FakeAutotask(FakeServer):
         from_get = request.method == "GET"
 
         def link(token):
-            url = f"{self.api_url}/{path}/query/next?paging={quote(json.dumps(token))}"
+            base = self.page_link_base or self.api_url
+            url = f"{base}/{path}/query/next?paging={quote(json.dumps(token))}"
             if from_get:
                 url += f"&search={quote(json.dumps(spec))}"
             return url
