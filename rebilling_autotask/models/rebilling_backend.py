@@ -10,12 +10,13 @@ Built on the connector core of ``rebilling_base`` (see the docstring of its
   ``nextPageUrl`` receives the original body again (POST);
 * each invoice line of a VoIP utility service becomes one contract charge,
   pushed exactly once by the shared PSA push of ``rebilling_base`` (see
-  ``rebilling_psa_backend``): a changed line PATCHes its charge, or deletes
+  ``rebilling_backend_psa``): a changed line PATCHes its charge, or deletes
   and recreates it when it moved to another contract, as long as Autotask has
   not billed it (``isBilled``). The marker is the charge's ``notes``.
 
-System-specific PSA methods: ``_autotask_psa_values(line)`` (the charge),
-``_autotask_psa_find/create/patch/update``; the generic override points
+PSA methods overridden for ``autotask`` (see ``rebilling_backend_psa``):
+``_psa_values(line)`` (the charge), ``_psa_find/create/patch/update``, the names
+(``_psa_label``...); the generic override points
 ``_psa_lines(moves)`` and ``_psa_line_unit_cost(line)`` apply.
 """
 
@@ -66,7 +67,9 @@ class RebillingBackend(models.Model):
     autotask_web_url = fields.Char("Autotask Web URL", readonly=True, copy=False)
 
     # ------------------------------------------------------------ connection
-    def _autotask_psa_headers(self):
+    def _psa_headers(self):
+        if self.backend_type != "autotask":
+            return super()._psa_headers()
         secret = self.sudo()
         return {
             "ApiIntegrationCode": secret.autotask_integration_code or "",
@@ -74,7 +77,9 @@ class RebillingBackend(models.Model):
             "Secret": secret.autotask_secret or "",
         }
 
-    def _autotask_psa_discover(self):
+    def _psa_discover(self):
+        if self.backend_type != "autotask":
+            return super()._psa_discover()
         self._autotask_discover_zone()
 
     def _autotask_check_settings(self):
@@ -313,9 +318,7 @@ class RebillingBackend(models.Model):
                 found = self._autotask_query(entity, filters)
             except ConnectorError as exc:
                 raise UserError(
-                    self.env._(
-                        "Autotask could not be searched: %s", self._autotask_psa_error_text(exc)
-                    )
+                    self.env._("Autotask could not be searched: %s", self._psa_error_text(exc))
                 ) from None
             if found:
                 return int(found[0]["id"])
@@ -333,40 +336,89 @@ class RebillingBackend(models.Model):
             )
         return self.env.cr.cache[key]
 
-    # ------------------------------------------------------------ push (see rebilling_psa_backend)
+    # ------------------------------------------------------------ PSA (rebilling_backend_psa)
     @api.model
-    def _psa_specs(self):
-        specs = super()._psa_specs()
-        specs["autotask"] = {
-            "label": "Autotask",
-            "defaults": {
-                "autotask_zone_url": ZONE_URL,
-                "rate_limit_calls": HOURLY_LIMIT,
-                "rate_limit_window": 3600.0,
-                "rate_limit_concurrent": THREAD_LIMIT,
-            },
-            "ping": "ThresholdInformation",
-            "refused": self.env._("Autotask refused the connection: %s"),
-            "item": self.env._("Charge"),
-            "pulls": (
-                "autotask_companies",
-                "autotask_contracts",
-                "autotask_products",
-                "autotask_billing_codes",
-            ),
-            "records_action": "rebilling_autotask.action_rebilling_autotask_record",
-            "partner_field": "rebilling_autotask_company_id",
-            "suggested_field": "rebilling_autotask_suggested_id",
-            "contract_field": "autotask_contract_id",
-            "cost_fields": ("autotask_product_id", "autotask_billing_code_id"),
-            "service_types": VOIP_SERVICE_TYPES,
-        }
-        return specs
+    def _psa_types(self):
+        return [*super()._psa_types(), "autotask"]
 
-    def _autotask_psa_error_text(self, exc):
+    def _psa_label(self):
+        if self.backend_type != "autotask":
+            return super()._psa_label()
+        return "Autotask"
+
+    def _psa_type_defaults(self):
+        if self.backend_type != "autotask":
+            return super()._psa_type_defaults()
+        return {
+            "autotask_zone_url": ZONE_URL,
+            "rate_limit_calls": HOURLY_LIMIT,
+            "rate_limit_window": 3600.0,
+            "rate_limit_concurrent": THREAD_LIMIT,
+        }
+
+    def _psa_ping_path(self):
+        if self.backend_type != "autotask":
+            return super()._psa_ping_path()
+        return "ThresholdInformation"
+
+    def _psa_refused_message(self, error):
+        if self.backend_type != "autotask":
+            return super()._psa_refused_message(error)
+        return self.env._("Autotask refused the connection: %s", error)
+
+    def _psa_item_label(self):
+        if self.backend_type != "autotask":
+            return super()._psa_item_label()
+        return self.env._("Charge")
+
+    def _psa_pulls(self):
+        if self.backend_type != "autotask":
+            return super()._psa_pulls()
+        return (
+            "autotask_companies",
+            "autotask_contracts",
+            "autotask_products",
+            "autotask_billing_codes",
+        )
+
+    def _psa_records_action(self):
+        if self.backend_type != "autotask":
+            return super()._psa_records_action()
+        return "rebilling_autotask.action_rebilling_autotask_record"
+
+    def _psa_partner_field(self):
+        if self.backend_type != "autotask":
+            return super()._psa_partner_field()
+        return "rebilling_autotask_company_id"
+
+    def _psa_suggested_field(self):
+        if self.backend_type != "autotask":
+            return super()._psa_suggested_field()
+        return "rebilling_autotask_suggested_id"
+
+    def _psa_contract_field(self):
+        if self.backend_type != "autotask":
+            return super()._psa_contract_field()
+        return "autotask_contract_id"
+
+    def _psa_cost_fields(self):
+        if self.backend_type != "autotask":
+            return super()._psa_cost_fields()
+        return ("autotask_product_id", "autotask_billing_code_id")
+
+    def _psa_service_types(self):
+        if self.backend_type != "autotask":
+            return super()._psa_service_types()
+        return VOIP_SERVICE_TYPES
+
+    def _psa_error_text(self, exc):
+        if self.backend_type != "autotask":
+            return super()._psa_error_text(exc)
         return autotask_error_text(exc)
 
-    def _autotask_psa_check_line(self, line):
+    def _psa_check_line(self, line):
+        if self.backend_type != "autotask":
+            return super()._psa_check_line(line)
         source = self._psa_line_source(line)
         if not source.autotask_contract_id:
             raise UserError(self.env._("Choose the Autotask contract of %s.", source.display_name))
@@ -377,8 +429,10 @@ class RebillingBackend(models.Model):
                 )
             )
 
-    def _autotask_psa_values(self, line):
+    def _psa_values(self, line):
         """The contract charge of ``line`` (an Autotask JSON object)."""
+        if self.backend_type != "autotask":
+            return super()._psa_values(line)
         service = self._psa_line_source(line)
         move = line.move_id
         day = move.invoice_date or move.date
@@ -401,10 +455,14 @@ class RebillingBackend(models.Model):
             values["billingCodeID"] = service.autotask_billing_code_id.external_id
         return values
 
-    def _autotask_psa_result_data(self, line, payload):
+    def _psa_result_data(self, line, payload):
+        if self.backend_type != "autotask":
+            return super()._psa_result_data(line, payload)
         return {"contract_id": payload["contractID"], "move_id": line.move_id.id}
 
-    def _autotask_psa_update(self, client, external_id, payload, binding):
+    def _psa_update(self, client, external_id, payload, binding):
+        if self.backend_type != "autotask":
+            return super()._psa_update(client, external_id, payload, binding)
         answer = client.get(f"ContractCharges/{external_id}", ok_statuses=(404,)) or {}
         current = answer.get("item")
         if current and current.get("isBilled"):
@@ -416,19 +474,23 @@ class RebillingBackend(models.Model):
                 )
             )
         if current and current.get("contractID") == payload["contractID"]:
-            self._autotask_psa_patch(client, external_id, payload)
+            self._psa_patch(client, external_id, payload)
             return True
         if current:
             # Moved to another contract: a charge cannot change contract, replace it.
             client.delete(f"Contracts/{current['contractID']}/Charges/{external_id}")
         return False
 
-    def _autotask_psa_patch(self, client, external_id, payload):
+    def _psa_patch(self, client, external_id, payload):
+        if self.backend_type != "autotask":
+            return super()._psa_patch(client, external_id, payload)
         client.patch(
             f"Contracts/{payload['contractID']}/Charges", json={"id": external_id, **payload}
         )
 
-    def _autotask_psa_find(self, client, payload):
+    def _psa_find(self, client, payload):
+        if self.backend_type != "autotask":
+            return super()._psa_find(client, payload)
         found = self._autotask_query(
             "ContractCharges",
             [
@@ -439,6 +501,8 @@ class RebillingBackend(models.Model):
         )
         return int(found[0]["id"]) if found else None
 
-    def _autotask_psa_create(self, client, payload):
+    def _psa_create(self, client, payload):
+        if self.backend_type != "autotask":
+            return super()._psa_create(client, payload)
         path = f"Contracts/{payload['contractID']}/Charges"
         return int((client.post(path, json=payload, retries=0) or {})["itemId"])

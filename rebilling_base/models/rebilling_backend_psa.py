@@ -1,62 +1,37 @@
 """What the PSA connectors (Autotask, ConnectWise) share: pulls, mapping and the line push.
 
-A PSA module registers its ``backend_type`` in :meth:`_psa_specs` with a small
-description of its names, and implements the system-specific methods named
-``_<backend_type>_psa_<what>`` (found by :meth:`_psa_impl`). Everything else
-lives once, here:
+A PSA module adds its ``backend_type`` to :meth:`_psa_types` and overrides the
+named methods below for its type (``if self.backend_type != "autotask":
+return super()...``). Everything else lives once, here:
 
 * pulled records are ``rebilling.external.record`` (:meth:`_psa_store`), the
   customers get a company suggested by name (:meth:`_psa_suggest_companies`);
-* each invoice line of a service with a contract becomes one item of that
-  contract in the PSA (an Autotask contract charge, a ConnectWise agreement
-  addition). The binding of the line holds the item id: a changed line is
-  updated in place, or deleted and created again when it changed contract;
+* each invoice line with a contract (its charge's, else its service's) becomes
+  one item of that contract in the PSA (an Autotask contract charge, a
+  ConnectWise agreement addition), only when the contract belongs to the
+  customer's mapped company (:meth:`_psa_check_mapping`). The binding of the
+  line holds the item id: a changed line is updated in place, or deleted and
+  created again when it changed contract;
 * exactly once: an item carries a marker naming the database and the invoice
-  line (:meth:`_psa_marker`). A create is never retried blindly after a
-  timeout (the server may have created it): a later attempt looks the marker
-  up first, and a 5xx is retried only when the lookup finds nothing;
+  line (:meth:`_psa_marker`). Before a create the binding is committed as an
+  intent (``sending``) in its own transaction, and the answer right after;
+  an intent without id is looked up by marker before anything is created;
 * invoices go when they are ready (``account.move._rebilling_external_ready``):
   on billing runs and when a trigger field is written.
 
-Spec keys (:meth:`_psa_specs`, one dict per ``backend_type``):
-``label`` (display name), ``defaults`` (``_rebilling_type_defaults``),
-``ping`` (path of the cheap authenticated call checking the connection),
-``refused`` (message of a refused connection, ``%s`` is the error),
-``item`` (name of a pushed item, e.g. "Charge"),
-``pulls`` (``_rebilling_pull_<what>`` names of the pull button),
-``records_action`` (xml id of the records action), ``partner_field`` and
-``suggested_field`` (``res.partner`` fields holding the company),
-``contract_field`` (``rebilling.service`` field of the contract),
-``cost_fields`` (``rebilling.service`` fields whose record's ``unit_cost`` is
-the fallback unit cost), ``service_types`` (service types pushed; ``None``: all).
+Names of a PSA (override each): :meth:`_psa_label`, :meth:`_psa_type_defaults`,
+:meth:`_psa_ping_path`, :meth:`_psa_refused_message`, :meth:`_psa_item_label`,
+:meth:`_psa_pulls`, :meth:`_psa_records_action`, :meth:`_psa_partner_field`,
+:meth:`_psa_suggested_field`, :meth:`_psa_contract_field`,
+:meth:`_psa_cost_fields`, :meth:`_psa_service_types`.
 
-System-specific methods (``<t>`` is the ``backend_type``):
+Its calls (override each): :meth:`_psa_discover`, :meth:`_psa_headers`,
+:meth:`_psa_auth`, :meth:`_psa_check_line`, :meth:`_psa_values`,
+:meth:`_psa_result_data`, :meth:`_psa_find`, :meth:`_psa_create`,
+:meth:`_psa_patch`, :meth:`_psa_update`, :meth:`_psa_error_text`.
 
-``_<t>_psa_discover()``
-    Find the API URL (zone, codebase...) before the connection check.
-``_<t>_psa_headers()``
-    Headers of every call (credentials read with ``sudo()``); optionally
-    ``_<t>_psa_auth()``: the ``auth`` of the client.
-``_<t>_psa_check_line(line)``
-    Raise :class:`UserError` when ``line`` cannot be pushed (e.g. no product).
-``_<t>_psa_values(line)``
-    The payload of ``line``; it holds the marker.
-``_<t>_psa_result_data(line, payload)``
-    What the binding keeps (``sync_data``) after a push.
-``_<t>_psa_find(client, payload)``
-    The id of the item carrying the marker of ``payload``, else ``None``.
-``_<t>_psa_create(client, payload)``
-    One create call without retries (``retries=0``); return the new id.
-``_<t>_psa_patch(client, external_id, payload)``
-    Write ``payload`` on an existing item.
-``_<t>_psa_update(client, external_id, payload, binding)``
-    Update the item of a pushed line in place and return ``True``, or delete
-    it (when it changed contract) and return ``False``: it is created again.
-``_<t>_psa_error_text(exc)``
-    The readable text of a :class:`ConnectorError`.
-
-Generic override points: :meth:`_psa_lines`, :meth:`_psa_line_unit_cost`,
-:meth:`_psa_line_price`.
+Generic override points: :meth:`_psa_lines`, :meth:`_psa_line_source`,
+:meth:`_psa_line_unit_cost`, :meth:`_psa_line_price`.
 """
 
 import logging
@@ -85,17 +60,118 @@ class RebillingBackend(models.Model):
 
     # ------------------------------------------------------------ registry
     @api.model
-    def _psa_specs(self):
-        """``{backend_type: spec}`` of the PSA systems (extended by each module)."""
+    def _psa_types(self):
+        """Extend for a PSA connector: the ``backend_type`` values that are PSAs."""
+        return []
+
+    def _psa_is(self):
+        """Whether this backend is a PSA (one record)."""
+        return len(self) == 1 and self.backend_type in self._psa_types()
+
+    @api.model
+    def _psa_of_type(self, backend_type):
+        """A record of ``backend_type`` in memory, to read the names of that PSA."""
+        return self.new({"backend_type": backend_type})
+
+    def _psa_missing(self, what):
+        raise NotImplementedError(f"{self.backend_type}: {what} is not implemented")
+
+    # ------------------------------------------------------------ names of a PSA
+    def _psa_label(self):
+        """Extend for a PSA connector: the system's display name."""
+        return self._psa_missing("_psa_label")
+
+    def _psa_type_defaults(self):
+        """Extend for a PSA connector: field values of a new backend (URLs, limits)."""
         return {}
 
-    def _psa_spec(self):
-        """The spec of this backend's system, ``None`` when it is no PSA."""
-        return self._psa_specs().get(self.backend_type) if len(self) == 1 else None
+    def _psa_ping_path(self):
+        """Extend for a PSA connector: the cheap authenticated call checking the connection."""
+        return self._psa_missing("_psa_ping_path")
 
-    def _psa_impl(self, what):
-        """The system-specific method ``_<backend_type>_psa_<what>`` of this backend."""
-        return getattr(self, f"_{self.backend_type}_psa_{what}")
+    def _psa_refused_message(self, error):
+        """Extend for a PSA connector: the message of a refused connection."""
+        return self.env._(
+            "%(system)s refused the connection: %(error)s", system=self._psa_label(), error=error
+        )
+
+    def _psa_item_label(self):
+        """Extend for a PSA connector: the name of a pushed item (e.g. "Charge")."""
+        return self.env._("Item")
+
+    def _psa_pulls(self):
+        """Extend for a PSA connector: the ``_rebilling_pull_<what>`` names of the pull button."""
+        return ()
+
+    def _psa_records_action(self):
+        """Extend for a PSA connector: xml id of the action listing the pulled records."""
+        return self._psa_missing("_psa_records_action")
+
+    def _psa_partner_field(self):
+        """Extend for a PSA connector: the ``res.partner`` field of the mapped company."""
+        return self._psa_missing("_psa_partner_field")
+
+    def _psa_suggested_field(self):
+        """Extend for a PSA connector: the ``res.partner`` field of the suggested company."""
+        return self._psa_missing("_psa_suggested_field")
+
+    def _psa_contract_field(self):
+        """Extend for a PSA connector: the contract field of services and charges."""
+        return self._psa_missing("_psa_contract_field")
+
+    def _psa_cost_fields(self):
+        """Extend for a PSA connector: fields whose record's ``unit_cost`` is the fallback cost."""
+        return ()
+
+    def _psa_service_types(self):
+        """Extend for a PSA connector: the service types pushed (``None``: all)."""
+        return None
+
+    # ------------------------------------------------------------ calls of a PSA
+    def _psa_discover(self):
+        """Extend for a PSA connector: find the API URL (zone, codebase) before connecting."""
+        return True
+
+    def _psa_headers(self):
+        """Extend for a PSA connector: headers of every call (credentials read with sudo)."""
+        return {}
+
+    def _psa_auth(self):
+        """Extend for a PSA connector: the ``auth`` of the client (``None``: none)."""
+        return None
+
+    def _psa_check_line(self, line):
+        """Extend for a PSA connector: raise UserError when ``line`` cannot be pushed."""
+        return True
+
+    def _psa_values(self, line):
+        """Extend for a PSA connector: the payload of ``line``; it holds the marker."""
+        return self._psa_missing("_psa_values")
+
+    def _psa_result_data(self, line, payload):
+        """Extend for a PSA connector: what the binding keeps (``sync_data``) after a push."""
+        return {"move_id": line.move_id.id}
+
+    def _psa_find(self, client, payload):
+        """Extend for a PSA connector: the id of the item carrying the marker, else ``None``."""
+        return self._psa_missing("_psa_find")
+
+    def _psa_create(self, client, payload):
+        """Extend for a PSA connector: one create call without retries; the new id."""
+        return self._psa_missing("_psa_create")
+
+    def _psa_patch(self, client, external_id, payload):
+        """Extend for a PSA connector: write ``payload`` on an existing item."""
+        return self._psa_missing("_psa_patch")
+
+    def _psa_update(self, client, external_id, payload, binding):
+        """Extend for a PSA connector: update the item in place (``True``), or delete it
+        when it changed contract (``False``: it is created again)."""
+        return self._psa_missing("_psa_update")
+
+    def _psa_error_text(self, exc):
+        """Extend for a PSA connector: the readable text of a ConnectorError."""
+        return str(exc)
 
     @api.model
     def _psa_backend(self, company, backend_type):
@@ -107,31 +183,30 @@ class RebillingBackend(models.Model):
     # ------------------------------------------------------------ connection
     @api.model
     def _rebilling_type_defaults(self, backend_type):
-        spec = self._psa_specs().get(backend_type)
-        if not spec:
+        if backend_type not in self._psa_types():
             return super()._rebilling_type_defaults(backend_type)
-        return dict(spec["defaults"], name=spec["label"])
+        psa = self._psa_of_type(backend_type)
+        return dict(psa._psa_type_defaults(), name=psa._psa_label())
 
     def _rebilling_client_kwargs(self):
         kwargs = super()._rebilling_client_kwargs()
-        if not self._psa_spec():
+        if not self._psa_is():
             return kwargs
-        auth = getattr(self, f"_{self.backend_type}_psa_auth", None)
+        auth = self._psa_auth()
         if auth:
-            kwargs["auth"] = auth()
-        kwargs["headers"] = dict(kwargs.get("headers") or {}, **self._psa_impl("headers")())
+            kwargs["auth"] = auth
+        kwargs["headers"] = dict(kwargs.get("headers") or {}, **self._psa_headers())
         kwargs["headers"]["Content-Type"] = "application/json"
         return kwargs
 
     def _rebilling_check_connection(self):
-        spec = self._psa_spec()
-        if not spec:
+        if not self._psa_is():
             return super()._rebilling_check_connection()
-        self._psa_impl("discover")()
+        self._psa_discover()
         try:
-            self._rebilling_client().get(spec["ping"], retries=1)
+            self._rebilling_client().get(self._psa_ping_path(), retries=1)
         except ConnectorError as exc:
-            raise UserError(spec["refused"] % self._psa_impl("error_text")(exc)) from None
+            raise UserError(self._psa_refused_message(self._psa_error_text(exc))) from None
         return True
 
     def _psa_check_settings(self, values):
@@ -141,7 +216,7 @@ class RebillingBackend(models.Model):
             raise UserError(
                 self.env._(
                     "Enter the %(system)s %(missing)s first.",
-                    system=self._psa_spec()["label"],
+                    system=self._psa_label(),
                     missing=", ".join(missing),
                 )
             )
@@ -159,7 +234,7 @@ class RebillingBackend(models.Model):
         try:
             return client.get(path, params=params)
         except ConnectorError as exc:
-            raise UserError(error(self._psa_impl("error_text")(exc))) from None
+            raise UserError(error(self._psa_error_text(exc))) from None
         finally:
             client.close()
 
@@ -185,15 +260,15 @@ class RebillingBackend(models.Model):
             raise UserError(
                 self.env._(
                     "%(system)s refused to create the %(entity)s: %(error)s",
-                    system=self._psa_spec()["label"],
+                    system=self._psa_label(),
                     entity=entity,
-                    error=self._psa_impl("error_text")(exc),
+                    error=self._psa_error_text(exc),
                 )
             ) from None
 
     def _psa_check_connected(self):
         if self.state != "connected":
-            raise UserError(self.env._("Connect to %s first.", self._psa_spec()["label"]))
+            raise UserError(self.env._("Connect to %s first.", self._psa_label()))
 
     # ------------------------------------------------------------ pulls
     @staticmethod
@@ -243,14 +318,13 @@ class RebillingBackend(models.Model):
     def _psa_suggest_companies(self):
         """Suggest a pulled company for each unmapped customer with the same name."""
         self.ensure_one()
-        spec = self._psa_spec()
         by_name = {}
         for company in self._psa_records("company"):
             by_name.setdefault(normalized_name(company.name), company)
         partners = self.env["res.partner"].search(
             [
                 ("rebilling_enabled", "=", True),
-                (spec["partner_field"], "=", False),
+                (self._psa_partner_field(), "=", False),
                 ("company_id", "in", [False, self.company_id.id]),
             ]
         )
@@ -261,8 +335,9 @@ class RebillingBackend(models.Model):
                 (c for name, c in by_name.items() if key and (key in name or name in key)),
                 False,
             )
-            if match and partner[spec["suggested_field"]] != match:
-                partner[spec["suggested_field"]] = match
+            suggested = self._psa_suggested_field()
+            if match and partner[suggested] != match:
+                partner[suggested] = match
             count += bool(match)
         return count
 
@@ -280,12 +355,11 @@ class RebillingBackend(models.Model):
         """Pull everything the PSA gives (companies, contracts, products...) now."""
         self.ensure_one()
         self._psa_check_connected()
-        spec = self._psa_spec()
-        messages = [self._rebilling_pull(what) for what in spec["pulls"]]
+        messages = [self._rebilling_pull(what) for what in self._psa_pulls()]
         return self._rebilling_notify(
             self.env._(
                 "Pulled from %(system)s: %(done)s.",
-                system=spec["label"],
+                system=self._psa_label(),
                 done="; ".join(m for m in messages if m),
             ),
             "success",
@@ -293,29 +367,25 @@ class RebillingBackend(models.Model):
 
     def action_psa_view_records(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(self._psa_spec()["records_action"])
+        action = self.env["ir.actions.act_window"]._for_xml_id(self._psa_records_action())
         action["domain"] = [("backend_id", "=", self.id)]
         return action
 
     @api.model
     def _psa_confirm_companies(self, partners, backend_type):
         """Map each of ``partners`` to its suggested company of the PSA ``backend_type``."""
-        spec = self._psa_specs()[backend_type]
-        todo = partners.filtered(spec["suggested_field"])
+        psa = self._psa_of_type(backend_type)
+        suggested, mapped = psa._psa_suggested_field(), psa._psa_partner_field()
+        todo = partners.filtered(suggested)
         if not todo:
             raise UserError(self.env._("There is no suggestion to confirm."))
         for partner in todo:
-            partner.write(
-                {
-                    spec["partner_field"]: partner[spec["suggested_field"]].id,
-                    spec["suggested_field"]: False,
-                }
-            )
+            partner.write({mapped: partner[suggested].id, suggested: False})
         return True
 
     @api.model
     def _psa_reject_suggestions(self, partners, backend_type):
-        partners.write({self._psa_specs()[backend_type]["suggested_field"]: False})
+        partners.write({self._psa_of_type(backend_type)._psa_suggested_field(): False})
         return True
 
     # ------------------------------------------------------------ push: lines
@@ -327,7 +397,7 @@ class RebillingBackend(models.Model):
     def _psa_line_typed(self, line):
         """Whether ``line`` is of a service type this PSA bills (a charge with its own
         PSA fields always is)."""
-        types = self._psa_spec().get("service_types")
+        types = self._psa_service_types()
         return (
             types is None
             or bool(line.rebilling_charge_id)
@@ -336,28 +406,28 @@ class RebillingBackend(models.Model):
 
     def _psa_lines(self, moves):
         """Override point: the invoice lines of ``moves`` to push (those with a contract)."""
-        spec = self._psa_spec()
+        contract_field = self._psa_contract_field()
         return moves.invoice_line_ids.filtered(
             lambda line: (
                 line.display_type == "product"
                 and self._psa_line_typed(line)
-                and self._psa_line_source(line)[spec["contract_field"]]
+                and self._psa_line_source(line)[contract_field]
             )
         )
 
     def _psa_check_mapping(self, line):
         """A line goes only to a contract of its own customer's PSA company."""
-        spec = self._psa_spec()
+        field = self._psa_partner_field()
         partner = line.move_id.partner_id.commercial_partner_id
-        mapped = partner[spec["partner_field"]] or line.move_id.partner_id[spec["partner_field"]]
-        contract = self._psa_line_source(line)[spec["contract_field"]]
+        mapped = partner[field] or line.move_id.partner_id[field]
+        contract = self._psa_line_source(line)[self._psa_contract_field()]
         if not mapped:
             raise UserError(
                 self.env._(
                     "Map %(customer)s to a %(system)s company first: its items go to the "
                     "contracts of that company only.",
                     customer=partner.display_name,
-                    system=spec["label"],
+                    system=self._psa_label(),
                 )
             )
         if contract.parent_id != mapped:
@@ -368,7 +438,7 @@ class RebillingBackend(models.Model):
                     contract=contract.display_name,
                     owner=contract.parent_id.display_name or self.env._("an unknown company"),
                     company=mapped.display_name,
-                    system=spec["label"],
+                    system=self._psa_label(),
                     customer=partner.display_name,
                 )
             )
@@ -378,7 +448,7 @@ class RebillingBackend(models.Model):
         cost = line.product_id.standard_price
         if not cost:
             source = self._psa_line_source(line)
-            records = [source[name] for name in self._psa_spec()["cost_fields"]]
+            records = [source[name] for name in self._psa_cost_fields()]
             cost = next((r for r in records if r), records[-1]).unit_cost
         return cost or 0.0
 
@@ -392,8 +462,7 @@ class RebillingBackend(models.Model):
         return f"rebilling:{uuid[:13]}:{line.id}"
 
     def _rebilling_push_prepare(self, record):
-        spec = self._psa_spec()
-        if not spec or record._name != "account.move.line":
+        if not self._psa_is() or record._name != "account.move.line":
             return super()._rebilling_push_prepare(record)
         if record.move_id.state != "posted":
             raise UserError(self.env._("The invoice %s is not posted.", record.move_id.name))
@@ -403,15 +472,15 @@ class RebillingBackend(models.Model):
                 self.env._(
                     "%(service)s is not a VoIP utility service: not billed in %(system)s.",
                     service=service.name,
-                    system=spec["label"],
+                    system=self._psa_label(),
                 )
             )
-        self._psa_impl("check_line")(record)
+        self._psa_check_line(record)
         self._psa_check_mapping(record)
-        return self._psa_impl("values")(record)
+        return self._psa_values(record)
 
     def _rebilling_push_send(self, res_model, items):
-        if not self._psa_spec() or res_model != "account.move.line":
+        if not self._psa_is() or res_model != "account.move.line":
             return super()._rebilling_push_send(res_model, items)
         client = self._rebilling_client()
         results = []
@@ -445,7 +514,7 @@ class RebillingBackend(models.Model):
         except (ConnectorError, UserError) as exc:
             retry_after = None
             if isinstance(exc, ConnectorError):
-                message, retry = self._psa_impl("error_text")(exc), exc.retryable
+                message, retry = self._psa_error_text(exc), exc.retryable
                 retry_after = exc.retry_after
             else:
                 message, retry = exc.args[0], False
@@ -474,13 +543,13 @@ class RebillingBackend(models.Model):
 
     def _psa_send_item(self, client, line, payload, binding, marker):
         """Update the line's item, replace it, or create it; the result dict."""
-        item = self._psa_spec()["item"]
-        data = self._psa_impl("result_data")(line, payload)
+        item = self._psa_item_label()
+        data = self._psa_result_data(line, payload)
         Binding = self.env["rebilling.binding"]
         intent = {"external_id": False, "sync_state": "sending", "sync_marker": marker}
         if binding and binding.external_id:
             old_id = int(binding.external_id)
-            if self._psa_impl("update")(client, old_id, payload, binding):
+            if self._psa_update(client, old_id, payload, binding):
                 return {
                     "external_id": str(old_id),
                     "data": data,
@@ -509,17 +578,15 @@ class RebillingBackend(models.Model):
         After a 429 it is repeated after the wait asked; after a 5xx, once the
         marker lookup shows that nothing was created.
         """
-        find = self._psa_impl("find")
         if lookup:
-            existing = find(client, payload)
+            existing = self._psa_find(client, payload)
             if existing:
-                self._psa_impl("patch")(client, existing, payload)
+                self._psa_patch(client, existing, payload)
                 return existing
-        create = self._psa_impl("create")
         attempt = 0
         while True:
             try:
-                return create(client, payload)
+                return self._psa_create(client, payload)
             except RetryableError as exc:
                 waits_long = (exc.retry_after or 0) > self.max_retry_after
                 if exc.status is None or attempt >= self.max_retries or waits_long:
@@ -531,132 +598,7 @@ class RebillingBackend(models.Model):
                     time.sleep(min(delay, self.max_retry_after))
                 else:
                     time.sleep(min(self.retry_backoff * 2**attempt, self.max_retry_after))
-                    existing = find(client, payload)
+                    existing = self._psa_find(client, payload)
                     if existing:
                         return existing
                 attempt += 1
-
-
-# The PSA push of invoices stays next to the PSA backend logic it drives.
-class AccountMove(models.Model):
-    _inherit = "account.move"  # pylint: disable=consider-merging-classes-inherited
-
-    def write(self, vals):
-        res = super().write(vals)
-        if self._rebilling_external_trigger_fields() & set(vals):
-            self._rebilling_psa_push()
-        return res
-
-    def _rebilling_psa_push(self):
-        """Queue the PSA lines of the ready invoices (connected backends with auto push)."""
-        Backend = self.env["rebilling.backend"].sudo()
-        queued = self.env["account.move.line"]
-        specs = Backend._psa_specs()
-        if not specs:
-            return queued
-        moves = self._rebilling_external_ready()
-        for backend_type in specs:
-            for company, group in moves.grouped("company_id").items():
-                backend = Backend._psa_backend(company, backend_type)
-                if backend.state != "connected" or not backend.auto_push:
-                    continue
-                lines = backend._psa_lines(group)
-                if lines:
-                    queued |= backend._rebilling_enqueue_push(lines)
-        return queued
-
-    def _rebilling_psa_push_now(self, backend_type):
-        """Push the lines of the ready invoices to the PSA ``backend_type`` now."""
-        moves = self._rebilling_external_ready()
-        if not moves:
-            raise UserError(self.env._("Select posted invoices that are ready to be pushed."))
-        if len(moves.company_id) != 1:
-            raise UserError(self.env._("Push the invoices of one company at a time."))
-        backend = self.env["rebilling.backend"]._psa_backend(moves.company_id, backend_type)
-        label = self.env["rebilling.backend"]._psa_specs()[backend_type]["label"]
-        if backend.state != "connected":
-            raise UserError(self.env._("Connect to %s first.", label))
-        lines = backend._psa_lines(moves)
-        if not lines:
-            raise UserError(self.env._("These invoices have no line for %s.", label))
-        return backend._rebilling_push_now_or_later(lines)
-
-
-class RebillingBillingRun(models.Model):
-    _inherit = "rebilling.billing.run"
-
-    def _rebilling_after_invoices(self, invoices):
-        """Queue the PSA lines of the new invoices."""
-        res = super()._rebilling_after_invoices(invoices)
-        if not self.dry_run:
-            invoices._rebilling_psa_push()
-        return res
-
-
-class RebillingService(models.Model):
-    _inherit = "rebilling.service"
-
-    def _rebilling_psa_backend_of(self, backend_type):
-        """The connected PSA backend of the service's company; UserError if none."""
-        self.ensure_one()
-        backend = self.env["rebilling.backend"]._psa_backend(self.company_id, backend_type)
-        if backend.state != "connected":
-            raise UserError(
-                self.env._(
-                    "Connect %(company)s to %(system)s first.",
-                    company=self.company_id.name,
-                    system=backend._psa_specs()[backend_type]["label"],
-                )
-            )
-        return backend
-
-    def _rebilling_psa_wizard(self, backend_type, model):
-        """The action opening the small creation form ``model`` of the service."""
-        self.ensure_one()
-        self._rebilling_psa_backend_of(backend_type)
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": model,
-            "view_mode": "form",
-            "target": "new",
-            "context": {"default_service_id": self.id},
-        }
-
-
-class RebillingPsaWizardMixin(models.AbstractModel):
-    """The small forms creating a record in a PSA from the service form.
-
-    A wizard sets ``_psa_backend_type``, fills its own fields and calls
-    :meth:`_psa_created` once the PSA answered.
-    """
-
-    _name = "rebilling.psa.wizard.mixin"
-    _description = "PSA Creation Form"
-    _psa_backend_type = None
-
-    service_id = fields.Many2one("rebilling.service", required=True, ondelete="cascade")
-    backend_id = fields.Many2one(
-        "rebilling.backend", compute="_compute_backend_id", store=True, readonly=True
-    )
-
-    @api.depends("service_id")
-    def _compute_backend_id(self):
-        Backend = self.env["rebilling.backend"]
-        for wizard in self:
-            company = wizard.service_id.company_id
-            wizard.backend_id = Backend._psa_backend(company, self._psa_backend_type)
-
-    def _psa_backend_of_service(self):
-        """The connected backend of the service's company; UserError if none."""
-        return self.service_id._rebilling_psa_backend_of(self._psa_backend_type)
-
-    def _psa_created(self, backend, kind, external_id, values, service_field, path, message):
-        """Keep the created record, link it to the service and log it; close the form."""
-        record = self.env["rebilling.external.record"].create(
-            dict(values, backend_id=backend.id, kind=kind, external_id=external_id)
-        )
-        self.service_id[service_field] = record
-        backend._rebilling_log(
-            "push", path, "done", self.service_id, external_id=str(external_id), message=message
-        )
-        return {"type": "ir.actions.act_window_close"}
