@@ -13,7 +13,6 @@ class RebillingCharge(models.Model):
 
     autotask_contract_id = fields.Many2one(
         "rebilling.external.record",
-        "Autotask Contract",
         compute="_compute_autotask",
         store=True,
         readonly=False,
@@ -26,7 +25,6 @@ class RebillingCharge(models.Model):
     )
     autotask_product_id = fields.Many2one(
         "rebilling.external.record",
-        "Autotask Product",
         compute="_compute_autotask",
         store=True,
         readonly=False,

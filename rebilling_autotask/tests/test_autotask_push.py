@@ -208,33 +208,33 @@ class TestAutotaskPush(AutotaskCase):
             "Handset", unitCost=80.0, unitPrice=120.0, productBillingCodeID=self.at_material["id"]
         )
         self.backend.action_autotask_pull()
-        with Form(self.env["rebilling.charge"]) as form:
-            form.name = "Handset"
-            form.charge_type = "once"
-            form.partner_id = self.customer_a
-            form.service_id = self.service_a
-            form.product_id = self.product_fee
-            form.price_unit = 120.0
-            form.date_start = NOV
-            self.assertEqual(
-                form.autotask_contract_id, self.record("contract", self.at_contract_a["id"])
-            )
+        handset = self.once_off_charge("Handset", 120.0)
+        self.assertEqual(
+            handset.autotask_contract_id,
+            self.record("contract", self.at_contract_a["id"]),
+            "by default the service's",
+        )
+        with Form(handset) as form:
             form.autotask_contract_id = self.record("contract", other["id"])
             form.autotask_product_id = self.record("product", hardware["id"])
-        with Form(self.env["rebilling.charge"]) as form:
-            form.name = "Porting fee"
-            form.charge_type = "once"
-            form.partner_id = self.customer_a
-            form.service_id = self.service_a
-            form.product_id = self.product_fee
-            form.price_unit = 30.0
-            form.date_start = NOV
+        self.once_off_charge("Porting fee", 30.0)
         self.bill()
         (own,) = self.autotask.charges(other["id"])
         self.assertEqual(own["productID"], hardware["id"])
         self.assertEqual(own["unitPrice"], 120.0)
         on_service = self.autotask.charges(self.at_contract_a["id"])
         self.assertEqual(sorted(c["unitPrice"] for c in on_service), [30.0, 99.0])
+
+    def once_off_charge(self, name, price):
+        with Form(self.env["rebilling.charge"]) as form:
+            form.name = name
+            form.charge_type = "once"
+            form.partner_id = self.customer_a
+            form.service_id = self.service_a
+            form.product_id = self.product_fee
+            form.price_unit = price
+            form.date_start = NOV
+        return form.record
 
     def test_correction_patches_the_charge(self):
         self.bill()

@@ -159,7 +159,34 @@ class BearerAuth(requests.auth.AuthBase):
 
 
 # ------------------------------------------------------------------ rate limiter
-class RateLimiter:
+def _wait_for_slot(delay_of, limiter, start, timeout, what):
+    """Call ``delay_of()`` until it takes a slot (returns 0), sleeping the delays it asks.
+
+    With ``timeout`` (seconds since ``start``), raise :class:`TimeoutError` rather
+    than wait longer.
+    """
+    while True:
+        delay = delay_of()
+        if not delay:
+            return
+        if timeout is not None and limiter._clock() - start + delay > timeout:
+            raise TimeoutError(f"rate limiter: {what}")
+        limiter._sleep(delay)
+
+
+class _LimiterContext:
+    """``with limiter: ...`` around one call."""
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.release()
+        return False
+
+
+class RateLimiter(_LimiterContext):
     """Client-side limit: at most ``max_calls`` per sliding ``window`` seconds and
     at most ``max_concurrent`` calls in progress. Thread-safe.
 
@@ -241,14 +268,7 @@ class RateLimiter:
         if not self._take_concurrency_slot(deadline):
             raise TimeoutError("rate limiter: no free concurrency slot")
         try:
-            while True:
-                with self._lock:
-                    delay = self._window_delay()
-                if not delay:
-                    break
-                if timeout is not None and self._clock() - start + delay > timeout:
-                    raise TimeoutError("rate limiter: window full")
-                self._sleep(delay)
+            _wait_for_slot(self._locked_window_delay, self, start, timeout, "window full")
         except BaseException:
             self.release()
             raise
@@ -256,6 +276,10 @@ class RateLimiter:
         with self._lock:
             self.waited += waited
         return waited
+
+    def _locked_window_delay(self):
+        with self._lock:
+            return self._window_delay()
 
     def release(self):
         """Mark a call started with :meth:`acquire` as finished."""
@@ -271,14 +295,6 @@ class RateLimiter:
             if self._paused_until is None or until > self._paused_until:
                 self._paused_until = until
 
-    def __enter__(self):
-        self.acquire()
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.release()
-        return False
-
     def __repr__(self):
         return (
             f"RateLimiter(max_calls={self.max_calls}, window={self.window:g}, "
@@ -286,7 +302,7 @@ class RateLimiter:
         )
 
 
-class SharedRateLimiter:
+class SharedRateLimiter(_LimiterContext):
     """A :class:`RateLimiter` whose window counter lives outside the process.
 
     ``reserve()`` takes one call of the current window wherever the count is
@@ -322,13 +338,7 @@ class SharedRateLimiter:
         if self.local is not None:
             self.local.acquire(timeout=timeout)
         try:
-            while True:
-                delay = self._reserve()
-                if not delay:
-                    break
-                if timeout is not None and self._clock() - start + delay > timeout:
-                    raise TimeoutError("rate limiter: shared window full")
-                self._sleep(delay)
+            _wait_for_slot(self._reserve, self, start, timeout, "shared window full")
         except BaseException:
             if self.local is not None:
                 self.local.release()
@@ -345,14 +355,6 @@ class SharedRateLimiter:
     def pause(self, seconds):
         if self.local is not None:
             self.local.pause(seconds)
-
-    def __enter__(self):
-        self.acquire()
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.release()
-        return False
 
 
 # ------------------------------------------------------------------ client

@@ -65,14 +65,14 @@ class PsaCase(RebillingCase):
         type(self)._die_after = (method, path)
         # Not assertRaises: Odoo's rolls back a savepoint, which would also drop what the
         # connector committed in its own (test-mode) transactions.
+        died = False
         try:
             yield
         except WorkerKilled:
-            pass
-        else:
-            self.fail(f"the worker was expected to die after {method} {path}")
+            died = True
         finally:
             type(self)._die_after = None
+        self.assertTrue(died, f"the worker was expected to die after {method} {path}")
 
     def configure_backend(self, values):
         """Fill the integration form like a user, save it, and make it fast."""
