@@ -1,8 +1,13 @@
-from odoo import api, fields, models
+from odoo import api, models
+from odoo.addons.rebilling_base.models.rebilling_external_record import psa_record_field
 
-_DOMAIN = (
-    "[('backend_type', '=', 'autotask'), ('kind', '=', '%s'), ('company_id', '=', company_id)]"
-)
+# Computed from the service, and editable: the charge's own choice wins.
+_FROM_SERVICE = {
+    "compute": "_compute_autotask",
+    "store": True,
+    "readonly": False,
+    "precompute": True,
+}
 
 
 class RebillingCharge(models.Model):
@@ -11,39 +16,23 @@ class RebillingCharge(models.Model):
 
     _inherit = "rebilling.charge"
 
-    autotask_contract_id = fields.Many2one(
-        "rebilling.external.record",
-        compute="_compute_autotask",
-        store=True,
-        readonly=False,
-        precompute=True,
-        domain=_DOMAIN % "contract",
-        ondelete="restrict",
-        tracking=True,
+    autotask_contract_id = psa_record_field(
+        "autotask",
+        "contract",
+        "Autotask Contract",
         help="The charge's invoice items become contract charges of this contract "
         "(by default the service's).",
+        **_FROM_SERVICE,
     )
-    autotask_product_id = fields.Many2one(
-        "rebilling.external.record",
-        compute="_compute_autotask",
-        store=True,
-        readonly=False,
-        precompute=True,
-        domain=_DOMAIN % "product",
-        ondelete="restrict",
-        tracking=True,
+    autotask_product_id = psa_record_field(
+        "autotask", "product", "Autotask Product", **_FROM_SERVICE
     )
-    autotask_billing_code_id = fields.Many2one(
-        "rebilling.external.record",
+    autotask_billing_code_id = psa_record_field(
+        "autotask",
+        "billing_code",
         "Autotask Material Code",
-        compute="_compute_autotask",
-        store=True,
-        readonly=False,
-        precompute=True,
-        domain=_DOMAIN % "billing_code",
-        ondelete="restrict",
-        tracking=True,
         help="Used when no product is chosen.",
+        **_FROM_SERVICE,
     )
 
     @api.depends("service_id")

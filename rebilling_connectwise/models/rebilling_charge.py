@@ -1,8 +1,13 @@
-from odoo import api, fields, models
+from odoo import api, models
+from odoo.addons.rebilling_base.models.rebilling_external_record import psa_record_field
 
-_DOMAIN = (
-    "[('backend_type', '=', 'connectwise'), ('kind', '=', '%s'), ('company_id', '=', company_id)]"
-)
+# Computed from the service, and editable: the charge's own choice wins.
+_FROM_SERVICE = {
+    "compute": "_compute_connectwise",
+    "store": True,
+    "readonly": False,
+    "precompute": True,
+}
 
 
 class RebillingCharge(models.Model):
@@ -11,29 +16,16 @@ class RebillingCharge(models.Model):
 
     _inherit = "rebilling.charge"
 
-    connectwise_agreement_id = fields.Many2one(
-        "rebilling.external.record",
+    connectwise_agreement_id = psa_record_field(
+        "connectwise",
+        "agreement",
         "ConnectWise Agreement",
-        compute="_compute_connectwise",
-        store=True,
-        readonly=False,
-        precompute=True,
-        domain=_DOMAIN % "agreement",
-        ondelete="restrict",
-        tracking=True,
         help="The charge's invoice lines become additions of this agreement "
         "(by default the service's).",
+        **_FROM_SERVICE,
     )
-    connectwise_product_id = fields.Many2one(
-        "rebilling.external.record",
-        "ConnectWise Product",
-        compute="_compute_connectwise",
-        store=True,
-        readonly=False,
-        precompute=True,
-        domain=_DOMAIN % "product",
-        ondelete="restrict",
-        tracking=True,
+    connectwise_product_id = psa_record_field(
+        "connectwise", "product", "ConnectWise Product", **_FROM_SERVICE
     )
 
     @api.depends("service_id")
