@@ -2,8 +2,8 @@
 
 import time
 
+from odoo.addons.rebilling_autotask.fakes import FakeAutotask
 from odoo.addons.rebilling_base.tests.common_psa import NOV, PsaCase
-from odoo.addons.rebilling_base.tests.fakes.fake_autotask import FakeAutotask
 from odoo.tests import Form
 
 __all__ = ["NOV", "AutotaskCase"]

@@ -1,7 +1,7 @@
 """Shared fixtures of the PSA connector tests (Autotask, ConnectWise).
 
 A rebilling company whose backend talks to a fake PSA over real HTTP
-(127.0.0.1); the fakes live in ``rebilling_base/tests/fakes``.
+(127.0.0.1); the fakes live next to each connector (``<addon>/fakes``).
 """
 
 import re

@@ -7,8 +7,8 @@ import openpyxl
 
 from odoo.tests import Form, HttpCase, tagged
 
+from ..fakes.fake_dns import FakeDNS
 from .common import RebillingCase
-from .fakes.fake_dns import FakeDNS
 
 NOV = date(2026, 11, 1)
 

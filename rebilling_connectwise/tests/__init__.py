@@ -1,1 +1,1 @@
-from . import test_connectwise
+from . import test_connectwise, test_fake_connectwise

@@ -7,7 +7,7 @@ import requests
 
 from odoo import Command
 from odoo.addons.rebilling_base.tests.common import RebillingCase
-from odoo.addons.rebilling_base.tests.fakes import FakeXero
+from odoo.addons.rebilling_xero_sync.fakes import FakeXero
 from odoo.tests import common as test_common
 from odoo.tools import config
 

@@ -33,7 +33,7 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from .base import FakeResponse, FakeServer, HttpError, get_ci
+from odoo.addons.rebilling_base.fakes.base import FakeResponse, FakeServer, HttpError, get_ci
 
 ENTITIES = {
     "companies": {

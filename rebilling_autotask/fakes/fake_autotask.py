@@ -47,7 +47,13 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from .base import FakeResponse, FakeServer, HttpError, find_key_ci, get_ci
+from odoo.addons.rebilling_base.fakes.base import (
+    FakeResponse,
+    FakeServer,
+    HttpError,
+    find_key_ci,
+    get_ci,
+)
 
 PREFIX = r"/atservicesrest/v1\.0"
 MAX_RECORDS = 500

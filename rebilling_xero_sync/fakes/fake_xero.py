@@ -33,7 +33,13 @@ import uuid
 from datetime import UTC, date, datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from .base import FakeResponse, FakeServer, HttpError, SlidingWindow, get_ci
+from odoo.addons.rebilling_base.fakes.base import (
+    FakeResponse,
+    FakeServer,
+    HttpError,
+    SlidingWindow,
+    get_ci,
+)
 
 API = "/api.xro/2.0"
 DEFAULT_SCOPE = (
