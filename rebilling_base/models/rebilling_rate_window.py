@@ -21,7 +21,9 @@ class RebillingRateWindow(models.Model):
     _order = "backend_id, window_start desc"
     _log_access = False
 
-    backend_id = fields.Many2one("rebilling.backend", required=True, ondelete="cascade")
+    # A plain id, no foreign key: the slot is taken in its own transaction, which may not
+    # see a backend created by the caller's (a backend created and used in one transaction).
+    backend_id = fields.Integer("Backend", required=True)
     window_start = fields.Float(
         required=True, digits=(16, 3), help="Start of the window (Unix time, seconds)."
     )
