@@ -23,7 +23,7 @@ class RebillingRateWindow(models.Model):
 
     # A plain id, no foreign key: the slot is taken in its own transaction, which may not
     # see a backend created by the caller's (a backend created and used in one transaction).
-    backend_id = fields.Integer("Backend", required=True)
+    backend_id = fields.Integer("Backend ID", required=True)
     window_start = fields.Float(
         required=True, digits=(16, 3), help="Start of the window (Unix time, seconds)."
     )
