@@ -177,8 +177,6 @@ class ConnectWise:
             "connectwise_public_key": fake.public_key,
             "connectwise_private_key": fake.private_key,
             "client_id": fake.client_id,
-            "connectwise_subcategory_ref": 12,
-            "connectwise_type_ref": 3,
         }
 
     @staticmethod

@@ -66,12 +66,20 @@ class RebillingBackend(models.Model):
     connectwise_public_key = fields.Char("Public Key", groups="base.group_system", copy=False)
     connectwise_private_key = fields.Char("Private Key", groups="base.group_system", copy=False)
     connectwise_codebase = fields.Char("Codebase", readonly=True, copy=False)
-    connectwise_subcategory_ref = fields.Integer(
-        "Default Product Subcategory ID",
-        help="Subcategory id of the catalog products created from a service.",
+    connectwise_subcategory_id = fields.Many2one(
+        "rebilling.external.record",
+        "Default Product Subcategory",
+        domain="[('backend_id', '=', id), ('kind', '=', 'subcategory')]",
+        ondelete="set null",
+        help="Subcategory of the catalog products created from a service (pulled from "
+        "ConnectWise).",
     )
-    connectwise_type_ref = fields.Integer(
-        "Default Product Type ID", help="Type id of the catalog products created from a service."
+    connectwise_type_id = fields.Many2one(
+        "rebilling.external.record",
+        "Default Product Type",
+        domain="[('backend_id', '=', id), ('kind', '=', 'product_type')]",
+        ondelete="set null",
+        help="Type of the catalog products created from a service (pulled from ConnectWise).",
     )
 
     # ------------------------------------------------------------ connection
@@ -193,6 +201,21 @@ class RebillingBackend(models.Model):
         )
         return self.env._("%s agreements", count)
 
+    def _rebilling_pull_connectwise_catalog_setup(self):
+        """The subcategories and product types a catalog product must name."""
+        count = 0
+        for path, kind in (
+            ("procurement/subcategories", "subcategory"),
+            ("procurement/types", "product_type"),
+        ):
+            items = self._connectwise_list(path, "inactiveFlag=false")
+            count += self._psa_store(
+                kind,
+                items,
+                lambda i: {"name": i.get("name") or str(i["id"]), "active": True},
+            )
+        return self.env._("%s subcategories and product types", count)
+
     def _rebilling_pull_connectwise_products(self):
         items = self._connectwise_list("procurement/catalog", "inactiveFlag=false")
         count = self._psa_store("product", items, self._connectwise_product_values)
@@ -260,7 +283,12 @@ class RebillingBackend(models.Model):
     def _psa_pulls(self):
         if self.backend_type != "connectwise":
             return super()._psa_pulls()
-        return ("connectwise_companies", "connectwise_agreements", "connectwise_products")
+        return (
+            "connectwise_companies",
+            "connectwise_agreements",
+            "connectwise_catalog_setup",
+            "connectwise_products",
+        )
 
     def _psa_records_action(self):
         if self.backend_type != "connectwise":

@@ -86,8 +86,9 @@ class TestConnectwisePullAndPush(ConnectwiseCase):
         product = self.service_a.connectwise_product_id
         remote = [p for p in self.cw.products() if p["id"] == product.external_id][0]
         self.assertEqual(remote["identifier"], "NBN100-WS")
-        self.assertEqual(remote["subcategory"], {"id": 12})
-        self.assertEqual(remote["type"], {"id": 3})
+        # Chosen among the subcategories and types pulled from ConnectWise, not typed ids.
+        self.assertEqual(remote["subcategory"], {"id": self.cw_subcategory["id"]})
+        self.assertEqual(remote["type"], {"id": self.cw_type["id"]})
         self.assertEqual(remote["customerDescription"], "Business NBN 100/40")
         # A duplicate identifier is refused plainly.
         form = Form(self.env[action["res_model"]].with_context(**action["context"]))

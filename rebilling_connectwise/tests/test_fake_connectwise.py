@@ -355,3 +355,24 @@ class TestFakeConnectWise(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+    def test_catalog_references_must_exist(self):
+        """Once the fake knows subcategories and types, a catalog item must name known ones."""
+        subcategory = self.cw.add_subcategory("Voice")
+        product_type = self.cw.add_type("Service")
+        body = {
+            "identifier": "SIP-1",
+            "description": "SIP trunk",
+            "customerDescription": "SIP trunk",
+            "subcategory": {"id": subcategory["id"] + 100},
+            "type": {"id": product_type["id"]},
+        }
+        with self.assertRaises(PermanentError) as caught:
+            self.client.post("procurement/catalog", json=body)
+        self.assertEqual(caught.exception.body["errors"][0]["field"], "subcategory/id")
+        body["subcategory"] = {"id": subcategory["id"]}
+        self.assertEqual(
+            self.client.request("POST", "procurement/catalog", json=body).status_code, 201
+        )
+        listed = self.client.get("procurement/subcategories")
+        self.assertEqual([s["name"] for s in listed], ["Voice"])
