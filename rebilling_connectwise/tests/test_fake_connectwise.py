@@ -352,10 +352,6 @@ class TestFakeConnectWise(unittest.TestCase):
         self.assertEqual(set(sleep.delays), {0.05})
         self.assertEqual(client.calls, 4 + len(limited))
 
-
-if __name__ == "__main__":
-    unittest.main()
-
     def test_catalog_references_must_exist(self):
         """Once the fake knows subcategories and types, a catalog item must name known ones."""
         subcategory = self.cw.add_subcategory("Voice")
@@ -376,3 +372,7 @@ if __name__ == "__main__":
         )
         listed = self.client.get("procurement/subcategories")
         self.assertEqual([s["name"] for s in listed], ["Voice"])
+
+
+if __name__ == "__main__":
+    unittest.main()
