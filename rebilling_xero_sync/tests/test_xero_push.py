@@ -220,3 +220,34 @@ class TestXeroPush(XeroCase):
                 trap.perform_enqueued_jobs()
         self.assertEqual(len(self.xero.requests_matching(status=429)), 1, "one call, no retry")
         self.assertGreater(caught.exception.seconds, 3600)
+
+    def test_worker_death_after_xero_created_the_invoice(self):
+        """Xero created the invoice, the worker died before reading the answer: one invoice."""
+        move = self.make_invoices(self.customer_a, OCT)
+        self.backend._xero_ensure_contacts(move.partner_id)
+        with self.worker_dies_after("PUT", r"/Invoices$"):
+            move.action_rebilling_xero_upload()
+        self.assertEqual(len(self.xero.invoices()), 1)
+        self.assertEqual(move.rebilling_xero_state, "todo")
+        move.action_rebilling_xero_upload()
+        (invoice,) = self.xero.invoices()
+        self.assertEqual(move.rebilling_xero_invoice_id, invoice["InvoiceID"])
+        bindings = self.env["rebilling.binding"].search(
+            [("res_model", "=", "account.move"), ("res_id", "=", move.id)]
+        )
+        self.assertEqual(len(bindings), 1)
+
+    def test_worker_death_after_xero_created_the_contact(self):
+        """Xero created the contact, the worker died: the next push finds it, no twin."""
+        partner = self.make_customers(1, prefix="Fresh")
+        move = self.make_invoices(partner, OCT)
+        with self.worker_dies_after("PUT", r"/Contacts$"):
+            move.action_rebilling_xero_upload()
+        named = [c for c in self.xero.contacts() if c["Name"] == partner.name]
+        self.assertEqual(len(named), 1)
+        move.action_rebilling_xero_upload()
+        named = [c for c in self.xero.contacts() if c["Name"] == partner.name]
+        self.assertEqual(len(named), 1, "matched by name, not created again")
+        self.assertEqual(partner.rebilling_xero_contact_id, named[0]["ContactID"])
+        self.assertEqual(move.rebilling_xero_state, "done")
+        self.assertEqual(len(self.xero.invoices()), 1)
