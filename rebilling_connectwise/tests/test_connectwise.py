@@ -192,6 +192,37 @@ class TestConnectwisePullAndPush(ConnectwiseCase):
         self.assertEqual(self.binding(line).external_id, str(self.cw.additions()[0]["id"]))
         self.assertEqual(self.binding(line).sync_state, "done")
 
+    def test_charge_agreement_and_mapping(self):
+        """A once-off charge goes to its own agreement; never to another customer's."""
+        self.seed()
+        self.link_services()
+        projects = self.cw.add_agreement("Harbour projects", self.cw_harbour["id"])
+        self.backend.action_connectwise_pull()
+        with Form(self.env["rebilling.charge"]) as form:
+            form.name = "Handset"
+            form.charge_type = "once"
+            form.partner_id = self.customer_a
+            form.service_id = self.service_a
+            form.product_id = self.product_fee
+            form.price_unit = 120.0
+            form.date_start = NOV
+            self.assertEqual(
+                form.connectwise_agreement_id, self.record("agreement", self.cw_agreement_a["id"])
+            )
+            form.connectwise_agreement_id = self.record("agreement", projects["id"])
+        # Bondi's service pointed at Harbour's agreement: refused at push.
+        self.service_b.connectwise_agreement_id = self.record(
+            "agreement", self.cw_agreement_a["id"]
+        )
+        self.bill()
+        (handset,) = self.cw.additions(projects["id"])
+        self.assertEqual(handset["unitPrice"], 120.0)
+        self.assertEqual(len(self.cw.additions(self.cw_agreement_a["id"])), 1, "Harbour's only")
+        line_b = self.invoice_b.invoice_line_ids
+        self.assertIn(
+            "belongs to Harbour Dental, not to Bondi Surf", self.binding(line_b).sync_error
+        )
+
     def test_unlinked_services_are_not_pushed(self):
         self.seed()
         self.bill()
