@@ -479,6 +479,17 @@ class RebillingBackend(models.Model):
         self._psa_check_mapping(record)
         return self._psa_values(record)
 
+    def _rebilling_push_failed(self, record, binding, message):
+        """A PSA line's binding is only ever written in its own transaction: a failure
+        before the send too, so that the job's transaction never holds (and never waits
+        on) a binding row that a later send of the same line writes on the side."""
+        if not self._psa_is() or record._name != "account.move.line":
+            return super()._rebilling_push_failed(record, binding, message)
+        self.env["rebilling.binding"]._rebilling_write_durable(
+            self, record, {"sync_state": "error", "sync_error": message}
+        )
+        return self._rebilling_record_failed(record, message)
+
     def _rebilling_push_send(self, res_model, items):
         if not self._psa_is() or res_model != "account.move.line":
             return super()._rebilling_push_send(res_model, items)
