@@ -142,7 +142,7 @@ def main():
     with bench_env(DB, commit=True) as env:
         build_invoices(env, args.customers, args.invoices)
 
-    from odoo.addons.rebilling_base.tests.fakes import FakeXero
+    from odoo.addons.rebilling_xero_sync.fakes import FakeXero
 
     window = 60.0 * args.time_factor
     with FakeXero(minute_limit=60, window=window, concurrent_limit=5) as xero, bench_env(DB) as env:

@@ -15,6 +15,7 @@
         "views/rebilling_autotask_record_views.xml",
         "views/rebilling_backend_views.xml",
         "views/rebilling_service_views.xml",
+        "views/rebilling_charge_views.xml",
         "views/res_partner_views.xml",
         "views/account_move_views.xml",
         "views/rebilling_autotask_wizard_views.xml",

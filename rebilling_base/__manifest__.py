@@ -13,6 +13,7 @@
         "security/rebilling_security.xml",
         "security/ir.model.access.csv",
         "data/queue_job_channel.xml",
+        "data/queue_job_sync.xml",
         "data/ir_cron.xml",
         "data/ir_cron_abn.xml",
         "data/mail_template.xml",

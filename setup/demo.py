@@ -134,7 +134,7 @@ def wait_for_month(run_id, seconds=900):
 
 def load_fake_smtp():
     """The project's fake SMTP server (a plain module, loaded without its addon)."""
-    path = ROOT / "rebilling_base" / "tests" / "fakes" / "fake_smtp.py"
+    path = ROOT / "rebilling_base" / "fakes" / "fake_smtp.py"
     spec = importlib.util.spec_from_file_location("rebilling_fake_smtp", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -10,16 +10,18 @@ Built on the connector core of ``rebilling_base`` (see the docstring of its
   ``nextPageUrl`` receives the original body again (POST);
 * each invoice line of a VoIP utility service becomes one contract charge,
   pushed exactly once by the shared PSA push of ``rebilling_base`` (see
-  ``rebilling_psa_backend``): a changed line PATCHes its charge, or deletes
+  ``rebilling_backend_psa``): a changed line PATCHes its charge, or deletes
   and recreates it when it moved to another contract, as long as Autotask has
   not billed it (``isBilled``). The marker is the charge's ``notes``.
 
-System-specific PSA methods: ``_autotask_psa_values(line)`` (the charge),
-``_autotask_psa_find/create/patch/update``; the generic override points
+PSA methods overridden for ``autotask`` (see ``rebilling_backend_psa``):
+``_psa_values(line)`` (the charge), ``_psa_find/create/patch/update``, the names
+(``_psa_label``...); the generic override points
 ``_psa_lines(moves)`` and ``_psa_line_unit_cost(line)`` apply.
 """
 
 import logging
+from urllib.parse import urlsplit
 
 from odoo import api, fields, models
 from odoo.addons.rebilling_base.connector.http import ConnectorError
@@ -69,7 +71,9 @@ class RebillingBackend(models.Model):
         return super()._rebilling_endpoint_fields() | {"autotask_zone_url"}
 
     # ------------------------------------------------------------ connection
-    def _autotask_psa_headers(self):
+    def _psa_headers(self):
+        if self.backend_type != "autotask":
+            return super()._psa_headers()
         secret = self.sudo()
         return {
             "ApiIntegrationCode": secret.autotask_integration_code or "",
@@ -77,7 +81,9 @@ class RebillingBackend(models.Model):
             "Secret": secret.autotask_secret or "",
         }
 
-    def _autotask_psa_discover(self):
+    def _psa_discover(self):
+        if self.backend_type != "autotask":
+            return super()._psa_discover()
         self._autotask_discover_zone()
 
     def _autotask_check_settings(self):
@@ -102,6 +108,14 @@ class RebillingBackend(models.Model):
         )
         if not isinstance(zone, dict) or not zone.get("url"):
             raise UserError(self.env._("Zone information could not be determined."))
+        if not self._autotask_trusted_zone(zone["url"]):
+            raise UserError(
+                self.env._(
+                    "The Autotask zone lookup answered an address that is not an Autotask "
+                    "zone (https://…autotask.net): %s. The credentials are not sent there.",
+                    urlsplit(zone["url"]).netloc or zone["url"],
+                )
+            )
         # The API URL follows the zone lookup's answer (set by a system administrator).
         self.sudo().write(
             {
@@ -111,6 +125,29 @@ class RebillingBackend(models.Model):
             }
         )
         return zone
+
+    def _autotask_trusted_zone(self, url):
+        """Whether the zone ``url`` may receive the credentials: an https Autotask host,
+        or the host of the configured zone lookup itself (a test or proxy setup)."""
+        parts = urlsplit(url)
+        lookup = urlsplit(self.autotask_zone_url or ZONE_URL)
+        host = (parts.hostname or "").lower()
+        if parts.scheme == "https" and (host == "autotask.net" or host.endswith(".autotask.net")):
+            return True
+        return (parts.scheme, host, parts.port) == (
+            lookup.scheme,
+            (lookup.hostname or "").lower(),
+            lookup.port,
+        )
+
+    def _autotask_same_zone(self, url):
+        """Whether ``url`` (a page link) is on the discovered zone's host."""
+        parts, zone = urlsplit(url), urlsplit(self.api_url or "")
+        return (parts.scheme, parts.hostname, parts.port) == (
+            zone.scheme,
+            zone.hostname,
+            zone.port,
+        ) and parts.path.lower().startswith(zone.path.lower())
 
     def action_autotask_connect(self):
         """Save and connect: discover the zone, check the credentials, report it plainly."""
@@ -147,7 +184,16 @@ class RebillingBackend(models.Model):
         pages = 1
         while (data.get("pageDetails") or {}).get("nextPageUrl"):
             # Autotask wants the original query POSTed again to the next page URL.
-            data = client.post(data["pageDetails"]["nextPageUrl"], json=body) or {}
+            next_url = data["pageDetails"]["nextPageUrl"]
+            if not self._autotask_same_zone(next_url):
+                raise UserError(
+                    self.env._(
+                        "Autotask sent a next page on another host (%s): not followed, the "
+                        "credentials go to the zone's host only.",
+                        urlsplit(next_url).netloc,
+                    )
+                )
+            data = client.post(next_url, json=body) or {}
             items += data.get("items") or []
             pages += 1
             if pages > 10000:
@@ -249,61 +295,150 @@ class RebillingBackend(models.Model):
         """Pull companies, contracts, products and material codes now."""
         return self.action_psa_pull()
 
+    # ------------------------------------------------------------ errors
+    def _rebilling_classify_error(self, response, body):
+        """Autotask answers a refused write or query with HTTP 500 and an ``errors`` list.
+
+        Such a business-rule error is permanent (the same payload is refused
+        again); the thread and hourly thresholds stay transient. A 500 without
+        ``errors`` (an outage, an HTML page) keeps the default rule.
+        """
+        if self.backend_type != "autotask":
+            return super()._rebilling_classify_error(response, body)
+        if response.status_code == 500 and isinstance(body, dict) and body.get("errors"):
+            text = " ".join(str(e) for e in body["errors"]).lower()
+            return ("threshold" in text, None)
+        return super()._rebilling_classify_error(response, body)
+
     # ------------------------------------------------------------ creations (service form)
-    def _autotask_create(self, entity, values):
-        """Create one ``entity`` record in Autotask; return its id."""
+    def _autotask_create(self, entity, values, filters=None):
+        """Create one ``entity`` record in Autotask exactly once; return its id.
+
+        ``filters`` find the record an earlier attempt created (the answer of a
+        create can be lost): it is looked up first and used when found.
+        """
+        if filters:
+            self._psa_check_connected()
+            try:
+                found = self._autotask_query(entity, filters)
+            except ConnectorError as exc:
+                raise UserError(
+                    self.env._("Autotask could not be searched: %s", self._psa_error_text(exc))
+                ) from None
+            if found:
+                return int(found[0]["id"])
         data = self._psa_post(entity, values, entity)
         if not data.get("itemId"):
             raise UserError(self.env._("Autotask answered without an id."))
         return int(data["itemId"])
 
-    # ------------------------------------------------------------ push (see rebilling_psa_backend)
-    @api.model
-    def _psa_specs(self):
-        specs = super()._psa_specs()
-        specs["autotask"] = {
-            "label": "Autotask",
-            "defaults": {
-                "autotask_zone_url": ZONE_URL,
-                "rate_limit_calls": HOURLY_LIMIT,
-                "rate_limit_window": 3600.0,
-                "rate_limit_concurrent": THREAD_LIMIT,
-            },
-            "ping": "ThresholdInformation",
-            "refused": self.env._("Autotask refused the connection: %s"),
-            "item": self.env._("Charge"),
-            "pulls": (
-                "autotask_companies",
-                "autotask_contracts",
-                "autotask_products",
-                "autotask_billing_codes",
-            ),
-            "records_action": "rebilling_autotask.action_rebilling_autotask_record",
-            "partner_field": "rebilling_autotask_company_id",
-            "suggested_field": "rebilling_autotask_suggested_id",
-            "contract_field": "autotask_contract_id",
-            "cost_fields": ("autotask_product_id", "autotask_billing_code_id"),
-            "service_types": VOIP_SERVICE_TYPES,
-        }
-        return specs
+    def _autotask_charge_type(self):
+        """The ``chargeType`` value of an operational charge (read once per transaction)."""
+        key = ("rebilling_autotask_charge_type", self.id)
+        if key not in self.env.cr.cache:
+            self.env.cr.cache[key] = self._autotask_picklist_value(
+                "ContractCharges", "chargeType", "Operational", 1
+            )
+        return self.env.cr.cache[key]
 
-    def _autotask_psa_error_text(self, exc):
+    # ------------------------------------------------------------ PSA (rebilling_backend_psa)
+    @api.model
+    def _psa_types(self):
+        return [*super()._psa_types(), "autotask"]
+
+    def _psa_label(self):
+        if self.backend_type != "autotask":
+            return super()._psa_label()
+        return "Autotask"
+
+    def _psa_type_defaults(self):
+        if self.backend_type != "autotask":
+            return super()._psa_type_defaults()
+        return {
+            "autotask_zone_url": ZONE_URL,
+            "rate_limit_calls": HOURLY_LIMIT,
+            "rate_limit_window": 3600.0,
+            "rate_limit_concurrent": THREAD_LIMIT,
+        }
+
+    def _psa_ping_path(self):
+        if self.backend_type != "autotask":
+            return super()._psa_ping_path()
+        return "ThresholdInformation"
+
+    def _psa_refused_message(self, error):
+        if self.backend_type != "autotask":
+            return super()._psa_refused_message(error)
+        return self.env._("Autotask refused the connection: %s", error)
+
+    def _psa_item_label(self):
+        if self.backend_type != "autotask":
+            return super()._psa_item_label()
+        return self.env._("Charge")
+
+    def _psa_pulls(self):
+        if self.backend_type != "autotask":
+            return super()._psa_pulls()
+        return (
+            "autotask_companies",
+            "autotask_contracts",
+            "autotask_products",
+            "autotask_billing_codes",
+        )
+
+    def _psa_records_action(self):
+        if self.backend_type != "autotask":
+            return super()._psa_records_action()
+        return "rebilling_autotask.action_rebilling_autotask_record"
+
+    def _psa_partner_field(self):
+        if self.backend_type != "autotask":
+            return super()._psa_partner_field()
+        return "rebilling_autotask_company_id"
+
+    def _psa_suggested_field(self):
+        if self.backend_type != "autotask":
+            return super()._psa_suggested_field()
+        return "rebilling_autotask_suggested_id"
+
+    def _psa_contract_field(self):
+        if self.backend_type != "autotask":
+            return super()._psa_contract_field()
+        return "autotask_contract_id"
+
+    def _psa_cost_fields(self):
+        if self.backend_type != "autotask":
+            return super()._psa_cost_fields()
+        return ("autotask_product_id", "autotask_billing_code_id")
+
+    def _psa_service_types(self):
+        if self.backend_type != "autotask":
+            return super()._psa_service_types()
+        return VOIP_SERVICE_TYPES
+
+    def _psa_error_text(self, exc):
+        if self.backend_type != "autotask":
+            return super()._psa_error_text(exc)
         return autotask_error_text(exc)
 
-    def _autotask_psa_check_line(self, line):
-        service = line.rebilling_service_id
-        if not service.autotask_contract_id:
-            raise UserError(self.env._("Choose the Autotask contract of %s.", service.name))
-        if not (service.autotask_product_id or service.autotask_billing_code_id):
+    def _psa_check_line(self, line):
+        if self.backend_type != "autotask":
+            return super()._psa_check_line(line)
+        source = self._psa_line_source(line)
+        if not source.autotask_contract_id:
+            raise UserError(self.env._("Choose the Autotask contract of %s.", source.display_name))
+        if not (source.autotask_product_id or source.autotask_billing_code_id):
             raise UserError(
                 self.env._(
-                    "Choose the Autotask product or material code of %s.", service.display_name
+                    "Choose the Autotask product or material code of %s.", source.display_name
                 )
             )
 
-    def _autotask_psa_values(self, line):
+    def _psa_values(self, line):
         """The contract charge of ``line`` (an Autotask JSON object)."""
-        service = line.rebilling_service_id
+        if self.backend_type != "autotask":
+            return super()._psa_values(line)
+        service = self._psa_line_source(line)
         move = line.move_id
         day = move.invoice_date or move.date
         values = {
@@ -315,6 +450,7 @@ class RebillingBackend(models.Model):
             "unitCost": round(self._psa_line_unit_cost(line), 4),
             "unitPrice": self._psa_line_price(line),
             "isBillableToCompany": True,
+            "chargeType": self._autotask_charge_type(),
             "purchaseOrderNumber": (move.name or "")[:50],
             "notes": self._psa_marker(line),
         }
@@ -324,10 +460,14 @@ class RebillingBackend(models.Model):
             values["billingCodeID"] = service.autotask_billing_code_id.external_id
         return values
 
-    def _autotask_psa_result_data(self, line, payload):
+    def _psa_result_data(self, line, payload):
+        if self.backend_type != "autotask":
+            return super()._psa_result_data(line, payload)
         return {"contract_id": payload["contractID"], "move_id": line.move_id.id}
 
-    def _autotask_psa_update(self, client, external_id, payload, binding):
+    def _psa_update(self, client, external_id, payload, binding):
+        if self.backend_type != "autotask":
+            return super()._psa_update(client, external_id, payload, binding)
         answer = client.get(f"ContractCharges/{external_id}", ok_statuses=(404,)) or {}
         current = answer.get("item")
         if current and current.get("isBilled"):
@@ -339,19 +479,23 @@ class RebillingBackend(models.Model):
                 )
             )
         if current and current.get("contractID") == payload["contractID"]:
-            self._autotask_psa_patch(client, external_id, payload)
+            self._psa_patch(client, external_id, payload)
             return True
         if current:
             # Moved to another contract: a charge cannot change contract, replace it.
             client.delete(f"Contracts/{current['contractID']}/Charges/{external_id}")
         return False
 
-    def _autotask_psa_patch(self, client, external_id, payload):
+    def _psa_patch(self, client, external_id, payload):
+        if self.backend_type != "autotask":
+            return super()._psa_patch(client, external_id, payload)
         client.patch(
             f"Contracts/{payload['contractID']}/Charges", json={"id": external_id, **payload}
         )
 
-    def _autotask_psa_find(self, client, payload):
+    def _psa_find(self, client, payload):
+        if self.backend_type != "autotask":
+            return super()._psa_find(client, payload)
         found = self._autotask_query(
             "ContractCharges",
             [
@@ -362,6 +506,8 @@ class RebillingBackend(models.Model):
         )
         return int(found[0]["id"]) if found else None
 
-    def _autotask_psa_create(self, client, payload):
+    def _psa_create(self, client, payload):
+        if self.backend_type != "autotask":
+            return super()._psa_create(client, payload)
         path = f"Contracts/{payload['contractID']}/Charges"
         return int((client.post(path, json=payload, retries=0) or {})["itemId"])

@@ -2,8 +2,8 @@
 
 import time
 
+from odoo.addons.rebilling_autotask.fakes import FakeAutotask
 from odoo.addons.rebilling_base.tests.common_psa import NOV, PsaCase
-from odoo.addons.rebilling_base.tests.fakes.fake_autotask import FakeAutotask
 from odoo.tests import Form
 
 __all__ = ["NOV", "AutotaskCase"]
@@ -44,7 +44,7 @@ class AutotaskCase(PsaCase):
         self.assertEqual(self.backend.state, "connected")
         return self.backend
 
-    def seed(self):
+    def seed(self, map_customers=True):
         """Companies, contracts, a product and material codes in Autotask, pulled into Odoo."""
         fake = self.autotask
         self.at_harbour = fake.add_company("Harbour Dental")
@@ -55,6 +55,17 @@ class AutotaskCase(PsaCase):
         self.at_material = fake.add_billing_code("VoIP usage", unitCost=1.0, unitPrice=2.0)
         self.at_work_type = fake.add_billing_code("Remote support", useType=1)
         self.backend.action_autotask_pull()
+        if map_customers:
+            self.map_customers()
+
+    def map_customers(self):
+        """customer_a is Harbour Dental in Autotask, customer_b Bondi Surf Club."""
+        for partner, company in (
+            (self.customer_a, self.at_harbour),
+            (self.customer_b, self.at_bondi),
+        ):
+            with Form(partner) as form:
+                form.rebilling_autotask_company_id = self.record("company", company["id"])
 
     def link_services(self):
         """service_a (wholesale): contract A + product; service_b (VoIP bundle): B + code."""

@@ -10,7 +10,7 @@ class TestAutotaskPull(AutotaskCase):
         fake = self.autotask
         for n in range(505):
             fake.add_company(f"Filler {n:03d}")
-        self.seed()
+        self.seed(map_customers=False)
         companies = self.env["rebilling.external.record"].search(
             [("backend_id", "=", self.backend.id), ("kind", "=", "company")]
         )
@@ -93,9 +93,29 @@ class TestAutotaskPull(AutotaskCase):
 
     def test_contract_needs_a_mapped_company(self):
         self.connect()
-        self.seed()
+        self.seed(map_customers=False)
         action = self.service_b.action_autotask_create_contract()
         wizard = Form(self.env[action["res_model"]].with_context(**action["context"]))
         wizard.date_end = "2027-01-01"
         with self.assertRaisesRegex(UserError, "Map Bondi Surf to an Autotask company"):
             wizard.save().action_create()
+
+    def test_zone_and_page_links_stay_on_the_zone_host(self):
+        """The credentials go only to the discovered zone's host (https Autotask zones)."""
+        self.autotask.zone_answer_url = "https://webservices5.evil.example.com/ATServicesRest/"
+        backend = self.configure()
+        action = backend.action_autotask_connect()
+        self.assertEqual(action["params"]["type"], "danger")
+        self.assertIn("not an Autotask zone", action["params"]["message"])
+        self.assertFalse(backend.api_url)
+        self.assertTrue(backend._autotask_trusted_zone("https://webservices5.autotask.net/x/"))
+        self.assertFalse(backend._autotask_trusted_zone("http://webservices5.autotask.net/x/"))
+        self.autotask.zone_answer_url = None
+        backend.active = False  # one active backend per company and system
+        self.connect()
+        for n in range(501):
+            self.autotask.add_company(f"Company {n:03}")
+        self.autotask.page_link_base = "http://127.0.0.2:9/ATServicesRest/V1.0"
+        with self.assertRaisesRegex(UserError, "next page on another host"):
+            self.backend._rebilling_pull("autotask_companies")
+        self.assertEqual(self.autotask.request_count("POST", "/Companies/query/next"), 0)

@@ -83,15 +83,40 @@ class TestAutotaskPush(AutotaskCase):
 
     def test_retries_after_500_and_429_create_once(self):
         self.bill_without_push()
-        self.autotask.fail_next(2, 500, path=r"/Charges$", method="POST")
+        # An outage (503, or a 500 without Autotask's errors list) is retried.
+        self.autotask.fail_next(1, 503, path=r"/Charges$", method="POST")
+        self.autotask.fail_next(1, 500, body="<html>down</html>", path=r"/Charges$", method="POST")
         self.push(self.invoice_a)
         self.assertEqual(len(self.autotask.charges()), 1)
+        self.assertEqual(self.charges_sent()["chargeType"], 1, "the client sends chargeType")
         self.autotask.fail_next(2, 429, retry_after=0.1, path=r"/Charges$", method="POST")
         self.push(self.invoice_b)
         self.assertEqual(len(self.autotask.charges()), 2)
         self.assertTrue(self.autotask.request_count(status=429))
         line_b = self.line_of(self.invoice_b, self.service_b)
         self.assertEqual(self.binding(line_b).sync_state, "done")
+
+    def charges_sent(self):
+        return self.autotask.requests_matching("POST", r"/Charges$")[-1].json
+
+    def test_business_rule_error_is_permanent(self):
+        """Autotask refuses with HTTP 500 and an errors list: one call, the message logged."""
+        self.bill_without_push()
+        with self.autotask._state_lock:
+            del self.autotask._data["products"][self.at_product["id"]]
+        action = self.push(self.invoice_a)
+        self.assertEqual(action["params"]["type"], "warning")
+        self.assertEqual(self.charge_posts(), 1, "not retried: the same payload is refused again")
+        binding = self.binding(self.line_of(self.invoice_a, self.service_a))
+        self.assertEqual(binding.sync_state, "error")
+        self.assertIn("does not exist", binding.sync_error)
+        log = self.env["rebilling.sync.log"].search(
+            [("backend_id", "=", self.backend.id), ("state", "=", "error")], limit=1
+        )
+        self.assertIn(f"productID {self.at_product['id']} does not exist", log.message)
+        with trap_jobs() as trap:
+            self.backend._rebilling_push_job("account.move.line", binding.mapped("res_id"))
+            trap.assert_jobs_count(0)
 
     def test_timeout_never_duplicates(self):
         self.bill_without_push()
@@ -110,6 +135,106 @@ class TestAutotaskPush(AutotaskCase):
         self.assertEqual(len(self.autotask.charges()), 1)
         self.assertEqual(binding.external_id, str(self.autotask.charges()[0]["id"]))
         self.assertEqual(binding.sync_state, "done")
+
+    def test_worker_death_after_the_answer_never_duplicates(self):
+        """Autotask created the charge, the worker died before its transaction committed."""
+        self.bill_without_push()
+        line_a = self.line_of(self.invoice_a, self.service_a)
+        with self.worker_dies_after("POST", r"/Contracts/\d+/Charges$"):
+            self.push(self.invoice_a)
+        self.assertEqual(len(self.autotask.charges()), 1)
+        intent = self.binding(line_a)
+        self.assertEqual(intent.sync_state, "sending", "the intent was committed before the call")
+        self.assertFalse(intent.external_id)
+        self.assertTrue(intent.sync_marker)
+        self.push(self.invoice_a)
+        charges = self.autotask.charges()
+        self.assertEqual(len(charges), 1, "found by its marker, not created again")
+        self.assertEqual(self.charge_posts(), 1)
+        binding = self.binding(line_a)
+        self.assertEqual(len(binding), 1)
+        self.assertEqual(binding.external_id, str(charges[0]["id"]))
+        self.assertEqual(binding.sync_state, "done")
+
+    def test_each_binding_is_committed_after_its_answer(self):
+        """A death in the middle of a batch keeps the bindings of the lines already pushed."""
+        self.bill_without_push()
+        lines = self.line_of(self.invoice_a, self.service_a) | self.line_of(
+            self.invoice_b, self.service_b
+        )
+        # The second create of the batch is the one the worker does not survive.
+        with self.worker_dies_after("POST", rf"/Contracts/{self.second_contract()}/Charges$"):
+            self.push(self.invoice_a | self.invoice_b)
+        bindings = self.env["rebilling.binding"].search(
+            [("res_model", "=", "account.move.line"), ("res_id", "in", lines.ids)]
+        )
+        self.assertEqual(sorted(bindings.mapped("sync_state")), ["done", "sending"])
+        self.push(self.invoice_a | self.invoice_b)
+        self.assertEqual(len(self.autotask.charges()), 2)
+        self.assertEqual(self.charge_posts(), 2, "no line created twice")
+        bindings.invalidate_recordset()
+        self.assertEqual(set(bindings.mapped("sync_state")), {"done"})
+
+    def second_contract(self):
+        """The contract of the line pushed second (lines go in id order)."""
+        line_a = self.line_of(self.invoice_a, self.service_a)
+        line_b = self.line_of(self.invoice_b, self.service_b)
+        second = max(line_a, line_b, key=lambda line: line.id)
+        return self.at_contract_a["id"] if second == line_a else self.at_contract_b["id"]
+
+    def test_a_line_never_goes_to_another_customers_contract(self):
+        """The mapping is enforced at push: Harbour's line cannot land on Bondi's contract."""
+        with Form(self.service_a) as form:
+            form.autotask_contract_id = self.record("contract", self.at_contract_b["id"])
+        self.bill_without_push()
+        action = self.push(self.invoice_a)
+        self.assertEqual(action["params"]["type"], "warning")
+        self.assertFalse(self.autotask.charges(self.at_contract_b["id"]))
+        self.assertFalse(self.charge_posts())
+        binding = self.binding(self.line_of(self.invoice_a, self.service_a))
+        self.assertIn("belongs to Bondi Surf Club, not to Harbour Dental", binding.sync_error)
+        # An unmapped customer: nothing goes either.
+        with Form(self.customer_b) as form:
+            form.rebilling_autotask_company_id = self.env["rebilling.external.record"]
+        self.push(self.invoice_b)
+        self.assertFalse(self.charge_posts())
+        binding = self.binding(self.line_of(self.invoice_b, self.service_b))
+        self.assertIn("Map Bondi Surf to a Autotask company first", binding.sync_error)
+
+    def test_once_off_charge_carries_its_own_contract_and_product(self):
+        """Seed 002: a once-off charge can go to its own contract/product, else its service's."""
+        other = self.autotask.add_contract(self.at_harbour["id"], "Harbour projects")
+        hardware = self.autotask.add_product(
+            "Handset", unitCost=80.0, unitPrice=120.0, productBillingCodeID=self.at_material["id"]
+        )
+        self.backend.action_autotask_pull()
+        handset = self.once_off_charge("Handset", 120.0)
+        self.assertEqual(
+            handset.autotask_contract_id,
+            self.record("contract", self.at_contract_a["id"]),
+            "by default the service's",
+        )
+        with Form(handset) as form:
+            form.autotask_contract_id = self.record("contract", other["id"])
+            form.autotask_product_id = self.record("product", hardware["id"])
+        self.once_off_charge("Porting fee", 30.0)
+        self.bill()
+        (own,) = self.autotask.charges(other["id"])
+        self.assertEqual(own["productID"], hardware["id"])
+        self.assertEqual(own["unitPrice"], 120.0)
+        on_service = self.autotask.charges(self.at_contract_a["id"])
+        self.assertEqual(sorted(c["unitPrice"] for c in on_service), [30.0, 99.0])
+
+    def once_off_charge(self, name, price):
+        with Form(self.env["rebilling.charge"]) as form:
+            form.name = name
+            form.charge_type = "once"
+            form.partner_id = self.customer_a
+            form.service_id = self.service_a
+            form.product_id = self.product_fee
+            form.price_unit = price
+            form.date_start = NOV
+        return form.record
 
     def test_correction_patches_the_charge(self):
         self.bill()

@@ -58,7 +58,13 @@ class RebillingAutotaskContractWizard(models.TransientModel):
                 "status": 1,
                 "startDate": f"{self.date_start.isoformat()}T00:00:00",
                 "endDate": f"{self.date_end.isoformat()}T00:00:00",
+                "timeReportingRequiresStartAndStopTimes": 0,
             },
+            # A contract of this company with this name is the one an earlier click created.
+            filters=[
+                {"op": "eq", "field": "companyID", "value": self.autotask_company_id.external_id},
+                {"op": "eq", "field": "contractName", "value": self.name},
+            ],
         )
         return self._psa_created(
             backend,

@@ -22,6 +22,7 @@ class RebillingAutotaskProductWizard(models.TransientModel):
     billing_code_id = fields.Many2one(
         "rebilling.external.record",
         "Product Allocation Code",
+        required=True,
         domain="[('kind', '=', 'billing_code'), ('backend_id', '=', backend_id)]",
     )
     active = fields.Boolean(default=True)
@@ -36,6 +37,11 @@ class RebillingAutotaskProductWizard(models.TransientModel):
             wizard.unit_cost = wizard.unit_cost or product.standard_price
             wizard.unit_price = wizard.unit_price or wizard.service_id.price_unit
 
+    def _autotask_marker(self):
+        """``rebilling:<database>:service:<id>``, at most 50 characters."""
+        uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
+        return f"rebilling:{uuid[:13]}:service:{self.service_id.id}"[:50]
+
     def action_create(self):
         self.ensure_one()
         backend = self._psa_backend_of_service()
@@ -46,10 +52,17 @@ class RebillingAutotaskProductWizard(models.TransientModel):
             "unitPrice": self.unit_price,
             "isActive": self.active,
             "isSerialized": self.is_serialized,
+            "productBillingCodeID": self.billing_code_id.external_id,
+            # The marker of this service: what an earlier click created is found by it.
+            "externalProductID": self._autotask_marker(),
         }
-        if self.billing_code_id:
-            values["productBillingCodeID"] = self.billing_code_id.external_id
-        external_id = backend._autotask_create("Products", values)
+        external_id = backend._autotask_create(
+            "Products",
+            values,
+            filters=[
+                {"op": "eq", "field": "externalProductID", "value": values["externalProductID"]}
+            ],
+        )
         return self._psa_created(
             backend,
             "product",

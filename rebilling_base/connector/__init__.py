@@ -10,6 +10,7 @@ from .http import (
     PermanentError,
     RateLimiter,
     RetryableError,
+    SharedRateLimiter,
 )
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "PermanentError",
     "RateLimiter",
     "RetryableError",
+    "SharedRateLimiter",
 ]

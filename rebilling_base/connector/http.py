@@ -159,7 +159,34 @@ class BearerAuth(requests.auth.AuthBase):
 
 
 # ------------------------------------------------------------------ rate limiter
-class RateLimiter:
+def _wait_for_slot(delay_of, limiter, start, timeout, what):
+    """Call ``delay_of()`` until it takes a slot (returns 0), sleeping the delays it asks.
+
+    With ``timeout`` (seconds since ``start``), raise :class:`TimeoutError` rather
+    than wait longer.
+    """
+    while True:
+        delay = delay_of()
+        if not delay:
+            return
+        if timeout is not None and limiter._clock() - start + delay > timeout:
+            raise TimeoutError(f"rate limiter: {what}")
+        limiter._sleep(delay)
+
+
+class _LimiterContext:
+    """``with limiter: ...`` around one call."""
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.release()
+        return False
+
+
+class RateLimiter(_LimiterContext):
     """Client-side limit: at most ``max_calls`` per sliding ``window`` seconds and
     at most ``max_concurrent`` calls in progress. Thread-safe.
 
@@ -241,14 +268,7 @@ class RateLimiter:
         if not self._take_concurrency_slot(deadline):
             raise TimeoutError("rate limiter: no free concurrency slot")
         try:
-            while True:
-                with self._lock:
-                    delay = self._window_delay()
-                if not delay:
-                    break
-                if timeout is not None and self._clock() - start + delay > timeout:
-                    raise TimeoutError("rate limiter: window full")
-                self._sleep(delay)
+            _wait_for_slot(self._locked_window_delay, self, start, timeout, "window full")
         except BaseException:
             self.release()
             raise
@@ -256,6 +276,10 @@ class RateLimiter:
         with self._lock:
             self.waited += waited
         return waited
+
+    def _locked_window_delay(self):
+        with self._lock:
+            return self._window_delay()
 
     def release(self):
         """Mark a call started with :meth:`acquire` as finished."""
@@ -271,19 +295,66 @@ class RateLimiter:
             if self._paused_until is None or until > self._paused_until:
                 self._paused_until = until
 
-    def __enter__(self):
-        self.acquire()
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.release()
-        return False
-
     def __repr__(self):
         return (
             f"RateLimiter(max_calls={self.max_calls}, window={self.window:g}, "
             f"max_concurrent={self.max_concurrent})"
         )
+
+
+class SharedRateLimiter(_LimiterContext):
+    """A :class:`RateLimiter` whose window counter lives outside the process.
+
+    ``reserve()`` takes one call of the current window wherever the count is
+    kept (a PostgreSQL row shared by every worker, see
+    ``rebilling.rate.window``) and returns 0 when the call may go, else the
+    seconds to wait before trying again. ``local`` (a :class:`RateLimiter`
+    without window limit, or ``None``) keeps the concurrent calls of this
+    process and the pauses asked by ``Retry-After``.
+    """
+
+    def __init__(
+        self,
+        reserve,
+        local=None,
+        *,
+        max_calls=None,
+        window=None,
+        sleep=time.sleep,
+        clock=time.monotonic,
+    ):
+        self._reserve = reserve
+        self.local = local
+        self.max_calls = max_calls
+        self.window = window
+        self.max_concurrent = local.max_concurrent if local is not None else None
+        self._sleep = sleep
+        self._clock = clock
+        self.calls = 0
+        self.waited = 0.0
+
+    def acquire(self, timeout=None):
+        start = self._clock()
+        if self.local is not None:
+            self.local.acquire(timeout=timeout)
+        try:
+            _wait_for_slot(self._reserve, self, start, timeout, "shared window full")
+        except BaseException:
+            if self.local is not None:
+                self.local.release()
+            raise
+        waited = self._clock() - start
+        self.calls += 1
+        self.waited += waited
+        return waited
+
+    def release(self):
+        if self.local is not None:
+            self.local.release()
+
+    def pause(self, seconds):
+        if self.local is not None:
+            self.local.pause(seconds)
 
 
 # ------------------------------------------------------------------ client
@@ -303,6 +374,15 @@ class HttpClient:
     :param rate_limiter: a :class:`RateLimiter` shared by the calls of this client.
     :param sleep: sleep function (injectable for tests).
     :param logger: a :class:`logging.Logger`; request headers are never logged.
+    :param classify: ``classify(response, body)`` → ``None`` (the default rule: 429 and
+        5xx are transient, other 4xx permanent) or ``(retryable, retry_after)`` for an
+        API whose statuses say otherwise (e.g. Autotask's business-rule errors are
+        HTTP 500 with an ``errors`` list: permanent; Xero's daily limit is a 429 not
+        worth retrying before the next day).
+
+    A 429 asking to wait longer than ``max_retry_after`` is not retried here:
+    the :class:`RetryableError` carries ``retry_after`` so that the caller
+    postpones the work (a queue job's ``RetryableJobError(seconds=...)``).
 
     ``calls`` counts the HTTP requests actually sent (retries included) and
     ``retries`` the retries; both are handy in benchmarks.
@@ -323,7 +403,9 @@ class HttpClient:
         rate_limiter=None,
         sleep=time.sleep,
         logger=None,
+        classify=None,
     ):
+        self.classify = classify
         self.base_url = (base_url or "").rstrip("/")
         self.timeout = timeout
         self.max_retries = max(0, int(max_retries))
@@ -468,9 +550,15 @@ class HttpClient:
                 if status == 429:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 retryable = status == 429 or status >= 500
-                if not retryable or attempt >= max_retries:
+                verdict = self.classify(response, body) if self.classify else None
+                if verdict is not None:
+                    retryable, retry_after = verdict[0], verdict[1] or retry_after
+                too_long = retry_after is not None and retry_after > self.max_retry_after
+                if not retryable or attempt >= max_retries or too_long:
                     error_class = RetryableError if retryable else PermanentError
                     tail = f" after {attempt + 1} attempt(s)" if retryable else ""
+                    if too_long and retryable:
+                        tail = f" (retry after {retry_after:.0f} s)"
                     summary = _body_summary(body)
                     raise error_class(
                         f"{method} {safe} failed: HTTP {status}{tail}"

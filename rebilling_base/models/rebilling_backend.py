@@ -52,23 +52,25 @@ import json
 import logging
 import threading
 import time
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 from odoo import api, fields, models
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from ..connector.http import ConnectorError, HttpClient, RateLimiter, RetryableError
+from ..connector.http import (
+    ConnectorError,
+    HttpClient,
+    RateLimiter,
+    RetryableError,
+    SharedRateLimiter,
+)
 from ..tools import notify
 
 _logger = logging.getLogger(__name__)
 
-SYNC_CHANNEL = "root.rebilling.sync"
 # Pending queue.job states: a record in such a job is not queued again.
 PENDING_JOB_STATES = ("wait_dependencies", "pending", "enqueued")
-# Re-queued attempts of a push whose records met a transient failure.
-MAX_PUSH_ATTEMPTS = 5
 
 # Hosts an endpoint may be reached on in plain http (fake servers of the tests, local proxies).
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -296,23 +298,34 @@ class RebillingBackend(models.Model):
         )
 
     def _rebilling_rate_limiter(self):
-        """The limiter shared by every call of this backend in this process (or ``None``)."""
+        """The limiter of this backend's calls (or ``None``).
+
+        The window limit is counted in PostgreSQL (``rebilling.rate.window``), so
+        that every worker of every Odoo process shares the tenant's budget; the
+        concurrent calls and the ``Retry-After`` pauses are kept per process.
+        """
         self.ensure_one()
         calls, window, concurrent = self._rebilling_rate_limits()
         if not calls and not concurrent:
             return None
-        key = (self.env.cr.dbname, self.id, calls, window, concurrent, self.time_factor)
-        with _LIMITERS_LOCK:
-            limiter = _LIMITERS.get(key)
-            if limiter is None:
-                limiter = RateLimiter(
-                    calls,
-                    window,
-                    max_concurrent=concurrent,
-                    time_factor=self.time_factor or 1.0,
-                )
-                _LIMITERS[key] = limiter
-        return limiter
+        local = None
+        if concurrent:
+            key = (self.env.cr.dbname, self.id, concurrent)
+            with _LIMITERS_LOCK:
+                local = _LIMITERS.get(key)
+                if local is None:
+                    local = _LIMITERS[key] = RateLimiter(None, max_concurrent=concurrent)
+        if not calls:
+            return local
+        span = window * (self.time_factor or 1.0)
+        Window = self.env["rebilling.rate.window"].sudo()
+        backend_id = self.id
+        return SharedRateLimiter(
+            lambda: Window._rebilling_reserve(backend_id, calls, span),
+            local=local,
+            max_calls=calls,
+            window=span,
+        )
 
     def _rebilling_client_kwargs(self):
         """Override point: keyword arguments of the backend's :class:`HttpClient`."""
@@ -326,7 +339,13 @@ class RebillingBackend(models.Model):
             "max_retry_after": self.max_retry_after,
             "rate_limiter": self._rebilling_rate_limiter(),
             "logger": _logger,
+            "classify": self._rebilling_classify_error,
         }
+
+    def _rebilling_classify_error(self, response, body):
+        """Override point: ``None`` (429 and 5xx transient, other 4xx permanent) or
+        ``(retryable, retry_after)`` for a failed ``response`` of this backend's API."""
+        return None
 
     def _rebilling_client(self):
         """A new :class:`HttpClient` for this backend (timeouts, retries, shared limiter)."""
@@ -487,11 +506,13 @@ class RebillingBackend(models.Model):
         digest = hashlib.sha1(",".join(str(i) for i in sorted(ids)).encode()).hexdigest()
         return f"rebilling.push:{self.id}:{res_model}:{digest}"
 
-    def _rebilling_enqueue_push(self, records, eta=None, attempt=1):
+    def _rebilling_enqueue_push(self, records, eta=None):
         """Queue push jobs of ``records``, one per batch; return the records queued.
 
         Records already in a pending push job of this backend are left out, and
-        each job has an ``identity_key``: a record is never queued twice.
+        each job has an ``identity_key``: a record is never queued twice. The
+        channel and retry pattern are data (``queue.job.function`` of
+        ``_rebilling_push_job``).
         """
         self.ensure_one()
         records = records.exists()
@@ -501,7 +522,6 @@ class RebillingBackend(models.Model):
         todo = records.filtered(lambda r: r.id not in pending)
         for chunk in split_every(self._rebilling_push_batch_size(records._name), todo.ids):
             self.with_delay(
-                channel=SYNC_CHANNEL,
                 eta=eta,
                 description=self.env._(
                     "%(backend)s: push %(count)s %(model)s",
@@ -510,38 +530,31 @@ class RebillingBackend(models.Model):
                     model=self.env[records._name]._description,
                 ),
                 identity_key=self._rebilling_push_identity(records._name, chunk),
-            )._rebilling_push_job(records._name, chunk, attempt=attempt)
+            )._rebilling_push_job(records._name, chunk)
         return todo
 
-    def _rebilling_push_job(self, res_model, record_ids, attempt=1):
-        """Job: push the records; records that met a transient failure are queued again."""
+    def _rebilling_push_job(self, res_model, record_ids):
+        """Job: push the records; a transient failure retries the job (queue_job's pattern).
+
+        A retry pushes the records again: those already pushed are skipped
+        (payload hash; the PSA bindings were committed line by line), so only
+        the ones that met the failure are sent. A server asking to wait (a
+        daily limit) postpones the job by that long.
+        """
         self.ensure_one()
         backend = self.with_company(self.company_id)
         records = backend.env[res_model].browse(record_ids).exists()
         summary = backend._rebilling_push(records)
-        retry = backend.env[res_model].browse(summary["retry"]).exists()
-        if retry:
-            if not (summary["pushed"] or summary["failed"] or summary["skipped"]):
-                if attempt >= MAX_PUSH_ATTEMPTS:
-                    return self.env._("Gave up after %s attempts.", attempt)
-                # Nothing done, nothing to keep: let queue_job retry this job.
-                raise RetryableJobError(
-                    self.env._("%s record(s) could not be pushed yet.", len(retry)),
-                    seconds=min(60 * attempt, 600),
-                )
-            if attempt < MAX_PUSH_ATTEMPTS:
-                backend._rebilling_enqueue_push(
-                    retry,
-                    eta=timedelta(seconds=min(60 * 2**attempt, 3600)),
-                    attempt=attempt + 1,
-                )
-        return self.env._(
+        message = self.env._(
             "pushed %(pushed)s, up to date %(skipped)s, failed %(failed)s, retry %(retry)s",
             pushed=len(summary["pushed"]),
             skipped=len(summary["skipped"]),
             failed=len(summary["failed"]),
             retry=len(summary["retry"]),
         )
+        if summary["retry"]:
+            raise RetryableJobError(message, seconds=summary.get("retry_after") or None)
+        return message
 
     def _rebilling_push_now_or_later(self, records):
         """Push a few records now (one batch at most), queue more as jobs.
@@ -649,6 +662,8 @@ class RebillingBackend(models.Model):
             for record in locked:
                 self._rebilling_push_failed(record, bindings.get(record.id, Binding), str(exc))
             summary["retry" if exc.retryable else "failed"] += locked.ids
+            if exc.retry_after:
+                summary["retry_after"] = exc.retry_after
             self._rebilling_log("push", res_model, "error", locked, message=str(exc))
             return summary
         todo = []
@@ -681,19 +696,38 @@ class RebillingBackend(models.Model):
                 res_model, [(record, payload, binding) for record, payload, _d, binding in chunk]
             )
         except ConnectorError as exc:
-            results = [{"error": str(exc), "retry": exc.retryable} for _item in chunk]
+            results = [
+                {"error": str(exc), "retry": exc.retryable, "retry_after": exc.retry_after}
+                for _item in chunk
+            ]
         duration = (time.monotonic() - started) / max(1, len(chunk))
         Binding = self.env["rebilling.binding"]
         log_vals = []
         for (record, _payload, digest, binding), result in zip(chunk, results, strict=True):
+            bound = result.get("bound")
+            if bound:
+                # Committed by the connector in its own transaction (exactly-once creates).
+                binding = Binding.browse(bound)
             if result.get("error"):
                 message = result["error"]
                 if result.get("retry"):
                     summary["retry"].append(record.id)
+                    if result.get("retry_after"):
+                        summary["retry_after"] = max(
+                            summary.get("retry_after") or 0, result["retry_after"]
+                        )
                 else:
                     summary["failed"].append(record.id)
-                self._rebilling_push_failed(record, binding, message)
+                if bound:
+                    self._rebilling_record_failed(record, message)
+                else:
+                    self._rebilling_push_failed(record, binding, message)
                 state = "error"
+            elif bound:
+                self._rebilling_push_done(record, binding, result)
+                summary["pushed"].append(record.id)
+                message = result.get("message") or False
+                state = "done"
             else:
                 binding = Binding._rebilling_bind(
                     self,
@@ -715,7 +749,9 @@ class RebillingBackend(models.Model):
                     "operation": res_model,
                     "res_model": res_model,
                     "res_id": record.id,
-                    "external_id": result.get("external_id") or binding.external_id or False,
+                    "external_id": result.get("external_id")
+                    or (not bound and binding.external_id)
+                    or False,
                     "state": state,
                     "message": message,
                     "duration": duration,
@@ -731,29 +767,30 @@ class RebillingBackend(models.Model):
     def _rebilling_push_failed(self, record, binding, message):
         """Record the failure on the binding and the record (no log line here)."""
         self.env["rebilling.binding"]._rebilling_set_error(self, record, message, binding=binding)
+        self._rebilling_record_failed(record, message)
+
+    def _rebilling_record_failed(self, record, message):
+        """Tell ``record`` its push failed (its binding is written elsewhere)."""
         if hasattr(record, "_rebilling_sync_failed"):
             record._rebilling_sync_failed(self, message)
 
     # ------------------------------------------------------------ pull
-    def _rebilling_enqueue_pull(self, what, eta=None, attempt=1):
+    def _rebilling_enqueue_pull(self, what, eta=None):
         """Queue one pull job (``identity_key``: never twice while pending)."""
         self.ensure_one()
         return self.with_delay(
-            channel=SYNC_CHANNEL,
             eta=eta,
             description=self.env._("%(backend)s: pull %(what)s", backend=self.name, what=what),
             identity_key=f"rebilling.pull:{self.id}:{what}",
-        )._rebilling_pull_job(what, attempt=attempt)
+        )._rebilling_pull_job(what)
 
-    def _rebilling_pull_job(self, what, attempt=1):
-        """Job: run one pull; a transient failure queues it again later."""
+    def _rebilling_pull_job(self, what):
+        """Job: run one pull; a transient failure retries the job (queue_job's pattern)."""
         self.ensure_one()
         backend = self.with_company(self.company_id)
         ok, message, retryable = backend._rebilling_pull_run(what)
-        if not ok and retryable and attempt < MAX_PUSH_ATTEMPTS:
-            backend._rebilling_enqueue_pull(
-                what, eta=timedelta(seconds=60 * 2**attempt), attempt=attempt + 1
-            )
+        if not ok and retryable:
+            raise RetryableJobError(message)
         return message
 
     def _rebilling_pull(self, what):

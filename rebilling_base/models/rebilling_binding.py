@@ -7,7 +7,15 @@ unchanged record is not pushed again) and free data (``sync_data``).
 
 Helpers for the connectors (model methods):
 ``_rebilling_map(backend, records)``, ``_rebilling_bind(backend, record, external_id)``,
-``_rebilling_set_error(backend, record, message)``, ``_rebilling_external_ids(backend, records)``.
+``_rebilling_set_error(backend, record, message)``, ``_rebilling_external_ids(backend, records)``,
+``_rebilling_write_durable(backend, record, values)``.
+
+Exactly-once creates: before a connector asks the external system to create
+a record, it commits an *intent* (``sync_state = "sending"`` with the
+record's ``sync_marker``) in its own transaction
+(:meth:`_rebilling_write_durable`), and commits the answer the same way right
+after it came. A worker that dies between the two leaves an intent without
+external id: the next push looks the marker up remotely before creating.
 """
 
 from odoo import api, fields, models
@@ -30,7 +38,16 @@ class RebillingBinding(models.Model):
     external_id = fields.Char("External ID", index="btree_not_null", copy=False)
     external_url = fields.Char("External Link", copy=False)
     sync_state = fields.Selection(
-        [("done", "Synchronised"), ("error", "Error")], index=True, copy=False
+        [("sending", "Sending"), ("done", "Synchronised"), ("error", "Error")],
+        index=True,
+        copy=False,
+        help="Sending: a create was asked and its answer is not known yet (looked up by the "
+        "marker on the next push).",
+    )
+    sync_marker = fields.Char(
+        "Marker",
+        copy=False,
+        help="What identifies this record in the external system (looked up before a create).",
     )
     sync_error = fields.Text("Last Error", copy=False)
     sync_hash = fields.Char("Payload Hash", copy=False, help="Hash of the data last pushed.")
@@ -149,3 +166,34 @@ class RebillingBinding(models.Model):
             binding.sudo().write(vals)
             return binding
         return self._rebilling_create_binding(backend, record, vals)
+
+    @api.model
+    def _rebilling_write_durable(self, backend, record, values):
+        """Write the binding of ``record`` in its own committed transaction; return its id.
+
+        Used around the remote call of a create: the intent before, the answer
+        right after, so that neither is lost when the caller's transaction
+        rolls back or its worker dies. The caller's transaction must not write
+        this binding itself (it would wait for this one).
+        """
+        vals = {"sync_date": fields.Datetime.now(), **values}
+        with self.env.registry.cursor() as cr:
+            Binding = self.with_env(self.env(cr=cr)).sudo()
+            binding = Binding._rebilling_map(
+                backend.with_env(Binding.env), record.with_env(Binding.env)
+            )
+            binding = binding.get(record.id)
+            if binding:
+                binding.write(vals)
+            else:
+                binding = Binding.create(
+                    {
+                        "backend_id": backend.id,
+                        "res_model": record._name,
+                        "res_id": record.id,
+                        **vals,
+                    }
+                )
+            binding_id = binding.id
+        self.env["rebilling.binding"].invalidate_model()
+        return binding_id

@@ -10,6 +10,21 @@ keeps whatever else a connector wants to remember.
 
 from odoo import fields, models
 
+
+def psa_record_field(backend_type, kind, string, **kwargs):
+    """A Many2one to the pulled ``kind`` records of the PSA ``backend_type`` (same company),
+    as the PSA fields of services and charges (contract, product...) are."""
+    return fields.Many2one(
+        "rebilling.external.record",
+        string,
+        domain=f"[('backend_type', '=', '{backend_type}'), ('kind', '=', '{kind}'), "
+        "('company_id', '=', company_id)]",
+        ondelete="restrict",
+        tracking=True,
+        **kwargs,
+    )
+
+
 RECORD_KINDS = [
     ("company", "Company"),
     ("contract", "Contract"),

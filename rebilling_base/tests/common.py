@@ -12,7 +12,7 @@ from PIL import Image
 from odoo import Command
 from odoo.tests import TransactionCase
 
-from .fakes.fake_smtp import FakeSMTP
+from ..fakes.fake_smtp import FakeSMTP
 
 VALID_ABN = "51 824 753 556"
 

@@ -1,18 +1,17 @@
 """Shared fixtures of the PSA connector tests (Autotask, ConnectWise).
 
 A rebilling company whose backend talks to a fake PSA over real HTTP
-(127.0.0.1); the fakes live in ``rebilling_base/tests/fakes``.
+(127.0.0.1); the fakes live next to each connector (``<addon>/fakes``).
 """
 
 from datetime import date
-from urllib.parse import urlsplit
 
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import Form, new_test_user
-from odoo.tests import common as test_common
-from odoo.tools import config
 
-from .common import RebillingCase
+from .common_fakes import FakeServersCase, WorkerKilled
+
+__all__ = ["FAST_SETTINGS", "NOV", "PsaCase", "WorkerKilled"]
 
 NOV = date(2026, 11, 1)
 # Fast retries and short waits against the fakes.
@@ -25,18 +24,10 @@ FAST_SETTINGS = {
 }
 
 
-class PsaCase(RebillingCase):
+class PsaCase(FakeServersCase):
     """Subclasses set ``backend_type``; ``self.backend`` is the backend under test."""
 
     backend_type = None
-
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # Requests to the fake servers keep their own (connect, read) timeouts.
-        url = urlsplit(r.url)
-        if url.hostname == "127.0.0.1" and url.port != config["http_port"]:
-            return test_common._super_send(s, r, **kw)
-        return super()._request_handler(s, r, **kw)
 
     def configure_backend(self, values):
         """Fill the integration form like a user, save it, and make it fast."""

@@ -3,8 +3,8 @@
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
+from ..fakes.fake_abr import FakeABR
 from .common import RebillingCase
-from .fakes.fake_abr import FakeABR
 
 COMPANY_ABN = "51824753556"
 CUSTOMER_ABN = "53004085616"

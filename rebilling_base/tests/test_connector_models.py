@@ -170,19 +170,45 @@ class TestConnectorModels(RebillingCase):
         pending = self.backend._rebilling_pending_push_ids("res.partner")
         self.assertEqual(pending, set(self.partners[:3].ids))
 
-    def test_transient_failure_is_queued_again_later(self):
+    def test_transient_failure_retries_the_job(self):
+        """queue_job retries the job (pattern of its queue.job.function), no home-made counter."""
         busy = self.partners[1]
         with trap_jobs() as trap, self.stand_ins(transient=busy):
-            self.backend._rebilling_push_job("res.partner", self.partners[:2].ids)
-            calls = [j for j in trap.enqueued_jobs if j.method_name == "_rebilling_push_job"]
-            self.assertEqual(len(calls), 1)
-            self.assertEqual(calls[0].args, ("res.partner", busy.ids))
-            self.assertEqual(calls[0].kwargs, {"attempt": 2})
-            self.assertTrue(calls[0].eta)
-        self.assertEqual(self.logs(busy).state, "error")
-        # Nothing done at all (an outage): queue_job retries the job itself.
+            with self.assertRaises(RetryableJobError):
+                self.backend._rebilling_push_job("res.partner", self.partners[:2].ids)
+            trap.assert_jobs_count(0)
+        # Nothing done at all (an outage): the same.
         with self.stand_ins(outage=True), self.assertRaises(RetryableJobError):
             self.backend._rebilling_push_job("res.partner", self.partners[2:3].ids)
+
+    def test_jobs_are_declared_as_data(self):
+        """Channel and retry pattern come from queue.job.function records, not the code."""
+        ids = self.partners[:2].ids
+        with trap_jobs() as trap:
+            self.backend._rebilling_enqueue_push(self.partners[:2])
+            self.backend._rebilling_enqueue_pull("contacts")
+            trap.assert_enqueued_job(
+                self.backend._rebilling_push_job,
+                args=("res.partner", ids),
+                properties={
+                    "identity_key": self.backend._rebilling_push_identity("res.partner", ids)
+                },
+            )
+            trap.assert_enqueued_job(
+                self.backend._rebilling_pull_job,
+                args=("contacts",),
+                properties={"identity_key": f"rebilling.pull:{self.backend.id}:contacts"},
+            )
+            # No channel= in with_delay: the job's channel is its queue.job.function's.
+            self.assertEqual(
+                [job.channel for job in trap.enqueued_jobs], ["root.rebilling.sync"] * 2
+            )
+        for method in ("_rebilling_push_job", "_rebilling_pull_job"):
+            function = self.env["queue.job.function"].search(
+                [("model_id.model", "=", "rebilling.backend"), ("method", "=", method)]
+            )
+            self.assertEqual(function.channel, "root.rebilling.sync")
+            self.assertEqual(function._parse_retry_pattern(), {1: 60, 3: 300, 5: 1800})
 
     # ------------------------------------------------------------ sync log
     def test_retry_button_pushes_the_failed_records_again(self):
@@ -277,4 +303,31 @@ class TestConnectorModels(RebillingCase):
         limiter = client.rate_limiter
         self.assertEqual((limiter.max_calls, limiter.max_concurrent), (60, 5))
         self.assertAlmostEqual(limiter.window, 0.6)
-        self.assertIs(self.backend._rebilling_client().rate_limiter, limiter, "shared limiter")
+        self.assertIs(
+            self.backend._rebilling_client().rate_limiter.local,
+            limiter.local,
+            "the concurrent calls are counted once per process",
+        )
+
+    def test_rate_limit_is_shared_by_every_worker(self):
+        """The window budget is a PostgreSQL row per backend and window, not a process counter."""
+        self.registry_enter_test_mode()
+        self.backend.write(
+            {"rate_limit_calls": 3, "rate_limit_window": 3600.0, "rate_limit_concurrent": 0}
+        )
+        first = self.backend._rebilling_rate_limiter()
+        for _call in range(3):
+            first.acquire(timeout=0)
+            first.release()
+        Window = self.env["rebilling.rate.window"]
+        self.assertEqual(Window._rebilling_calls(self.backend), 3)
+        # Another worker (another process: nothing of this one in memory).
+        other = self.backend.with_env(self.env(context={}))._rebilling_rate_limiter()
+        self.assertIsNot(other, first)
+        with self.assertRaisesRegex(TimeoutError, "shared window full"):
+            other.acquire(timeout=0)
+        self.assertEqual(Window._rebilling_calls(self.backend), 3, "a refused call is not counted")
+        # Another backend (another tenant) has its own budget.
+        company = self.env["res.company"].create({"name": "Other tenant company"})
+        tenant = self.backend.copy({"name": "Other tenant", "company_id": company.id})
+        tenant._rebilling_rate_limiter().acquire(timeout=0)

@@ -9,9 +9,9 @@ import openpyxl
 from odoo.exceptions import UserError
 from odoo.tests import Form, HttpCase, tagged
 
+from ..fakes.fake_dns import FakeDNS
+from ..fakes.fake_smtp import FakeSMTP
 from .common import VALID_ABN, RebillingCase, run_send_cron
-from .fakes.fake_dns import FakeDNS
-from .fakes.fake_smtp import FakeSMTP
 
 NOV = date(2026, 11, 1)
 

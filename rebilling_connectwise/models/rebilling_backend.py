@@ -10,12 +10,13 @@ Built on the connector core of ``rebilling_base`` (see the docstring of its
   names the next page;
 * each invoice line of a service with an agreement becomes one agreement
   addition, pushed exactly once by the shared PSA push of ``rebilling_base``
-  (see ``rebilling_psa_backend``): a changed line PATCHes its addition
+  (see ``rebilling_backend_psa``): a changed line PATCHes its addition
   (JSON-Patch), or deletes and recreates it when the agreement changed. The
   marker ends the addition's ``description``.
 
-System-specific PSA methods: ``_connectwise_psa_values(line)`` (the addition),
-``_connectwise_psa_find/create/patch/update``; the generic override points
+PSA methods overridden for ``connectwise`` (see ``rebilling_backend_psa``):
+``_psa_values(line)`` (the addition), ``_psa_find/create/patch/update``, the names
+(``_psa_label``...); the generic override points
 ``_psa_lines(moves)`` and ``_psa_line_unit_cost(line)`` apply.
 """
 
@@ -65,12 +66,20 @@ class RebillingBackend(models.Model):
     connectwise_public_key = fields.Char("Public Key", groups="base.group_system", copy=False)
     connectwise_private_key = fields.Char("Private Key", groups="base.group_system", copy=False)
     connectwise_codebase = fields.Char("Codebase", readonly=True, copy=False)
-    connectwise_subcategory_ref = fields.Integer(
-        "Default Product Subcategory ID",
-        help="Subcategory id of the catalog products created from a service.",
+    connectwise_subcategory_id = fields.Many2one(
+        "rebilling.external.record",
+        "Default Product Subcategory",
+        domain="[('backend_id', '=', id), ('kind', '=', 'subcategory')]",
+        ondelete="set null",
+        help="Subcategory of the catalog products created from a service (pulled from "
+        "ConnectWise).",
     )
-    connectwise_type_ref = fields.Integer(
-        "Default Product Type ID", help="Type id of the catalog products created from a service."
+    connectwise_type_id = fields.Many2one(
+        "rebilling.external.record",
+        "Default Product Type",
+        domain="[('backend_id', '=', id), ('kind', '=', 'product_type')]",
+        ondelete="set null",
+        help="Type of the catalog products created from a service (pulled from ConnectWise).",
     )
 
     @api.model
@@ -78,17 +87,23 @@ class RebillingBackend(models.Model):
         return super()._rebilling_endpoint_fields() | {"connectwise_site_url"}
 
     # ------------------------------------------------------------ connection
-    def _connectwise_psa_auth(self):
+    def _psa_auth(self):
+        if self.backend_type != "connectwise":
+            return super()._psa_auth()
         secret = self.sudo()
         return (
             f"{secret.connectwise_company_id or ''}+{secret.connectwise_public_key or ''}",
             secret.connectwise_private_key or "",
         )
 
-    def _connectwise_psa_headers(self):
+    def _psa_headers(self):
+        if self.backend_type != "connectwise":
+            return super()._psa_headers()
         return {"clientId": self.sudo().client_id or ""}
 
-    def _connectwise_psa_discover(self):
+    def _psa_discover(self):
+        if self.backend_type != "connectwise":
+            return super()._psa_discover()
         self._connectwise_discover_codebase()
 
     def _connectwise_check_settings(self):
@@ -193,6 +208,21 @@ class RebillingBackend(models.Model):
         )
         return self.env._("%s agreements", count)
 
+    def _rebilling_pull_connectwise_catalog_setup(self):
+        """The subcategories and product types a catalog product must name."""
+        count = 0
+        for path, kind in (
+            ("procurement/subcategories", "subcategory"),
+            ("procurement/types", "product_type"),
+        ):
+            items = self._connectwise_list(path, "inactiveFlag=false")
+            count += self._psa_store(
+                kind,
+                items,
+                lambda i: {"name": i.get("name") or str(i["id"]), "active": True},
+            )
+        return self.env._("%s subcategories and product types", count)
+
     def _rebilling_pull_connectwise_products(self):
         items = self._connectwise_list("procurement/catalog", "inactiveFlag=false")
         count = self._psa_store("product", items, self._connectwise_product_values)
@@ -218,47 +248,108 @@ class RebillingBackend(models.Model):
         """Create a catalog item; return the created record (dict)."""
         return self._psa_post("procurement/catalog", values, self.env._("product"))
 
-    # ------------------------------------------------------------ push (see rebilling_psa_backend)
+    # ------------------------------------------------------------ PSA (rebilling_backend_psa)
     @api.model
-    def _psa_specs(self):
-        specs = super()._psa_specs()
-        specs["connectwise"] = {
-            "label": "ConnectWise",
-            "defaults": {
-                "connectwise_site_url": "https://api-au.myconnectwise.net",
-                "rate_limit_calls": 60,
-                "rate_limit_window": 60.0,
-                "rate_limit_concurrent": 4,
-            },
-            "ping": "system/info",
-            "refused": self.env._(
-                "ConnectWise refused the connection (check the company id, the keys and "
-                "the client id): %s"
-            ),
-            "item": self.env._("Addition"),
-            "pulls": ("connectwise_companies", "connectwise_agreements", "connectwise_products"),
-            "records_action": "rebilling_connectwise.action_rebilling_connectwise_record",
-            "partner_field": "rebilling_connectwise_company_id",
-            "suggested_field": "rebilling_connectwise_suggested_id",
-            "contract_field": "connectwise_agreement_id",
-            "cost_fields": ("connectwise_product_id",),
-            "service_types": None,
-        }
-        return specs
+    def _psa_types(self):
+        return [*super()._psa_types(), "connectwise"]
 
-    def _connectwise_psa_error_text(self, exc):
+    def _psa_label(self):
+        if self.backend_type != "connectwise":
+            return super()._psa_label()
+        return "ConnectWise"
+
+    def _psa_type_defaults(self):
+        if self.backend_type != "connectwise":
+            return super()._psa_type_defaults()
+        return {
+            "connectwise_site_url": "https://api-au.myconnectwise.net",
+            "rate_limit_calls": 60,
+            "rate_limit_window": 60.0,
+            "rate_limit_concurrent": 4,
+        }
+
+    def _psa_ping_path(self):
+        if self.backend_type != "connectwise":
+            return super()._psa_ping_path()
+        return "system/info"
+
+    def _psa_refused_message(self, error):
+        if self.backend_type != "connectwise":
+            return super()._psa_refused_message(error)
+        return self.env._(
+            "ConnectWise refused the connection (check the company id, the keys and "
+            "the client id): %s",
+            error,
+        )
+
+    def _psa_item_label(self):
+        if self.backend_type != "connectwise":
+            return super()._psa_item_label()
+        return self.env._("Addition")
+
+    def _psa_pulls(self):
+        if self.backend_type != "connectwise":
+            return super()._psa_pulls()
+        return (
+            "connectwise_companies",
+            "connectwise_agreements",
+            "connectwise_catalog_setup",
+            "connectwise_products",
+        )
+
+    def _psa_records_action(self):
+        if self.backend_type != "connectwise":
+            return super()._psa_records_action()
+        return "rebilling_connectwise.action_rebilling_connectwise_record"
+
+    def _psa_partner_field(self):
+        if self.backend_type != "connectwise":
+            return super()._psa_partner_field()
+        return "rebilling_connectwise_company_id"
+
+    def _psa_suggested_field(self):
+        if self.backend_type != "connectwise":
+            return super()._psa_suggested_field()
+        return "rebilling_connectwise_suggested_id"
+
+    def _psa_contract_field(self):
+        if self.backend_type != "connectwise":
+            return super()._psa_contract_field()
+        return "connectwise_agreement_id"
+
+    def _psa_cost_fields(self):
+        if self.backend_type != "connectwise":
+            return super()._psa_cost_fields()
+        return ("connectwise_product_id",)
+
+    def _psa_service_types(self):
+        if self.backend_type != "connectwise":
+            return super()._psa_service_types()
+        return None
+
+    def _psa_error_text(self, exc):
+        if self.backend_type != "connectwise":
+            return super()._psa_error_text(exc)
         return connectwise_error_text(exc)
 
-    def _connectwise_psa_check_line(self, line):
-        service = line.rebilling_service_id
-        if not service.connectwise_agreement_id:
-            raise UserError(self.env._("Choose the ConnectWise agreement of %s.", service.name))
-        if not service.connectwise_product_id:
-            raise UserError(self.env._("Choose the ConnectWise product of %s.", service.name))
+    def _psa_check_line(self, line):
+        if self.backend_type != "connectwise":
+            return super()._psa_check_line(line)
+        source = self._psa_line_source(line)
+        if not source.connectwise_agreement_id:
+            raise UserError(
+                self.env._("Choose the ConnectWise agreement of %s.", source.display_name)
+            )
+        if not source.connectwise_product_id:
+            raise UserError(
+                self.env._("Choose the ConnectWise product of %s.", source.display_name)
+            )
 
-    def _connectwise_psa_values(self, line):
+    def _psa_values(self, line):
         """The agreement addition of ``line`` (plus ``agreementId``)."""
-        service = line.rebilling_service_id
+        if self.backend_type != "connectwise":
+            return super()._psa_values(line)
+        service = self._psa_line_source(line)
         move = line.move_id
         day = move.invoice_date or move.date
         marker = f"[{self._psa_marker(line)}]"
@@ -275,7 +366,9 @@ class RebillingBackend(models.Model):
             "invoiceDescription": text[:6000],
         }
 
-    def _connectwise_psa_result_data(self, line, payload):
+    def _psa_result_data(self, line, payload):
+        if self.backend_type != "connectwise":
+            return super()._psa_result_data(line, payload)
         return {"agreement_id": payload["agreementId"], "move_id": line.move_id.id}
 
     @staticmethod
@@ -286,7 +379,9 @@ class RebillingBackend(models.Model):
     def _connectwise_patch_body(payload):
         return [{"op": "replace", "path": k, "value": payload[k]} for k in PATCHED_FIELDS]
 
-    def _connectwise_psa_update(self, client, external_id, payload, binding):
+    def _psa_update(self, client, external_id, payload, binding):
+        if self.backend_type != "connectwise":
+            return super()._psa_update(client, external_id, payload, binding)
         agreement_id = payload["agreementId"]
         old_agreement = (binding.sync_data or {}).get("agreement_id") or agreement_id
         path = f"{self._connectwise_additions(old_agreement)}/{external_id}"
@@ -297,11 +392,15 @@ class RebillingBackend(models.Model):
         response = client.request("PATCH", path, json=patch, ok_statuses=(404,))
         return response.status_code != 404
 
-    def _connectwise_psa_patch(self, client, external_id, payload):
+    def _psa_patch(self, client, external_id, payload):
+        if self.backend_type != "connectwise":
+            return super()._psa_patch(client, external_id, payload)
         path = f"{self._connectwise_additions(payload['agreementId'])}/{external_id}"
         client.patch(path, json=self._connectwise_patch_body(payload))
 
-    def _connectwise_psa_find(self, client, payload):
+    def _psa_find(self, client, payload):
+        if self.backend_type != "connectwise":
+            return super()._psa_find(client, payload)
         marker = payload["description"].rsplit(" ", 1)[-1].replace('"', "")
         found = self._connectwise_list(
             self._connectwise_additions(payload["agreementId"]),
@@ -310,7 +409,9 @@ class RebillingBackend(models.Model):
         )
         return int(found[0]["id"]) if found else None
 
-    def _connectwise_psa_create(self, client, payload):
+    def _psa_create(self, client, payload):
+        if self.backend_type != "connectwise":
+            return super()._psa_create(client, payload)
         body = {k: v for k, v in payload.items() if k != "agreementId"}
         path = self._connectwise_additions(payload["agreementId"])
         return int(client.post(path, json=body, retries=0)["id"])

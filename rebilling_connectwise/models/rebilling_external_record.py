@@ -1,4 +1,5 @@
-"""ConnectWise records pulled into Odoo: companies, agreements and catalog products.
+"""ConnectWise records pulled into Odoo: companies, agreements, catalog products and the
+catalog's subcategories and product types.
 
 They are ``rebilling.external.record`` (see rebilling_base) of the ConnectWise backends.
 """
@@ -10,7 +11,12 @@ class RebillingExternalRecord(models.Model):
     _inherit = "rebilling.external.record"
 
     kind = fields.Selection(
-        selection_add=[("agreement", "Agreement")], ondelete={"agreement": "cascade"}
+        selection_add=[
+            ("agreement", "Agreement"),
+            ("subcategory", "Product Subcategory"),
+            ("product_type", "Product Type"),
+        ],
+        ondelete={"agreement": "cascade", "subcategory": "cascade", "product_type": "cascade"},
     )
     identifier = fields.Char(
         "Identifier", related="reference", readonly=False, help="Company or product identifier."

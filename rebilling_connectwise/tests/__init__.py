@@ -1,1 +1,1 @@
-from . import test_connectwise, test_connectwise_security
+from . import test_connectwise, test_connectwise_security, test_fake_connectwise

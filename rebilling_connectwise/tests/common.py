@@ -1,7 +1,7 @@
 """A rebilling company connected to a fake ConnectWise over real HTTP (127.0.0.1)."""
 
 from odoo.addons.rebilling_base.tests.common_psa import NOV, PsaCase
-from odoo.addons.rebilling_base.tests.fakes.fake_connectwise import FakeConnectWise
+from odoo.addons.rebilling_connectwise.fakes import FakeConnectWise
 from odoo.tests import Form
 
 __all__ = ["NOV", "ConnectwiseCase"]
@@ -24,8 +24,6 @@ class ConnectwiseCase(PsaCase):
             "connectwise_public_key": cw.public_key,
             "connectwise_private_key": cw.private_key,
             "client_id": cw.client_id,
-            "connectwise_subcategory_ref": 12,
-            "connectwise_type_ref": 3,
             **overrides,
         }
         return self.configure_backend(values)
@@ -43,7 +41,18 @@ class ConnectwiseCase(PsaCase):
         self.cw_agreement_a = cw.add_agreement("Harbour Managed Voice", self.cw_harbour["id"])
         self.cw_agreement_b = cw.add_agreement("Bondi Managed Voice", self.cw_bondi["id"])
         self.cw_product = cw.add_product("NBN100", "Business NBN", price=99.0, cost=60.0)
+        self.cw_subcategory = cw.add_subcategory("Voice services")
+        self.cw_type = cw.add_type("Non-inventory service")
         self.backend.action_connectwise_pull()
+        with Form(self.backend) as form:
+            form.connectwise_subcategory_id = self.record("subcategory", self.cw_subcategory["id"])
+            form.connectwise_type_id = self.record("product_type", self.cw_type["id"])
+        for partner, company in (
+            (self.customer_a, self.cw_harbour),
+            (self.customer_b, self.cw_bondi),
+        ):
+            with Form(partner) as form:
+                form.rebilling_connectwise_company_id = self.record("company", company["id"])
 
     def link_services(self):
         with Form(self.service_a) as form:

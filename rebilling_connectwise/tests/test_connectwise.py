@@ -86,8 +86,9 @@ class TestConnectwisePullAndPush(ConnectwiseCase):
         product = self.service_a.connectwise_product_id
         remote = [p for p in self.cw.products() if p["id"] == product.external_id][0]
         self.assertEqual(remote["identifier"], "NBN100-WS")
-        self.assertEqual(remote["subcategory"], {"id": 12})
-        self.assertEqual(remote["type"], {"id": 3})
+        # Chosen among the subcategories and types pulled from ConnectWise, not typed ids.
+        self.assertEqual(remote["subcategory"], {"id": self.cw_subcategory["id"]})
+        self.assertEqual(remote["type"], {"id": self.cw_type["id"]})
         self.assertEqual(remote["customerDescription"], "Business NBN 100/40")
         # A duplicate identifier is refused plainly.
         form = Form(self.env[action["res_model"]].with_context(**action["context"]))
@@ -175,6 +176,52 @@ class TestConnectwisePullAndPush(ConnectwiseCase):
         logs = self.env["rebilling.sync.log"].search([("backend_id", "=", self.backend.id)])
         self.assertIn("error", logs.mapped("state"))
         self.assertIn("done", logs.mapped("state"))
+
+    def test_worker_death_after_the_answer_never_duplicates(self):
+        self.seed()
+        self.link_services()
+        self.bill(auto_push=False)
+        line = self.invoice_a.invoice_line_ids
+        with self.worker_dies_after("POST", "additions$"):
+            self.invoice_a.action_rebilling_connectwise_push()
+        self.assertEqual(len(self.cw.additions()), 1)
+        self.assertEqual(self.binding(line).sync_state, "sending")
+        self.invoice_a.action_rebilling_connectwise_push()
+        self.assertEqual(len(self.cw.additions()), 1, "found by its marker, not created again")
+        self.assertEqual(self.cw.request_count("POST", "additions$"), 1)
+        self.assertEqual(self.binding(line).external_id, str(self.cw.additions()[0]["id"]))
+        self.assertEqual(self.binding(line).sync_state, "done")
+
+    def test_charge_agreement_and_mapping(self):
+        """A once-off charge goes to its own agreement; never to another customer's."""
+        self.seed()
+        self.link_services()
+        projects = self.cw.add_agreement("Harbour projects", self.cw_harbour["id"])
+        self.backend.action_connectwise_pull()
+        with Form(self.env["rebilling.charge"]) as form:
+            form.name = "Handset"
+            form.charge_type = "once"
+            form.partner_id = self.customer_a
+            form.service_id = self.service_a
+            form.product_id = self.product_fee
+            form.price_unit = 120.0
+            form.date_start = NOV
+            self.assertEqual(
+                form.connectwise_agreement_id, self.record("agreement", self.cw_agreement_a["id"])
+            )
+            form.connectwise_agreement_id = self.record("agreement", projects["id"])
+        # Bondi's service pointed at Harbour's agreement: refused at push.
+        self.service_b.connectwise_agreement_id = self.record(
+            "agreement", self.cw_agreement_a["id"]
+        )
+        self.bill()
+        (handset,) = self.cw.additions(projects["id"])
+        self.assertEqual(handset["unitPrice"], 120.0)
+        self.assertEqual(len(self.cw.additions(self.cw_agreement_a["id"])), 1, "Harbour's only")
+        line_b = self.invoice_b.invoice_line_ids
+        self.assertIn(
+            "belongs to Harbour Dental, not to Bondi Surf", self.binding(line_b).sync_error
+        )
 
     def test_unlinked_services_are_not_pushed(self):
         self.seed()

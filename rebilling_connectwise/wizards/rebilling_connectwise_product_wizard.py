@@ -18,11 +18,22 @@ class RebillingConnectwiseProductWizard(models.TransientModel):
     customer_description = fields.Text(
         compute="_compute_defaults", store=True, readonly=False, required=True
     )
-    subcategory_ref = fields.Integer(
-        "Subcategory ID", compute="_compute_defaults", store=True, readonly=False, required=True
+    subcategory_id = fields.Many2one(
+        "rebilling.external.record",
+        compute="_compute_defaults",
+        store=True,
+        readonly=False,
+        required=True,
+        domain="[('backend_id', '=', backend_id), ('kind', '=', 'subcategory')]",
     )
-    type_ref = fields.Integer(
-        "Type ID", compute="_compute_defaults", store=True, readonly=False, required=True
+    type_id = fields.Many2one(
+        "rebilling.external.record",
+        "Product Type",
+        compute="_compute_defaults",
+        store=True,
+        readonly=False,
+        required=True,
+        domain="[('backend_id', '=', backend_id), ('kind', '=', 'product_type')]",
     )
     price = fields.Float(
         digits="Product Price", compute="_compute_defaults", store=True, readonly=False
@@ -44,8 +55,8 @@ class RebillingConnectwiseProductWizard(models.TransientModel):
             wizard.customer_description = (
                 wizard.customer_description or product.description_sale or product.name
             )
-            wizard.subcategory_ref = wizard.subcategory_ref or backend.connectwise_subcategory_ref
-            wizard.type_ref = wizard.type_ref or backend.connectwise_type_ref
+            wizard.subcategory_id = wizard.subcategory_id or backend.connectwise_subcategory_id
+            wizard.type_id = wizard.type_id or backend.connectwise_type_id
             wizard.price = wizard.price or service.price_unit
             wizard.cost = wizard.cost or product.standard_price
 
@@ -57,8 +68,8 @@ class RebillingConnectwiseProductWizard(models.TransientModel):
                 "identifier": self.identifier,
                 "description": self.description,
                 "customerDescription": self.customer_description,
-                "subcategory": {"id": self.subcategory_ref},
-                "type": {"id": self.type_ref},
+                "subcategory": {"id": self.subcategory_id.external_id},
+                "type": {"id": self.type_id.external_id},
                 "productClass": "NonInventory",
                 "price": self.price,
                 "cost": self.cost,

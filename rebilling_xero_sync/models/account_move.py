@@ -52,7 +52,19 @@ class AccountMove(models.Model):
                 and move.move_type == "out_invoice"
                 and move.state == "posted"
                 and move.rebilling_xero_state != "done"
+                and move._rebilling_xero_of_past_month()
             )
+
+    def _rebilling_xero_of_past_month(self):
+        """Whether the invoice is dated before the current month (company time zone).
+
+        Those of the current month go to Xero automatically when the month rolls
+        over (the billing run); only older ones are uploaded by hand.
+        """
+        self.ensure_one()
+        day = self.invoice_date or self.date
+        today = self.company_id._rebilling_local_now().date()
+        return bool(day) and day < today.replace(day=1)
 
     def _search_rebilling_xero_state(self, operator, value):
         if operator not in ("=", "!=", "in", "not in"):
@@ -105,6 +117,15 @@ class AccountMove(models.Model):
         moves = self._rebilling_external_ready()
         if not moves:
             raise UserError(self.env._("Select posted customer invoices to upload to Xero."))
+        current = moves.filtered(lambda m: not m._rebilling_xero_of_past_month())
+        if current:
+            raise UserError(
+                self.env._(
+                    "%(names)s: invoices of the current month go to Xero automatically when "
+                    "the month rolls over; only those of a prior month are uploaded by hand.",
+                    names=", ".join(current[:5].mapped("name")),
+                )
+            )
         return moves._rebilling_xero_backend_of()._rebilling_push_now_or_later(moves)
 
     def action_rebilling_xero_open(self):

@@ -9,7 +9,7 @@ transaction, committed right after Xero answers.
 
 import logging
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import psycopg2
@@ -21,6 +21,7 @@ from odoo.addons.rebilling_base.connector.http import (
     HttpClient,
     PermanentError,
     RetryableError,
+    parse_retry_after,
 )
 from odoo.addons.rebilling_base.models.rebilling_backend import payload_hash
 from odoo.exceptions import AccessDenied, UserError
@@ -318,6 +319,21 @@ class RebillingBackend(models.Model):
         if self.backend_type == "xero":
             kwargs["auth"] = BearerAuth(self._xero_access_token)
         return kwargs
+
+    def _rebilling_classify_error(self, response, body):
+        """Xero's daily limit (429, ``X-Rate-Limit-Problem: day``) is not retried within
+        minutes: the wait goes up to the job, postponed to when Xero says (else to the
+        next UTC day). The minute and concurrent limits keep the default rule."""
+        if self.backend_type != "xero" or response.status_code != 429:
+            return super()._rebilling_classify_error(response, body)
+        if (response.headers.get("X-Rate-Limit-Problem") or "").lower() != "day":
+            return super()._rebilling_classify_error(response, body)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if not retry_after:
+            now = datetime.now(UTC)
+            tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+            retry_after = (tomorrow - now).total_seconds()
+        return True, max(retry_after, self.max_retry_after + 1)
 
     def _xero_client(self):
         """The backend's API client, shared by the calls of the current transaction."""
@@ -865,12 +881,17 @@ class RebillingBackend(models.Model):
             for i, (_r, payload, b) in enumerate(items)
             if b.external_id
         ]
+        totals = {
+            i: record.amount_total
+            for i, (record, _p, _b) in enumerate(items)
+            if record._name == "account.move"
+        }
         for method, group in (("PUT", creates), ("POST", updates)):
             if group:
-                self._xero_send(collection, method, group, results)
+                self._xero_send(collection, method, group, results, totals)
         return results
 
-    def _xero_send(self, collection, method, group, results):
+    def _xero_send(self, collection, method, group, results, totals=None):
         """Send one batch of ``collection`` items; fill ``results`` (per-item errors read)."""
         body = {collection: [payload for _i, payload in group]}
         params = {"summarizeErrors": "false"}
@@ -892,7 +913,11 @@ class RebillingBackend(models.Model):
         except ConnectorError as exc:
             message = xero.error_text(exc.body) if exc.status == 400 else ""
             for i, _payload in group:
-                results[i] = {"error": message or str(exc), "retry": exc.retryable}
+                results[i] = {
+                    "error": message or str(exc),
+                    "retry": exc.retryable,
+                    "retry_after": exc.retry_after,
+                }
             return
         duplicates = {}
         for (i, payload), item in zip(group, answers, strict=True):
@@ -904,7 +929,7 @@ class RebillingBackend(models.Model):
                     and method == "PUT"
                     and any("must be unique" in m for m in messages)
                 ):
-                    duplicates[payload["InvoiceNumber"]] = (i, text)
+                    duplicates[payload["InvoiceNumber"]] = (i, text, payload, (totals or {}).get(i))
                 results[i] = {"error": text}
             elif collection == "Invoices":
                 results[i] = self._xero_invoice_result(item)
@@ -925,7 +950,12 @@ class RebillingBackend(models.Model):
         }
 
     def _xero_adopt_invoices(self, duplicates, results):
-        """Invoices already in Xero under our number (an earlier push whose answer was lost)."""
+        """Invoices already in Xero under our number (an earlier push whose answer was lost).
+
+        One is linked only when it is this customer's (same ContactID) for the same
+        total; otherwise (``INV-`` is also Xero's own prefix) the push fails with a
+        conflict naming both, and nothing is linked.
+        """
         try:
             answer = self._xero_call(
                 "GET", "Invoices", params={"InvoiceNumbers": ",".join(duplicates)}
@@ -938,15 +968,33 @@ class RebillingBackend(models.Model):
         for item in (answer or {}).get("Invoices") or []:
             number = item.get("InvoiceNumber")
             if (
-                number in duplicates
-                and item.get("Type") == "ACCREC"
-                and item.get("Status") not in ("DELETED", "VOIDED")
-                and item.get("InvoiceID") not in taken
+                number not in duplicates
+                or item.get("Type") != "ACCREC"
+                or item.get("Status") in ("DELETED", "VOIDED")
+                or item.get("InvoiceID") in taken
             ):
-                i, _text = duplicates.pop(number)
+                continue
+            i, _text, payload, total = duplicates.pop(number)
+            contact = (item.get("Contact") or {}).get("ContactID")
+            if contact == payload["Contact"]["ContactID"] and (
+                total is None or abs(float(item.get("Total") or 0.0) - total) < 0.005
+            ):
                 results[i] = self._xero_invoice_result(
                     item, self.env._("Already in Xero: linked to the existing invoice.")
                 )
+                continue
+            results[i] = {
+                "error": self.env._(
+                    "Conflict: Xero already has an invoice %(number)s (%(contact)s, total "
+                    "%(total)s) that is not this one (%(partner_total)s): it is not linked. "
+                    "Renumber one of them, then push again.",
+                    number=number,
+                    contact=(item.get("Contact") or {}).get("Name") or contact,
+                    total=item.get("Total"),
+                    partner_total=total,
+                ),
+                "retry": False,
+            }
 
     def _xero_online_invoice_url(self, invoice_id):
         answer = self._xero_call("GET", f"Invoices/{invoice_id}/OnlineInvoice")

@@ -1,4 +1,5 @@
 from . import (
+    test_fake_xero,
     test_xero_accounts,
     test_xero_contacts,
     test_xero_oauth,

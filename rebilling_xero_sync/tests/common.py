@@ -6,28 +6,17 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from odoo import Command
-from odoo.addons.rebilling_base.tests.common import RebillingCase
-from odoo.addons.rebilling_base.tests.fakes import FakeXero
-from odoo.tests import common as test_common
-from odoo.tools import config
+from odoo.addons.rebilling_base.tests.common_fakes import FakeServersCase
+from odoo.addons.rebilling_xero_sync.fakes import FakeXero
 
 OCT = date(2026, 10, 1)
 NOV = date(2026, 11, 1)
 
 
-class XeroCase(RebillingCase):
+class XeroCase(FakeServersCase):
     """``self.xero`` is a fresh :class:`FakeXero` per test; ``self.backend`` points at it."""
 
     fake_options = {}
-
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # Odoo's test harness raises short timeouts to 10 s (and cannot read a
-        # (connect, read) tuple): requests to the fake servers keep theirs.
-        url = urlsplit(r.url)
-        if url.hostname == "127.0.0.1" and url.port != config["http_port"]:
-            return test_common._super_send(s, r, **kw)
-        return super()._request_handler(s, r, **kw)
 
     def setUp(self):
         super().setUp()

@@ -1,4 +1,6 @@
+from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .common import NOV, OCT, XeroCase
@@ -159,4 +161,93 @@ class TestXeroPush(XeroCase):
         self.xero._tenant()["idempotency"].clear()
         move.action_rebilling_xero_upload()
         self.assertEqual(move.rebilling_xero_invoice_id, first)
+        self.assertEqual(len(self.xero.invoices()), 1)
+
+    def test_same_number_of_another_contact_or_total_is_a_conflict(self):
+        """INV- is Xero's own prefix: a namesake invoice is linked only if it is this one."""
+        move_a, move_b = self.make_invoices(self.customer_a | self.customer_b, OCT)
+        stranger = self.xero.add_contact("Someone Else Pty Ltd")
+        self.backend._xero_ensure_contacts(self.customer_a | self.customer_b)
+        self.xero.add_invoice(
+            Type="ACCREC",
+            InvoiceNumber=move_a.name,
+            Contact={"ContactID": stranger["ContactID"]},
+            LineItems=[{"Description": "x", "Quantity": 1, "UnitAmount": 10, "AccountCode": "200"}],
+            Date="2026-10-01",
+            DueDate="2026-10-15",
+        )
+        self.xero.add_invoice(
+            Type="ACCREC",
+            InvoiceNumber=move_b.name,
+            Contact={"ContactID": self.customer_b.rebilling_xero_contact_id},
+            LineItems=[{"Description": "x", "Quantity": 1, "UnitAmount": 1, "AccountCode": "200"}],
+            Date="2026-10-01",
+            DueDate="2026-10-15",
+        )
+        (move_a | move_b).action_rebilling_xero_upload()
+        self.assertEqual(len(self.xero.invoices()), 2, "nothing created, nothing adopted")
+        for move in move_a | move_b:
+            self.assertEqual(move.rebilling_xero_state, "error")
+            self.assertFalse(move.rebilling_xero_invoice_id)
+            log = self.env["rebilling.sync.log"].search(
+                [("res_model", "=", "account.move"), ("res_id", "=", move.id)]
+            )
+            self.assertEqual(log.state, "error")
+            self.assertIn(f"Conflict: Xero already has an invoice {move.name}", log.message)
+        self.assertIn("Someone Else Pty Ltd", move_a.rebilling_xero_error)
+
+    def test_manual_upload_only_for_invoices_of_a_past_month(self):
+        """Seed 001: the upload icon is for invoices of a prior month; the month's own go
+        to Xero when it rolls over (the billing run)."""
+        move = self.make_invoices(self.customer_a, NOV)  # the current month of the tests
+        self.assertFalse(move.rebilling_xero_can_upload)
+        with self.assertRaisesRegex(UserError, "current month go to Xero automatically"):
+            move.action_rebilling_xero_upload()
+        self.assertFalse(self.api_requests("PUT", "Invoices"))
+        older = self.make_invoices(self.customer_b, OCT)
+        self.assertTrue(older.rebilling_xero_can_upload)
+
+    def test_daily_limit_postpones_the_job(self):
+        """A 429 with X-Rate-Limit-Problem: day is not retried within minutes."""
+        moves = self.make_invoices(self.make_customers(2), OCT)
+        self.backend._xero_ensure_contacts(moves.partner_id)
+        # Today's calls are the whole daily allowance.
+        day = self.xero._day
+        day.limit -= day.remaining(self.xero.default_tenant_id)
+        with trap_jobs() as trap:
+            self.backend._rebilling_enqueue_push(moves)
+            with self.assertRaises(RetryableJobError) as caught:
+                trap.perform_enqueued_jobs()
+        self.assertEqual(len(self.xero.requests_matching(status=429)), 1, "one call, no retry")
+        self.assertGreater(caught.exception.seconds, 3600)
+
+    def test_worker_death_after_xero_created_the_invoice(self):
+        """Xero created the invoice, the worker died before reading the answer: one invoice."""
+        move = self.make_invoices(self.customer_a, OCT)
+        self.backend._xero_ensure_contacts(move.partner_id)
+        with self.worker_dies_after("PUT", r"/Invoices$"):
+            move.action_rebilling_xero_upload()
+        self.assertEqual(len(self.xero.invoices()), 1)
+        self.assertEqual(move.rebilling_xero_state, "todo")
+        move.action_rebilling_xero_upload()
+        (invoice,) = self.xero.invoices()
+        self.assertEqual(move.rebilling_xero_invoice_id, invoice["InvoiceID"])
+        bindings = self.env["rebilling.binding"].search(
+            [("res_model", "=", "account.move"), ("res_id", "=", move.id)]
+        )
+        self.assertEqual(len(bindings), 1)
+
+    def test_worker_death_after_xero_created_the_contact(self):
+        """Xero created the contact, the worker died: the next push finds it, no twin."""
+        partner = self.make_customers(1, prefix="Fresh")
+        move = self.make_invoices(partner, OCT)
+        with self.worker_dies_after("PUT", r"/Contacts$"):
+            move.action_rebilling_xero_upload()
+        named = [c for c in self.xero.contacts() if c["Name"] == partner.name]
+        self.assertEqual(len(named), 1)
+        move.action_rebilling_xero_upload()
+        named = [c for c in self.xero.contacts() if c["Name"] == partner.name]
+        self.assertEqual(len(named), 1, "matched by name, not created again")
+        self.assertEqual(partner.rebilling_xero_contact_id, named[0]["ContactID"])
+        self.assertEqual(move.rebilling_xero_state, "done")
         self.assertEqual(len(self.xero.invoices()), 1)

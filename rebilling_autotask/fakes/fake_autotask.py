@@ -17,12 +17,26 @@ Paths (relative to ``base_url``; matched case-insensitively):
 Every call but the zone lookup needs ``ApiIntegrationCode`` (bad → 500
 ``{"errors":["IntegrationCode is invalid."]}``), ``UserName`` and ``Secret`` (bad → 401).
 
-Business-rule errors answer ``error_status`` (500 by default, as Autotask answers
-most rejected writes and queries) with ``{"errors": [...]}``. Required fields on
-create are a choice of this fake (the real ones are UNVERIFIED): Companies
-``companyName``, ``companyType``; Contracts ``contractName``, ``companyID``,
-``contractType``; Products ``name``; ContractCharges ``name``, ``datePurchased``,
-``unitQuantity`` and ``productID`` or ``billingCodeID``.
+Rules enforced, with their source (``external-apis.md`` labels: [V] official
+docs/swagger, [C] two or more independent clients, ASSUMED: this fake's choice):
+
+* DOCUMENTED [V swagger B1]: zone lookup without auth; the three headers on every
+  other call; [C B5] a bad integration code is HTTP 500 ``{"errors":["IntegrationCode
+  is invalid."]}``.
+* DOCUMENTED [C B5]: business-rule errors answer HTTP 500 (``error_status``) with
+  ``{"errors": [...]}`` — a client must not take them for an outage.
+* DOCUMENTED [V ContractChargesEntity]: a charge needs ``productID`` or
+  ``billingCodeID``; update and delete only while ``isBilled`` is false.
+* DOCUMENTED [V B4]: a contract create sets ``contractType``; BillingCodes are read only.
+* DOCUMENTED [V B3]: pages of at most 500; ``nextPageUrl`` is POSTed the original body.
+* ASSUMED (required flags are UNVERIFIED in B4; read from entityInformation/fields in
+  Autotask): Companies ``companyName``, ``companyType``; Contracts ``contractName``,
+  ``companyID``, ``contractType``, ``timeReportingRequiresStartAndStopTimes``;
+  Products ``name``, ``isActive``, ``isSerialized``, ``productBillingCodeID`` (the
+  "Product Allocation Code" of seed 002); ContractCharges ``name``,
+  ``datePurchased``, ``unitQuantity``, ``chargeType`` (no default: the client
+  sends it).
+* ASSUMED: the thread limit (3 per integration code and entity, [V B5]) answers 429.
 """
 
 import copy
@@ -33,7 +47,13 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from .base import FakeResponse, FakeServer, HttpError, find_key_ci, get_ci
+from odoo.addons.rebilling_base.fakes.base import (
+    FakeResponse,
+    FakeServer,
+    HttpError,
+    find_key_ci,
+    get_ci,
+)
 
 PREFIX = r"/atservicesrest/v1\.0"
 MAX_RECORDS = 500
@@ -71,7 +91,12 @@ ENTITIES = {
         "create": True,
         "update": True,
         "udf": True,
-        "required": ("contractName", "companyID", "contractType"),
+        "required": (
+            "contractName",
+            "companyID",
+            "contractType",
+            "timeReportingRequiresStartAndStopTimes",
+        ),
         "fields": (
             "id contractName contractNumber companyID contactID contractType contractCategory "
             "status startDate endDate description billingPreference billToCompanyID "
@@ -98,7 +123,7 @@ ENTITIES = {
         "create": True,
         "update": True,
         "udf": True,
-        "required": ("name",),
+        "required": ("name", "isActive", "isSerialized", "productBillingCodeID"),
         "fields": (
             "id name description sku unitCost unitPrice msrp markupRate productBillingCodeID "
             "chargeBillingCodeID productCategory isActive isSerialized isEligibleForRma "
@@ -137,7 +162,7 @@ ENTITIES = {
         "create": False,  # only through /Contracts/{id}/Charges
         "update": False,
         "udf": False,
-        "required": ("name", "datePurchased", "unitQuantity"),
+        "required": ("name", "datePurchased", "unitQuantity", "chargeType"),
         "fields": (
             "id contractID name description datePurchased unitQuantity unitCost unitPrice "
             "billableAmount extendedCost productID billingCodeID chargeType status "
@@ -150,7 +175,6 @@ ENTITIES = {
             "isBilled": False,
             "isBillableToCompany": True,
             "status": 1,
-            "chargeType": 1,
         },
         "picklists": {
             "status": [(1, "Ready to Deliver/Ship"), (2, "Delivered/Shipped Full")],
@@ -287,6 +311,9 @@ class FakeAutotask(FakeServer):
         self.error_status = error_status
         self.zone_name = zone_name
         self.thread_limit = thread_limit
+        # A tampered or misconfigured answer: the zone's URL, the base of the page links.
+        self.zone_answer_url = None
+        self.page_link_base = None
         if thread_limit:
             self.set_concurrency_limit(thread_limit)
         self._ids = itertools.count(29683000)
@@ -362,7 +389,7 @@ class FakeAutotask(FakeServer):
         """Add a contract charge through the API rules; return it (ValueError if invalid)."""
         try:
             with self._state_lock:
-                record = self._save_charge(contract_id, fields, existing=None)
+                record = self._save_charge(contract_id, {"chargeType": 1, **fields}, existing=None)
         except HttpError as exc:
             raise ValueError("; ".join(exc.body["errors"]))
         return copy.deepcopy(record)
@@ -476,7 +503,7 @@ class FakeAutotask(FakeServer):
             return FakeResponse(500, {"errors": ["Zone information could not be determined"]})
         return {
             "zoneName": self.zone_name,
-            "url": f"{self.base_url}/ATServicesRest/",
+            "url": self.zone_answer_url or f"{self.base_url}/ATServicesRest/",
             "webUrl": f"{self.base_url}/",
             "ci": 1,
         }
@@ -674,7 +701,8 @@ class FakeAutotask(FakeServer):
         from_get = request.method == "GET"
 
         def link(token):
-            url = f"{self.api_url}/{path}/query/next?paging={quote(json.dumps(token))}"
+            base = self.page_link_base or self.api_url
+            url = f"{base}/{path}/query/next?paging={quote(json.dumps(token))}"
             if from_get:
                 url += f"&search={quote(json.dumps(spec))}"
             return url

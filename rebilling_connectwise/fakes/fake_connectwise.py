@@ -5,7 +5,8 @@ Paths (relative to ``base_url``; matched case-insensitively):
 * ``GET /login/companyinfo/{companyId}`` (no auth) → ``{"Codebase": "v2025_1/", ...}``
 * API under ``/{codebase}apis/3.0/`` (``api_url``):
   ``company/companies``, ``finance/agreements``, ``finance/agreements/{id}/additions``,
-  ``procurement/catalog``: ``GET`` (list), ``POST`` (→ 201), ``GET .../count``,
+  ``procurement/catalog``, ``procurement/subcategories``, ``procurement/types``:
+  ``GET`` (list), ``POST`` (→ 201), ``GET .../count``,
   ``GET``/``PUT``/``PATCH`` (JSON-Patch array)/``DELETE`` (→ 204) ``.../{id}``
 
 Every API call needs ``Authorization: Basic base64("{company}+{public}:{private}")``
@@ -15,6 +16,15 @@ with a ``Link`` header (``rel="first"/"prev"/"next"/"last"``) when there is more
 one page; ``pagination-type: forward-only`` with ``pageId`` is supported too. Errors
 look like ``{"code":"InvalidObject","message":..,
 "errors":[{"code","message","resource","field"}]}``.
+
+Rules and their source (``external-apis.md``): DOCUMENTED [V C1] Basic auth and
+``clientId``; [V C2] ``page``/``pageSize`` ≤ 1000 and the ``Link`` header; [V C3]
+POST → 201, PATCH is a JSON-Patch array, 400 ``InvalidObject`` with ``errors``,
+429 with ``Retry-After``; [V C4] an addition needs ``billCustomer`` (and
+``product`` [C ConnectPyse]); a catalog item needs ``identifier``,
+``description``, ``customerDescription`` [V] and ``subcategory``/``type``
+references [C ConnectPyse]. ASSUMED: the catalog ``identifier`` is unique, an
+agreement needs ``type`` and ``company``.
 """
 
 import base64
@@ -24,7 +34,7 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from .base import FakeResponse, FakeServer, HttpError, get_ci
+from odoo.addons.rebilling_base.fakes.base import FakeResponse, FakeServer, HttpError, get_ci
 
 ENTITIES = {
     "companies": {
@@ -101,7 +111,15 @@ ENTITIES = {
             "vendorSku integrationXRef notes billableOption recurringFlag recurringRevenue "
             "recurringCost recurringBillCycle dateEntered customFields _info"
         ),
-        "required": {"identifier": 60, "description": 60, "customerDescription": 6000},
+        # identifier, description, customerDescription: DOCUMENTED [V pyconnectwise CatalogItem];
+        # subcategory and type: DOCUMENTED [C ConnectPyse; seed 002 "subcategory type"].
+        "required": {
+            "identifier": 60,
+            "description": 60,
+            "customerDescription": 6000,
+            "subcategory": None,
+            "type": None,
+        },
         "unique": "identifier",
         "defaults": {
             "inactiveFlag": False,
@@ -116,6 +134,19 @@ ENTITIES = {
         },
     },
 }
+# Read-only lists of the catalog setup (the fake accepts writes too).
+for _key, _path, _resource in (
+    ("subcategories", "procurement/subcategories", "subcategory"),
+    ("types", "procurement/types", "type"),
+):
+    ENTITIES[_key] = {
+        "path": _path,
+        "resource": _resource,
+        "fields": "id name category inactiveFlag _info",
+        "required": {"name": 50},
+        "unique": None,
+        "defaults": {"inactiveFlag": False},
+    }
 ENUMS = {
     ("additions", "billCustomer"): {"Billable", "DoNotBill", "NoCharge"},
     ("catalog", "productClass"): {"Agreement", "Bundle", "Inventory", "NonInventory", "Service"},
@@ -452,6 +483,14 @@ class FakeConnectWise(FakeServer):
             fields["description"] = description
             fields.setdefault("customerDescription", description)
         return self._store("catalog", self._seed("catalog", fields))
+
+    def add_subcategory(self, name, **fields):
+        """Add a product subcategory (``procurement/subcategories``); return it."""
+        return self._store("subcategories", self._seed("subcategories", dict(fields, name=name)))
+
+    def add_type(self, name, **fields):
+        """Add a product type (``procurement/types``); return it."""
+        return self._store("types", self._seed("types", dict(fields, name=name)))
 
     def add_addition(self, agreement_id, **fields):
         """Add an agreement addition through the API rules; return it (ValueError if invalid)."""
@@ -832,6 +871,13 @@ class FakeConnectWise(FakeServer):
                 errors.append(("InvalidObject", "type must be a reference.", "type"))
         if key == "additions":
             errors.extend(self._check_addition(record))
+        if key == "catalog":
+            # ASSUMED: a reference must exist (checked once the fake knows any).
+            for name, target in (("subcategory", "subcategories"), ("type", "types")):
+                ref = record.get(name)
+                known = self._data[target]
+                if known and isinstance(ref, dict) and ref.get("id") not in known:
+                    errors.append(("NotFound", f"The {name} was not found.", f"{name}/id"))
         if errors:
             self._invalid(key, errors)
         if key == "additions":

@@ -9,11 +9,18 @@ Paths (relative to ``base_url``; matched case-insensitively):
 * ``/api.xro/2.0/``: ``Organisation``, ``TaxRates``, ``Accounts``, ``Contacts``,
   ``Invoices``, ``Invoices/{id}/OnlineInvoice``, ``Invoices/{id}/Email``
 
-Behaviour copied from the real API (see external-apis.md, sections A and D):
-Bearer token and ``xero-tenant-id`` checks (401 / 403), ``summarizeErrors``,
-``Idempotency-Key`` replay, ``X-MinLimit-Remaining`` / ``X-DayLimit-Remaining``
-headers, 429 with ``Retry-After`` and ``X-Rate-Limit-Problem``, MS-JSON dates
-with their ``...String`` twins.
+Behaviour copied from the real API (see external-apis.md, sections A and D), with
+its source: DOCUMENTED [V A1] Bearer token and ``xero-tenant-id`` checks (401 /
+403); [V A4] ``summarizeErrors`` (200 with per-item ``ValidationErrors`` when
+false, else 400 ``ValidationException``) and ``Idempotency-Key`` replay (at most
+128 characters); [V A5] 60 calls a minute, 5,000 a day and 5 at a time per
+tenant, ``X-MinLimit-Remaining`` / ``X-DayLimit-Remaining`` headers, 429 with
+``Retry-After`` and ``X-Rate-Limit-Problem`` (values ``minute``/``day`` [C pyxero];
+``concurrent`` UNVERIFIED); [V A2] MS-JSON dates with their ``...String`` twins;
+[V A3] a contact name unique among active contacts. ASSUMED: the idempotency
+cache never expires here (Xero's window of about 6 minutes is UNVERIFIED); a
+daily-limit 429's ``Retry-After`` is the time until the oldest call of the day
+leaves the window.
 
 Choices of this fake where the real behaviour is unknown: string ``==`` in
 ``where`` is case-sensitive (use ``.ToLower()``), the duplicate contact-name check
@@ -33,7 +40,13 @@ import uuid
 from datetime import UTC, date, datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from .base import FakeResponse, FakeServer, HttpError, SlidingWindow, get_ci
+from odoo.addons.rebilling_base.fakes.base import (
+    FakeResponse,
+    FakeServer,
+    HttpError,
+    SlidingWindow,
+    get_ci,
+)
 
 API = "/api.xro/2.0"
 DEFAULT_SCOPE = (

@@ -1,0 +1,44 @@
+from odoo import api, models
+from odoo.addons.rebilling_base.models.rebilling_external_record import psa_record_field
+
+# Computed from the service, and editable: the charge's own choice wins.
+_FROM_SERVICE = {
+    "compute": "_compute_autotask",
+    "store": True,
+    "readonly": False,
+    "precompute": True,
+}
+
+
+class RebillingCharge(models.Model):
+    """A recurring or once-off charge may go to its own Autotask contract and product
+    (seed 002); by default those of its service."""
+
+    _inherit = "rebilling.charge"
+
+    autotask_contract_id = psa_record_field(
+        "autotask",
+        "contract",
+        "Autotask Contract",
+        help="The charge's invoice items become contract charges of this contract "
+        "(by default the service's).",
+        **_FROM_SERVICE,
+    )
+    autotask_product_id = psa_record_field(
+        "autotask", "product", "Autotask Product", **_FROM_SERVICE
+    )
+    autotask_billing_code_id = psa_record_field(
+        "autotask",
+        "billing_code",
+        "Autotask Material Code",
+        help="Used when no product is chosen.",
+        **_FROM_SERVICE,
+    )
+
+    @api.depends("service_id")
+    def _compute_autotask(self):
+        for charge in self:
+            service = charge.service_id
+            charge.autotask_contract_id = service.autotask_contract_id
+            charge.autotask_product_id = service.autotask_product_id
+            charge.autotask_billing_code_id = service.autotask_billing_code_id

@@ -1,0 +1,615 @@
+"""What the PSA connectors (Autotask, ConnectWise) share: pulls, mapping and the line push.
+
+A PSA module adds its ``backend_type`` to :meth:`_psa_types` and overrides the
+named methods below for its type (``if self.backend_type != "autotask":
+return super()...``). Everything else lives once, here:
+
+* pulled records are ``rebilling.external.record`` (:meth:`_psa_store`), the
+  customers get a company suggested by name (:meth:`_psa_suggest_companies`);
+* each invoice line with a contract (its charge's, else its service's) becomes
+  one item of that contract in the PSA (an Autotask contract charge, a
+  ConnectWise agreement addition), only when the contract belongs to the
+  customer's mapped company (:meth:`_psa_check_mapping`). The binding of the
+  line holds the item id: a changed line is updated in place, or deleted and
+  created again when it changed contract;
+* exactly once: an item carries a marker naming the database and the invoice
+  line (:meth:`_psa_marker`). Before a create the binding is committed as an
+  intent (``sending``) in its own transaction, and the answer right after;
+  an intent without id is looked up by marker before anything is created;
+* invoices go when they are ready (``account.move._rebilling_external_ready``):
+  on billing runs and when a trigger field is written.
+
+Names of a PSA (override each): :meth:`_psa_label`, :meth:`_psa_type_defaults`,
+:meth:`_psa_ping_path`, :meth:`_psa_refused_message`, :meth:`_psa_item_label`,
+:meth:`_psa_pulls`, :meth:`_psa_records_action`, :meth:`_psa_partner_field`,
+:meth:`_psa_suggested_field`, :meth:`_psa_contract_field`,
+:meth:`_psa_cost_fields`, :meth:`_psa_service_types`.
+
+Its calls (override each): :meth:`_psa_discover`, :meth:`_psa_headers`,
+:meth:`_psa_auth`, :meth:`_psa_check_line`, :meth:`_psa_values`,
+:meth:`_psa_result_data`, :meth:`_psa_find`, :meth:`_psa_create`,
+:meth:`_psa_patch`, :meth:`_psa_update`, :meth:`_psa_error_text`.
+
+Generic override points: :meth:`_psa_lines`, :meth:`_psa_line_source`,
+:meth:`_psa_line_unit_cost`, :meth:`_psa_line_price`.
+"""
+
+import logging
+import time
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..connector.http import ConnectorError, HttpClient, RetryableError
+from .rebilling_backend import payload_hash
+
+_logger = logging.getLogger(__name__)
+
+
+def normalized_name(name):
+    """``name`` folded for comparison: case and spaces do not count."""
+    return " ".join((name or "").casefold().split())
+
+
+class RebillingBackend(models.Model):
+    _inherit = "rebilling.backend"
+
+    external_record_ids = fields.One2many(
+        "rebilling.external.record", "backend_id", "External Records"
+    )
+
+    # ------------------------------------------------------------ registry
+    @api.model
+    def _psa_types(self):
+        """Extend for a PSA connector: the ``backend_type`` values that are PSAs."""
+        return []
+
+    def _psa_is(self):
+        """Whether this backend is a PSA (one record)."""
+        return len(self) == 1 and self.backend_type in self._psa_types()
+
+    @api.model
+    def _psa_of_type(self, backend_type):
+        """A record of ``backend_type`` in memory, to read the names of that PSA."""
+        return self.new({"backend_type": backend_type})
+
+    def _psa_missing(self, what):
+        raise NotImplementedError(f"{self.backend_type}: {what} is not implemented")
+
+    # ------------------------------------------------------------ names of a PSA
+    def _psa_label(self):
+        """Extend for a PSA connector: the system's display name."""
+        return self._psa_missing("_psa_label")
+
+    def _psa_type_defaults(self):
+        """Extend for a PSA connector: field values of a new backend (URLs, limits)."""
+        return {}
+
+    def _psa_ping_path(self):
+        """Extend for a PSA connector: the cheap authenticated call checking the connection."""
+        return self._psa_missing("_psa_ping_path")
+
+    def _psa_refused_message(self, error):
+        """Extend for a PSA connector: the message of a refused connection."""
+        return self.env._(
+            "%(system)s refused the connection: %(error)s", system=self._psa_label(), error=error
+        )
+
+    def _psa_item_label(self):
+        """Extend for a PSA connector: the name of a pushed item (e.g. "Charge")."""
+        return self.env._("Item")
+
+    def _psa_pulls(self):
+        """Extend for a PSA connector: the ``_rebilling_pull_<what>`` names of the pull button."""
+        return ()
+
+    def _psa_records_action(self):
+        """Extend for a PSA connector: xml id of the action listing the pulled records."""
+        return self._psa_missing("_psa_records_action")
+
+    def _psa_partner_field(self):
+        """Extend for a PSA connector: the ``res.partner`` field of the mapped company."""
+        return self._psa_missing("_psa_partner_field")
+
+    def _psa_suggested_field(self):
+        """Extend for a PSA connector: the ``res.partner`` field of the suggested company."""
+        return self._psa_missing("_psa_suggested_field")
+
+    def _psa_contract_field(self):
+        """Extend for a PSA connector: the contract field of services and charges."""
+        return self._psa_missing("_psa_contract_field")
+
+    def _psa_cost_fields(self):
+        """Extend for a PSA connector: fields whose record's ``unit_cost`` is the fallback cost."""
+        return ()
+
+    def _psa_service_types(self):
+        """Extend for a PSA connector: the service types pushed (``None``: all)."""
+        return None
+
+    # ------------------------------------------------------------ calls of a PSA
+    def _psa_discover(self):
+        """Extend for a PSA connector: find the API URL (zone, codebase) before connecting."""
+        return True
+
+    def _psa_headers(self):
+        """Extend for a PSA connector: headers of every call (credentials read with sudo)."""
+        return {}
+
+    def _psa_auth(self):
+        """Extend for a PSA connector: the ``auth`` of the client (``None``: none)."""
+        return None
+
+    def _psa_check_line(self, line):
+        """Extend for a PSA connector: raise UserError when ``line`` cannot be pushed."""
+        return True
+
+    def _psa_values(self, line):
+        """Extend for a PSA connector: the payload of ``line``; it holds the marker."""
+        return self._psa_missing("_psa_values")
+
+    def _psa_result_data(self, line, payload):
+        """Extend for a PSA connector: what the binding keeps (``sync_data``) after a push."""
+        return {"move_id": line.move_id.id}
+
+    def _psa_find(self, client, payload):
+        """Extend for a PSA connector: the id of the item carrying the marker, else ``None``."""
+        return self._psa_missing("_psa_find")
+
+    def _psa_create(self, client, payload):
+        """Extend for a PSA connector: one create call without retries; the new id."""
+        return self._psa_missing("_psa_create")
+
+    def _psa_patch(self, client, external_id, payload):
+        """Extend for a PSA connector: write ``payload`` on an existing item."""
+        return self._psa_missing("_psa_patch")
+
+    def _psa_update(self, client, external_id, payload, binding):
+        """Extend for a PSA connector: update the item in place (``True``), or delete it
+        when it changed contract (``False``: it is created again)."""
+        return self._psa_missing("_psa_update")
+
+    def _psa_error_text(self, exc):
+        """Extend for a PSA connector: the readable text of a ConnectorError."""
+        return str(exc)
+
+    @api.model
+    def _psa_backend(self, company, backend_type):
+        """The active backend of ``backend_type`` of ``company`` (empty when none)."""
+        return self.search(
+            [("backend_type", "=", backend_type), ("company_id", "=", company.id)], limit=1
+        )
+
+    # ------------------------------------------------------------ connection
+    @api.model
+    def _rebilling_type_defaults(self, backend_type):
+        if backend_type not in self._psa_types():
+            return super()._rebilling_type_defaults(backend_type)
+        psa = self._psa_of_type(backend_type)
+        return dict(psa._psa_type_defaults(), name=psa._psa_label())
+
+    def _rebilling_client_kwargs(self):
+        kwargs = super()._rebilling_client_kwargs()
+        if not self._psa_is():
+            return kwargs
+        auth = self._psa_auth()
+        if auth:
+            kwargs["auth"] = auth
+        kwargs["headers"] = dict(kwargs.get("headers") or {}, **self._psa_headers())
+        kwargs["headers"]["Content-Type"] = "application/json"
+        return kwargs
+
+    def _rebilling_check_connection(self):
+        if not self._psa_is():
+            return super()._rebilling_check_connection()
+        self._psa_discover()
+        try:
+            self._rebilling_client().get(self._psa_ping_path(), retries=1)
+        except ConnectorError as exc:
+            raise UserError(self._psa_refused_message(self._psa_error_text(exc))) from None
+        return True
+
+    def _psa_check_settings(self, values):
+        """Raise when a ``(label, value)`` of ``values`` has no value."""
+        missing = [label for label, value in values if not value]
+        if missing:
+            raise UserError(
+                self.env._(
+                    "Enter the %(system)s %(missing)s first.",
+                    system=self._psa_label(),
+                    missing=", ".join(missing),
+                )
+            )
+
+    def _psa_public_get(self, base_url, path, error, params=None):
+        """GET without authentication (zone or codebase lookup); ``error(text)`` on failure."""
+        client = HttpClient(
+            base_url,
+            headers={"Accept": "application/json"},
+            timeout=(self.connect_timeout or 5.0, self.read_timeout or 30.0),
+            max_retries=1,
+            backoff=self.retry_backoff,
+            logger=_logger,
+        )
+        try:
+            return client.get(path, params=params)
+        except ConnectorError as exc:
+            raise UserError(error(self._psa_error_text(exc))) from None
+        finally:
+            client.close()
+
+    def _psa_connect(self, connected_message, success_message):
+        """Check the connection; report it plainly (the button "Save and connect")."""
+        self.ensure_one()
+        try:
+            self._rebilling_check_connection()
+        except UserError as exc:
+            message = exc.args[0]
+            self._rebilling_set_error(message)
+            return self._rebilling_notify(message, "danger")
+        self._rebilling_set_connected(connected_message())
+        return self._rebilling_notify(success_message(), "success")
+
+    def _psa_post(self, path, values, entity):
+        """Create one ``entity`` record in the PSA (service form); return the answer."""
+        self.ensure_one()
+        self._psa_check_connected()
+        try:
+            return self._rebilling_client().post(path, json=values) or {}
+        except ConnectorError as exc:
+            raise UserError(
+                self.env._(
+                    "%(system)s refused to create the %(entity)s: %(error)s",
+                    system=self._psa_label(),
+                    entity=entity,
+                    error=self._psa_error_text(exc),
+                )
+            ) from None
+
+    def _psa_check_connected(self):
+        if self.state != "connected":
+            raise UserError(self.env._("Connect to %s first.", self._psa_label()))
+
+    # ------------------------------------------------------------ pulls
+    @staticmethod
+    def _psa_date(value):
+        if not value:
+            return False
+        return fields.Date.to_date(str(value)[:10])
+
+    def _psa_records(self, kind, active_test=True):
+        return (
+            self.env["rebilling.external.record"]
+            .with_context(active_test=active_test)
+            .search([("backend_id", "=", self.id), ("kind", "=", kind)])
+        )
+
+    def _psa_store(self, kind, items, values):
+        """Create or update the records of ``kind`` from ``items``; archive the missing ones."""
+        self.ensure_one()
+        Record = self.env["rebilling.external.record"].with_context(active_test=False)
+        existing = {r.external_id: r for r in self._psa_records(kind, active_test=False)}
+        seen = set()
+        to_create = []
+        for item in items:
+            external_id = int(item["id"])
+            seen.add(external_id)
+            vals = values(item)
+            record = existing.get(external_id)
+            if record:
+                changes = {
+                    k: v
+                    for k, v in vals.items()
+                    if (record[k].id if isinstance(record[k], models.BaseModel) else record[k]) != v
+                }
+                if changes:
+                    record.write(changes)
+            else:
+                to_create.append(dict(vals, backend_id=self.id, kind=kind, external_id=external_id))
+        Record.create(to_create)
+        missing = [r.id for ext, r in existing.items() if ext not in seen and r.active]
+        Record.browse(missing).write({"active": False})
+        return len(items)
+
+    def _psa_companies_by_id(self):
+        """``{external id: record id}`` of the pulled companies (archived included)."""
+        return {r.external_id: r.id for r in self._psa_records("company", active_test=False)}
+
+    def _psa_suggest_companies(self):
+        """Suggest a pulled company for each unmapped customer with the same name."""
+        self.ensure_one()
+        by_name = {}
+        for company in self._psa_records("company"):
+            by_name.setdefault(normalized_name(company.name), company)
+        partners = self.env["res.partner"].search(
+            [
+                ("rebilling_enabled", "=", True),
+                (self._psa_partner_field(), "=", False),
+                ("company_id", "in", [False, self.company_id.id]),
+            ]
+        )
+        count = 0
+        for partner in partners:
+            key = normalized_name(partner.name)
+            match = by_name.get(key) or next(
+                (c for name, c in by_name.items() if key and (key in name or name in key)),
+                False,
+            )
+            suggested = self._psa_suggested_field()
+            if match and partner[suggested] != match:
+                partner[suggested] = match
+            count += bool(match)
+        return count
+
+    def _psa_pulled_companies(self, items, values):
+        """Store the companies and suggest them; the text of the sync log."""
+        count = self._psa_store("company", items, values)
+        suggested = self._psa_suggest_companies()
+        return self.env._(
+            "%(count)s companies, %(suggested)s mapping suggestion(s)",
+            count=count,
+            suggested=suggested,
+        )
+
+    def action_psa_pull(self):
+        """Pull everything the PSA gives (companies, contracts, products...) now."""
+        self.ensure_one()
+        self._psa_check_connected()
+        messages = [self._rebilling_pull(what) for what in self._psa_pulls()]
+        return self._rebilling_notify(
+            self.env._(
+                "Pulled from %(system)s: %(done)s.",
+                system=self._psa_label(),
+                done="; ".join(m for m in messages if m),
+            ),
+            "success",
+        )
+
+    def action_psa_view_records(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(self._psa_records_action())
+        action["domain"] = [("backend_id", "=", self.id)]
+        return action
+
+    @api.model
+    def _psa_confirm_companies(self, partners, backend_type):
+        """Map each of ``partners`` to its suggested company of the PSA ``backend_type``."""
+        psa = self._psa_of_type(backend_type)
+        suggested, mapped = psa._psa_suggested_field(), psa._psa_partner_field()
+        todo = partners.filtered(suggested)
+        if not todo:
+            raise UserError(self.env._("There is no suggestion to confirm."))
+        for partner in todo:
+            partner.write({mapped: partner[suggested].id, suggested: False})
+        return True
+
+    @api.model
+    def _psa_reject_suggestions(self, partners, backend_type):
+        partners.write({self._psa_of_type(backend_type)._psa_suggested_field(): False})
+        return True
+
+    # ------------------------------------------------------------ push: lines
+    def _psa_line_source(self, line):
+        """Override point: the record holding the PSA fields of ``line`` (contract or
+        agreement, product...): its recurring or once-off charge, else its service."""
+        return line.rebilling_charge_id or line.rebilling_service_id
+
+    def _psa_line_typed(self, line):
+        """Whether ``line`` is of a service type this PSA bills (a charge with its own
+        PSA fields always is)."""
+        types = self._psa_service_types()
+        return (
+            types is None
+            or bool(line.rebilling_charge_id)
+            or (line.rebilling_service_id.service_type in types)
+        )
+
+    def _psa_lines(self, moves):
+        """Override point: the invoice lines of ``moves`` to push (those with a contract)."""
+        contract_field = self._psa_contract_field()
+        return moves.invoice_line_ids.filtered(
+            lambda line: (
+                line.display_type == "product"
+                and self._psa_line_typed(line)
+                and self._psa_line_source(line)[contract_field]
+            )
+        )
+
+    def _psa_check_mapping(self, line):
+        """A line goes only to a contract of its own customer's PSA company."""
+        field = self._psa_partner_field()
+        partner = line.move_id.partner_id.commercial_partner_id
+        mapped = partner[field] or line.move_id.partner_id[field]
+        contract = self._psa_line_source(line)[self._psa_contract_field()]
+        if not mapped:
+            raise UserError(
+                self.env._(
+                    "Map %(customer)s to a %(system)s company first: its items go to the "
+                    "contracts of that company only.",
+                    customer=partner.display_name,
+                    system=self._psa_label(),
+                )
+            )
+        if contract.parent_id != mapped:
+            raise UserError(
+                self.env._(
+                    "%(contract)s belongs to %(owner)s, not to %(company)s, the %(system)s "
+                    "company of %(customer)s: not pushed.",
+                    contract=contract.display_name,
+                    owner=contract.parent_id.display_name or self.env._("an unknown company"),
+                    company=mapped.display_name,
+                    system=self._psa_label(),
+                    customer=partner.display_name,
+                )
+            )
+
+    def _psa_line_unit_cost(self, line):
+        """Override point: the unit cost of an item (the product's cost by default)."""
+        cost = line.product_id.standard_price
+        if not cost:
+            source = self._psa_line_source(line)
+            records = [source[name] for name in self._psa_cost_fields()]
+            cost = next((r for r in records if r), records[-1]).unit_cost
+        return cost or 0.0
+
+    def _psa_line_price(self, line):
+        """Override point: the unit price of an item (after the line's discount)."""
+        return round(line.price_unit * (1 - (line.discount or 0.0) / 100.0), 4)
+
+    def _psa_marker(self, line):
+        """The exactly-once marker of ``line``: the database and the line id."""
+        uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
+        return f"rebilling:{uuid[:13]}:{line.id}"
+
+    def _rebilling_push_prepare(self, record):
+        if not self._psa_is() or record._name != "account.move.line":
+            return super()._rebilling_push_prepare(record)
+        if record.move_id.state != "posted":
+            raise UserError(self.env._("The invoice %s is not posted.", record.move_id.name))
+        service = record.rebilling_service_id
+        if not self._psa_line_typed(record):
+            raise UserError(
+                self.env._(
+                    "%(service)s is not a VoIP utility service: not billed in %(system)s.",
+                    service=service.name,
+                    system=self._psa_label(),
+                )
+            )
+        self._psa_check_line(record)
+        self._psa_check_mapping(record)
+        return self._psa_values(record)
+
+    def _rebilling_push_failed(self, record, binding, message):
+        """A PSA line's binding is only ever written in its own transaction: a failure
+        before the send too, so that the job's transaction never holds (and never waits
+        on) a binding row that a later send of the same line writes on the side."""
+        if not self._psa_is() or record._name != "account.move.line":
+            return super()._rebilling_push_failed(record, binding, message)
+        self.env["rebilling.binding"]._rebilling_write_durable(
+            self, record, {"sync_state": "error", "sync_error": message}
+        )
+        return self._rebilling_record_failed(record, message)
+
+    def _rebilling_push_send(self, res_model, items):
+        if not self._psa_is() or res_model != "account.move.line":
+            return super()._rebilling_push_send(res_model, items)
+        client = self._rebilling_client()
+        results = []
+        postponed = None
+        try:
+            for line, payload, binding in items:
+                if postponed:
+                    # The API asked to wait long (hourly or daily limit): no call before then.
+                    results.append(dict(postponed))
+                    continue
+                result = self._psa_send(client, line, payload, binding)
+                if result.get("retry") and (result.get("retry_after") or 0) > self.max_retry_after:
+                    postponed = {k: result[k] for k in ("error", "retry", "retry_after")}
+                results.append(result)
+        finally:
+            client.close()
+        return results
+
+    def _psa_send(self, client, line, payload, binding):
+        """Push one line exactly once; its binding is committed before and after the call.
+
+        The intent (``sending`` with the marker) is committed before any
+        create; the answer right after it came (``bound`` in the result: the
+        caller writes no binding). A binding without external id comes from an
+        attempt whose answer is unknown: the marker is looked up first.
+        """
+        Binding = self.env["rebilling.binding"]
+        marker = self._psa_marker(line)
+        try:
+            result = self._psa_send_item(client, line, payload, binding, marker)
+        except (ConnectorError, UserError) as exc:
+            retry_after = None
+            if isinstance(exc, ConnectorError):
+                message, retry = self._psa_error_text(exc), exc.retryable
+                retry_after = exc.retry_after
+            else:
+                message, retry = exc.args[0], False
+            binding_id = Binding._rebilling_write_durable(
+                self, line, {"sync_state": "error", "sync_error": message, "sync_marker": marker}
+            )
+            return {
+                "error": message,
+                "retry": retry,
+                "retry_after": retry_after,
+                "bound": binding_id,
+            }
+        result["bound"] = Binding._rebilling_write_durable(
+            self,
+            line,
+            {
+                "external_id": result["external_id"],
+                "sync_state": "done",
+                "sync_error": False,
+                "sync_marker": marker,
+                "sync_hash": payload_hash(payload),
+                "sync_data": result["data"],
+            },
+        )
+        return result
+
+    def _psa_send_item(self, client, line, payload, binding, marker):
+        """Update the line's item, replace it, or create it; the result dict."""
+        item = self._psa_item_label()
+        data = self._psa_result_data(line, payload)
+        Binding = self.env["rebilling.binding"]
+        intent = {"external_id": False, "sync_state": "sending", "sync_marker": marker}
+        if binding and binding.external_id:
+            old_id = int(binding.external_id)
+            if self._psa_update(client, old_id, payload, binding):
+                return {
+                    "external_id": str(old_id),
+                    "data": data,
+                    "message": self.env._("%(item)s %(id)s updated.", item=item, id=old_id),
+                }
+            Binding._rebilling_write_durable(self, line, intent)
+            new_id = self._psa_create_once(client, payload, lookup=True)
+            return {
+                "external_id": str(new_id),
+                "data": data,
+                "message": self.env._(
+                    "%(item)s %(old)s replaced by %(new)s.", item=item, old=old_id, new=new_id
+                ),
+            }
+        # A binding without id: an earlier attempt died or failed, maybe after the PSA created it.
+        lookup = bool(binding)
+        Binding._rebilling_write_durable(self, line, intent)
+        new_id = self._psa_create_once(client, payload, lookup=lookup)
+        return {"external_id": str(new_id), "data": data}
+
+    def _psa_create_once(self, client, payload, lookup):
+        """Create the item exactly once; return its id.
+
+        The create is never repeated after a timeout (the outcome is unknown:
+        the error goes up and the next attempt looks the marker up first).
+        After a 429 it is repeated after the wait asked; after a 5xx, once the
+        marker lookup shows that nothing was created.
+        """
+        if lookup:
+            existing = self._psa_find(client, payload)
+            if existing:
+                self._psa_patch(client, existing, payload)
+                return existing
+        attempt = 0
+        while True:
+            try:
+                return self._psa_create(client, payload)
+            except RetryableError as exc:
+                waits_long = (exc.retry_after or 0) > self.max_retry_after
+                if exc.status is None or attempt >= self.max_retries or waits_long:
+                    raise
+                if exc.status == 429:
+                    delay = exc.retry_after
+                    if delay is None:
+                        delay = self.retry_backoff * 2**attempt
+                    time.sleep(min(delay, self.max_retry_after))
+                else:
+                    time.sleep(min(self.retry_backoff * 2**attempt, self.max_retry_after))
+                    existing = self._psa_find(client, payload)
+                    if existing:
+                        return existing
+                attempt += 1
