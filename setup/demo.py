@@ -184,7 +184,7 @@ def main():
             serving = subprocess.Popen(
                 [*server, "-c", str(config), "-d", DEMO_DB, "--db-filter", f"^{DEMO_DB}$"]
                 + ["--log-level=warn", "--workers=3", "--max-cron-threads=1"]
-                + ["--server-wide-modules=web,queue_job", "--limit-time-real=900", *mail]
+                + ["--load=web,queue_job", "--limit-time-real=900", *mail]
                 + QUIET,
                 cwd=ROOT,
             )
