@@ -17,17 +17,21 @@ Override points:
 - ``_rebilling_review_flags()``: review flag codes per invoice (``rebilling_voip``
   adds the usage-related ones);
 - ``_rebilling_review_reissue_lines()``: the lines a reissue replaces;
+- ``_rebilling_review_reissue_prepare(run)``: the new invoice values of a reissue;
 - ``_rebilling_review_render()``: the documents of the zip download.
 """
 
 from collections import defaultdict
+from datetime import timedelta
 
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
+from odoo.addons.rebilling_base.models.account_move import REISSUE_CONTEXT
 from odoo.addons.rebilling_base.tools import notify
+from odoo.addons.rebilling_base.tools.transient import raise_if_transient
 from odoo.exceptions import AccessError, UserError
-from odoo.fields import Command
+from odoo.fields import Command, Domain
 from odoo.modules import module as odoo_module
 from odoo.tools import SQL, format_datetime, formatLang
 from odoo.tools.mail import generate_tracking_message_id
@@ -42,6 +46,26 @@ APPROVER_GROUP = "rebilling_review.group_rebilling_approver"
 # Invoice lines the billing run generates; a reissue replaces them.
 GENERATED_LINE_KINDS = ("service", "recurring", "once", "usage")
 CRON_BATCH = 200
+# Invoices per off-peak reissue job (one rating and one preparation per run each).
+REISSUE_JOB_SIZE = 500
+# Invoice values a reissue keeps: the number, dates, due date, customer and origin.
+REISSUE_KEPT_FIELDS = frozenset(
+    {
+        "name",
+        "move_type",
+        "company_id",
+        "journal_id",
+        "partner_id",
+        "invoice_date",
+        "date",
+        "invoice_date_due",
+        "invoice_payment_term_id",
+        "invoice_origin",
+        "rebilling_period",
+        "rebilling_run_id",
+        "invoice_line_ids",
+    }
+)
 # Writes that change no invoice line: skip Odoo's line synchronisation and balance check.
 NO_LINE_SYNC = {
     "skip_invoice_sync": True,
@@ -89,6 +113,13 @@ class AccountMove(models.Model):
         readonly=True,
         help="When the rejected invoice is recalculated from its source data.",
     )
+    rebilling_reissue_error = fields.Char(
+        "Reissue error",
+        copy=False,
+        readonly=True,
+        help="Why the last reissue failed; the invoice stays rejected and is retried at the "
+        "next off-peak hour.",
+    )
 
     # ------------------------------------------------------------ guards
     def _rebilling_review_check_approver(self):
@@ -120,10 +151,18 @@ class AccountMove(models.Model):
 
     @api.model
     def _rebilling_review_domain(self):
+        """Invoices under review of the companies the approver works in.
+
+        The companies selected in the web client (``allowed_company_ids``), else
+        the current company: never every company of the user by default.
+        """
+        companies = (
+            self.env.companies if self.env.context.get("allowed_company_ids") else self.env.company
+        )
         return [
             ("rebilling_review_state", "=", "under_review"),
             ("state", "=", "posted"),
-            ("company_id", "in", self.env.companies.ids),
+            ("company_id", "in", companies.ids),
         ]
 
     # ------------------------------------------------------------ rebilling_base hooks
@@ -187,11 +226,18 @@ class AccountMove(models.Model):
         return self._rebilling_review_approved_notification(self)
 
     def action_rebilling_review_approve_unflagged(self):
-        """Approve every invoice under review that has no review flag."""
+        """Approve the invoices under review without review flag that the approver sees.
+
+        Those of the current companies and, from the list, of its filter (the
+        ``active_domain`` the list's header button passes).
+        """
         self._rebilling_review_check_approver()
-        moves = self.search(
-            self._rebilling_review_domain() + [("rebilling_review_flag_ids", "=", False)]
+        domain = Domain(self._rebilling_review_domain()) & Domain(
+            "rebilling_review_flag_ids", "=", False
         )
+        if self.env.context.get("active_domain"):
+            domain &= Domain(self.env.context["active_domain"])
+        moves = self.search(domain)
         if not moves:
             return self._rebilling_review_notification(
                 self.env._("No invoice without flags is under review."), "info"
@@ -350,6 +396,7 @@ class AccountMove(models.Model):
             }
         )
         self.action_post()
+        self._rebilling_review_restart_hold()
         label = self.env._("Manual credit") if kind == "credit" else self.env._("Manual charge")
         body = Markup("<p>%s</p><ul><li>%s</li><li>%s</li><li>%s</li></ul><p>%s</p>") % (
             self.env._("%s added; the invoice is under review again.", label),
@@ -413,34 +460,113 @@ class AccountMove(models.Model):
             lambda line: line.rebilling_line_kind in GENERATED_LINE_KINDS
         )
 
-    def _rebilling_review_reissue(self):
-        """Recalculate the rejected invoices from their source data as it is now."""
-        bodies = {}
-        for move in self:
-            bodies[move.id] = move._rebilling_review_reissue_one()
-        self._rebilling_review_changed(bodies)
+    def _rebilling_review_reissue(self, raise_errors=True):
+        """Recalculate the rejected invoices from their source data as it is now.
 
-    def _rebilling_review_reissue_one(self):
-        self.ensure_one()
-        run = self.rebilling_run_id
-        if not run:
-            raise UserError(
-                self.env._("%s was not created by a billing run: it cannot be reissued.", self.name)
+        Set-based per billing run: the new calls are rated and the invoice values
+        prepared once for all the invoices of the run; then each invoice is
+        replaced in its own savepoint, so it is reissued whole or not at all.
+        ``raise_errors``: the first failure raises (Reissue > Now); otherwise a
+        failing invoice stays rejected with the reason and the others go on
+        (transient database errors are raised, for the job to be retried).
+        Returns the invoices reissued.
+        """
+        bodies, failed = {}, {}
+        groups = self.grouped(lambda m: (m.company_id, m.rebilling_run_id))
+        for (company, run), moves in groups.items():
+            moves = moves.with_company(company)
+            if not run:
+                for move in moves:
+                    failed[move] = UserError(
+                        self.env._(
+                            "%s was not created by a billing run: it cannot be reissued.",
+                            move.name,
+                        )
+                    )
+                continue
+            prepared = moves._rebilling_review_reissue_isolated(
+                lambda records, run=run: records._rebilling_review_reissue_prepare(run),
+                failed,
+                raise_errors,
             )
-        old_total = self.amount_total
-        self.button_draft()
-        self.write(
-            {
-                "invoice_line_ids": [
-                    Command.unlink(line.id) for line in self._rebilling_review_reissue_lines()
-                ]
-            }
+            done = self.browse()
+            for move in moves - self.browse([m.id for m in failed]):
+                try:
+                    with self.env.cr.savepoint():
+                        bodies[move.id] = move._rebilling_review_reissue_one(
+                            prepared.get(move.partner_id.id, {})
+                        )
+                    done |= move
+                except Exception as exc:
+                    if raise_errors:
+                        raise
+                    raise_if_transient(exc)
+                    failed[move] = exc
+            done._rebilling_reissue_done(run)
+        if failed and raise_errors:
+            raise next(iter(failed.values()))
+        for move, exc in failed.items():
+            move._rebilling_review_reissue_failed(exc)
+        reissued = self.browse(list(bodies))
+        reissued._rebilling_review_changed(bodies)
+        return reissued
+
+    def _rebilling_review_reissue_isolated(self, prepare, failed, raise_errors):
+        """``prepare(self)`` at once; when it fails, invoice by invoice (failures in ``failed``)."""
+        try:
+            with self.env.cr.savepoint():
+                return prepare(self)
+        except Exception as exc:
+            if raise_errors:
+                raise
+            raise_if_transient(exc)
+            if len(self) == 1:
+                failed[self] = exc
+                return {}
+        prepared = {}
+        for move in self:
+            try:
+                with self.env.cr.savepoint():
+                    prepared.update(prepare(move))
+            except Exception as exc:
+                raise_if_transient(exc)
+                failed[move] = exc
+        return prepared
+
+    def _rebilling_review_reissue_prepare(self, run):
+        """Extend for other sources: the new invoice values of these invoices, ``{pid: vals}``.
+
+        What they billed counts as not billed yet: their calls (``REISSUE_CONTEXT``)
+        and their once-off charges. The new calls are rated first (one rating for all).
+        """
+        self._rebilling_reissue_prepare(run)
+        prepared = run.with_context(**{REISSUE_CONTEXT: self.ids})._prepare_invoices(
+            self.partner_id
         )
-        self.env.flush_all()
-        prepared = run.with_company(self.company_id)._prepare_invoices(self.partner_id)
-        vals = prepared.get(self.partner_id.id, {})
+        once = self.env["rebilling.charge"].search(
+            [
+                ("charge_type", "=", "once"),
+                ("invoice_line_id.move_id", "in", self.ids),
+                ("date_start", "<=", run.period_end),
+            ]
+        )
+        for partner, charges in once.grouped("partner_id").items():
+            line_vals = [run._charge_line(charge) for charge in charges]
+            if partner.id in prepared:
+                prepared[partner.id]["invoice_line_ids"] += [
+                    Command.create(vals) for vals in line_vals
+                ]
+            else:
+                prepared[partner.id] = run._rebilling_prepare_invoice_vals(partner, line_vals)
+        return prepared
+
+    def _rebilling_review_reissue_one(self, vals):
+        """Replace the generated lines by those of ``vals``; the number and dates are kept."""
+        self.ensure_one()
+        old_total = self.amount_total
+        replaced = self._rebilling_review_reissue_lines()
         new_lines = vals.get("invoice_line_ids", [])
-        if not new_lines and not self.invoice_line_ids:
+        if not new_lines and not self.invoice_line_ids - replaced:
             raise UserError(
                 self.env._(
                     "%(name)s: %(partner)s has nothing to bill for this period any more. "
@@ -449,14 +575,18 @@ class AccountMove(models.Model):
                     partner=self.partner_id.display_name,
                 )
             )
+        self.button_draft()
         self.write(
             {
-                "invoice_line_ids": new_lines,
+                **{key: value for key, value in vals.items() if key not in REISSUE_KEPT_FIELDS},
+                "invoice_line_ids": [Command.unlink(line.id) for line in replaced] + new_lines,
                 "rebilling_review_state": "under_review",
                 "rebilling_reissue_at": False,
+                "rebilling_reissue_error": False,
             }
         )
         self.action_post()
+        self._rebilling_review_restart_hold()
         for line in self.invoice_line_ids.filtered("rebilling_charge_id"):
             if line.rebilling_charge_id.charge_type == "once":
                 line.rebilling_charge_id.invoice_line_id = line
@@ -471,6 +601,21 @@ class AccountMove(models.Model):
             ),
             self.env._("The regenerated invoice is attached."),
         )
+
+    def _rebilling_review_restart_hold(self):
+        """The hold for review starts again (after an adjust or a reissue).
+
+        A corrected invoice is not approved automatically before an approver had
+        the customer class's hold to look at it (one day when the class no longer
+        reviews).
+        """
+        now = fields.Datetime.now()
+        for days, moves in self.grouped(
+            lambda m: m.partner_id.rebilling_class_id._rebilling_review_hold_days() or 1
+        ).items():
+            moves.with_context(**NO_LINE_SYNC).write(
+                {"rebilling_review_deadline": now + timedelta(days=days)}
+            )
 
     # ------------------------------------------------------------ after a change
     def _rebilling_review_changed(self, bodies):
@@ -657,30 +802,55 @@ class AccountMove(models.Model):
                     break
 
     @api.model
-    def _cron_rebilling_review_reissue(self):
-        """Reissue the rejected invoices whose off-peak hour has come, one by one."""
-        domain = [
+    def _rebilling_review_reissue_due_domain(self):
+        return [
             ("rebilling_review_state", "=", "rejected"),
             ("state", "=", "posted"),
             ("rebilling_reissue_at", "<=", fields.Datetime.now()),
         ]
-        moves = self.sudo().search(domain, order="rebilling_reissue_at, id")
-        for move in moves:
-            move = move.with_company(move.company_id)
-            try:
-                with self.env.cr.savepoint():
-                    move._rebilling_review_reissue()
-            except Exception as exc:
-                move._rebilling_review_reissue_failed(exc)
-            if not odoo_module.current_test and not self.env["ir.cron"]._commit_progress(1):
-                break
+
+    @api.model
+    def _cron_rebilling_review_reissue(self):
+        """Queue the reissue of the rejected invoices whose off-peak hour has come.
+
+        One job per company and batch of ``REISSUE_JOB_SIZE`` invoices (channel
+        ``root.rebilling.review``): each job reissues its invoices set-based.
+        """
+        moves = self.sudo().search(self._rebilling_review_reissue_due_domain(), order="id")
+        for company, company_moves in moves.grouped("company_id").items():
+            for start in range(0, len(company_moves), REISSUE_JOB_SIZE):
+                batch = company_moves[start : start + REISSUE_JOB_SIZE]
+                batch.with_company(company).with_delay(
+                    description=self.env._(
+                        "Reissue %(count)s invoice(s) of %(company)s",
+                        count=len(batch),
+                        company=company.name,
+                    ),
+                    identity_key=f"rebilling_reissue:{company.id}:{batch[0].id}:{len(batch)}",
+                )._rebilling_review_reissue_job()
+
+    def _rebilling_review_reissue_job(self):
+        """Job: reissue those of these invoices still rejected and due.
+
+        A failing invoice stays rejected with the reason; a transient database
+        error retries the whole job (nothing of it is kept).
+        """
+        due = self.filtered_domain(self._rebilling_review_reissue_due_domain())
+        reissued = due._rebilling_review_reissue(raise_errors=False)
+        return self.env._(
+            "%(done)s invoice(s) reissued, %(failed)s failed",
+            done=len(reissued),
+            failed=len(due) - len(reissued),
+        )
 
     def _rebilling_review_reissue_failed(self, exc):
         """Keep the invoice rejected, say why, and try again at the next off-peak hour."""
         self.ensure_one()
         at = self.company_id._rebilling_next_off_peak()
-        self.write({"rebilling_reissue_at": at})
         reason = exc.args[0] if getattr(exc, "args", None) else repr(exc)
+        self.with_context(**NO_LINE_SYNC).write(
+            {"rebilling_reissue_at": at, "rebilling_reissue_error": str(reason)}
+        )
         self._message_log(
             body=self.env._("The reissue failed, retried at the next off-peak hour: %s", reason)
         )

@@ -1,6 +1,7 @@
 from dateutil.relativedelta import relativedelta
 
 from odoo import models
+from odoo.addons.rebilling_base.models.account_move import REISSUE_CONTEXT
 
 # Calls of earlier months that arrive late are billed on the next invoice, up to
 # this many months back (it bounds the period scans of the billing queries).
@@ -31,7 +32,12 @@ class RebillingBillingRun(models.Model):
         result = dict(super()._rebilling_usage_lines(partners))
         start, end = self._voip_usage_bounds()
         usage = self.env["rebilling.cdr"]._usage_line_vals(
-            self.company_id, partners.ids, start, end, self._voip_usage_label()
+            self.company_id,
+            partners.ids,
+            start,
+            end,
+            self._voip_usage_label(),
+            invoice_ids=self.env.context.get(REISSUE_CONTEXT),
         )
         for partner_id, lines in usage.items():
             result[partner_id] = list(result.get(partner_id, [])) + lines

@@ -352,7 +352,6 @@ class RebillingCdr(models.Model):
             return self._rate(company, start, end, rerate) if count else 0, 0
         for slot, (slice_start, slice_end) in enumerate(slices):
             self.with_delay(
-                channel="root.rebilling.rating",
                 description=self.env._(
                     "Rate the calls of %(company)s from %(start)s to %(end)s",
                     company=company.name,
@@ -696,14 +695,22 @@ class RebillingCdr(models.Model):
 
     # ------------------------------------------------------------ billing
     @api.model
-    def _usage_where(self, company, partner_ids, start, end):
+    def _usage_where(self, company, partner_ids, start, end, invoice_ids=None):
         """SQL condition on ``c``: the calls a usage invoice bills.
 
         Rated, of a service enabled for invoicing, started before ``end`` and (when
         given) from ``start``, of ``partner_ids`` (all customers when ``None``).
+        ``invoice_ids``: invoices computed again (a reissue); their own calls
+        count as not billed yet.
         """
+        state = SQL("c.state = 'rated'")
+        if invoice_ids:
+            state = SQL(
+                "(c.state = 'rated' OR (c.state = 'invoiced' AND c.invoice_id = ANY(%s)))",
+                list(invoice_ids),
+            )
         where = [
-            SQL("c.company_id = %s AND c.state = 'rated' AND c.start_time < %s", company.id, end),
+            SQL("c.company_id = %s AND %s AND c.start_time < %s", company.id, state, end),
             SQL(
                 "EXISTS (SELECT 1 FROM rebilling_service s "
                 "WHERE s.id = c.service_id AND s.invoice_enabled)"
@@ -716,7 +723,7 @@ class RebillingCdr(models.Model):
         return SQL(" AND ").join(where)
 
     @api.model
-    def _usage_summary(self, company, partner_ids, start, end):
+    def _usage_summary(self, company, partner_ids, start, end, invoice_ids=None):
         """Rated, uninvoiced calls per customer and destination group, summed in SQL.
 
         ``[(partner_id, group_id, calls, seconds, billed seconds, amount, service_id)]``
@@ -737,7 +744,7 @@ class RebillingCdr(models.Model):
                  WHERE %s
                  GROUP BY c.partner_id, c.destination_group_id
                 """,
-                self._usage_where(company, partner_ids, start, end),
+                self._usage_where(company, partner_ids, start, end, invoice_ids),
             )
         )
         return self.env.cr.fetchall()
@@ -755,9 +762,12 @@ class RebillingCdr(models.Model):
         return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
-    def _usage_line_vals(self, company, partner_ids, start, end, label):
-        """Invoice line values of the usage, per partner id, one line per destination group."""
-        rows = self._usage_summary(company, partner_ids, start, end)
+    def _usage_line_vals(self, company, partner_ids, start, end, label, invoice_ids=None):
+        """Invoice line values of the usage, per partner id, one line per destination group.
+
+        ``invoice_ids``: see ``_usage_where``.
+        """
+        rows = self._usage_summary(company, partner_ids, start, end, invoice_ids)
         groups = self.env["rebilling.destination.group"].browse({row[1] for row in rows})
         default_product = company._rebilling_voice_product()
         digits = company.currency_id.decimal_places
