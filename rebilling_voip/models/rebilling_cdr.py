@@ -67,6 +67,9 @@ TIME_MAX = datetime(3000, 1, 1)
 # Values of the periods without a rate: (rate_id, cost plus, per minute, flagfall,
 # first block, next block, minimum charge, markup factor)
 NO_RATE = (None, False, 0, 0, 0, 1, 0, 1)
+# Values of the periods of a free destination group without a rate (freecall,
+# emergency): rate 0 (no rate record, stored as none), billed by the second at 0.
+FREE_RATE = (0, False, 0, 0, 0, 1, 0, 1)
 # Billed seconds and price of a CDR ``t`` at rate ``r`` (see rebilling.rate), in
 # integer arithmetic for the blocks (a ceiling division), numeric for the money.
 # The price is written twice (price and margin): kept to a few operations.
@@ -449,7 +452,7 @@ class RebillingCdr(models.Model):
             ("service_id", SQL("s.service_id")),
             ("partner_id", SQL("s.partner_id")),
             ("destination_group_id", SQL("NULLIF(r.group_id, 0)")),
-            ("rate_id", SQL("r.rate_id")),
+            ("rate_id", SQL("NULLIF(r.rate_id, 0)")),
             ("billed_seconds", BILLED),
             ("price", PRICE),
             ("margin", SQL("%s - COALESCE(t.cost, 0)", PRICE)),
@@ -465,7 +468,7 @@ class RebillingCdr(models.Model):
                 SQL(
                     """CASE WHEN s.service_id IS NULL THEN %(note_service)s
                             WHEN r.group_id = 0 THEN %(note_destination)s
-                            WHEN r.plan_id = 0 THEN %(note_plan)s
+                            WHEN r.plan_id = 0 AND r.rate_id IS NULL THEN %(note_plan)s
                             WHEN r.rate_id IS NULL THEN %(note_rate)s END""",
                     note_service=self.env._("No service has this caller or trunk at the call time"),
                     note_destination=self.env._("No destination group for this number"),
@@ -582,7 +585,10 @@ class RebillingCdr(models.Model):
 
     @api.model
     def _build_rate_table(self, company, plans, tables, window=(None, None)):
-        """Lookup ``rates``: per plan and destination group (0: none), the rate at any time."""
+        """Lookup ``rates``: per plan and destination group (0: none), the rate at any time.
+
+        A free group (``free_call``) without a rate of the plan rates at zero.
+        """
         groups = (
             self.env["rebilling.destination.group"]
             .sudo()
@@ -596,6 +602,7 @@ class RebillingCdr(models.Model):
                 order="plan_id, destination_group_id, date_from, id",
             )
         )
+        free = set(groups.filtered("free_call").ids)
         grouped = defaultdict(list)
         for rate in rates:
             grouped[(rate.plan_id.id, rate.destination_group_id.id)].append(rate)
@@ -610,8 +617,9 @@ class RebillingCdr(models.Model):
                         company._rebilling_day_start_utc(following.date_from) if following else None
                     )
                     periods.append([valid_from, valid_to, rate])
+                no_rate = FREE_RATE if group_id in free else NO_RATE
                 for start, end, rate in self._tile(periods, window):
-                    values = self._rate_values(rate) if rate else NO_RATE
+                    values = self._rate_values(rate) if rate else no_rate
                     rows.append((plan_id, group_id, start, end, *values))
         self._create_lookup(
             tables,
@@ -852,6 +860,27 @@ class RebillingCdr(models.Model):
             )
         )
         self.invalidate_model()
+        return self.env.cr.rowcount
+
+    @api.model
+    def _repoint(self, column, old_ids, new_id):
+        """What a merge does to a foreign key: the calls of ``old_ids`` now reference ``new_id``."""
+        if not old_ids:
+            return 0
+        if column not in NO_FOREIGN_KEYS or column == "company_id":
+            raise ValueError(column)
+        self.flush_model([column])
+        ident = SQL.identifier(column)
+        self.env.cr.execute(
+            SQL(
+                "UPDATE rebilling_cdr SET %s = %s WHERE %s = ANY(%s)",
+                ident,
+                new_id,
+                ident,
+                list(old_ids),
+            )
+        )
+        self.invalidate_model([column])
         return self.env.cr.rowcount
 
     @api.model

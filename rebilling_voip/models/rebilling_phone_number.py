@@ -48,7 +48,7 @@ class RebillingPhoneNumber(models.Model):
         here. Returns how many numbers were normalized now.
         """
         cr = self.env.cr
-        version = phonenumbers.__version__
+        version = f"{phonenumbers.__version__}+{phone.RULES_VERSION}"
         self.flush_model()
         cr.execute(
             SQL(

@@ -33,6 +33,13 @@ class RebillingRatePlan(models.Model):
         for plan in self:
             plan.partner_count = groups.get(plan, 0)
 
+    @api.ondelete(at_uninstall=False)
+    def _rebilling_cdr_detach(self):
+        """The rates go with their plan by a database cascade, which runs no hook of theirs:
+        the calls rated with them are detached here (see ``rebilling.cdr._detach``)."""
+        rates = self.with_context(active_test=False).rate_ids
+        self.env["rebilling.cdr"]._detach("rate_id", rates.ids)
+
     def action_view_partners(self):
         self.ensure_one()
         return {

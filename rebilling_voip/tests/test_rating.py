@@ -7,6 +7,7 @@ from odoo.addons.rebilling_voip.models import rebilling_cdr
 from odoo.addons.rebilling_voip.models.rebilling_cdr import LOCK_KEY
 from odoo.sql_db import Cursor
 from odoo.tests import Form, tagged
+from odoo.tools import SQL
 
 from .common import NOV, VoipCase, csv_line
 
@@ -259,3 +260,47 @@ class TestRating(VoipCase):
             "AND contype = 'f'"
         )
         self.assertEqual(self.env.cr.fetchone()[0], 0)
+
+    def dangling(self, column, table):
+        """Calls whose ``column`` references a deleted row of ``table``."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "SELECT count(*) FROM rebilling_cdr c WHERE c.%(col)s IS NOT NULL "
+                "AND NOT EXISTS (SELECT 1 FROM %(table)s x WHERE x.id = c.%(col)s)",
+                col=SQL.identifier(column),
+                table=SQL.identifier(table),
+            )
+        )
+        return self.env.cr.fetchone()[0]
+
+    def test_deleting_a_rate_plan_detaches_the_calls_of_its_rates(self):
+        gold = self.plan.copy({"name": "Gold"})
+        self.customer_a.rebilling_rate_plan_id = gold
+        cdr = self.rate_one("0412 000 123", 60)
+        self.assertEqual(cdr.rate_id.plan_id, gold)
+        # The rates go with the plan by a database cascade, which runs no hook of theirs.
+        gold.unlink()
+        self.assertEqual(self.dangling("rate_id", "rebilling_rate"), 0)
+        self.assertFalse(cdr.rate_id)
+        self.assertEqual(cdr.state, "new", "rated again by the next rating")
+        self.rate_all()
+        self.assertEqual(cdr.rate_id.plan_id, self.plan, "now the company's default plan")
+        self.assert_price(cdr, 0.20, 60)
+
+    def test_merging_customers_keeps_their_calls(self):
+        twin = self.customer_a.copy({"name": "Harbour Dental (duplicate)"})
+        self.voice_a.partner_id = twin
+        cdr = self.rate_one("0412 000 123", 60)
+        self.assertEqual(cdr.partner_id, twin)
+        wizard = Form(
+            self.env["base.partner.merge.automatic.wizard"].with_context(
+                active_model="res.partner", active_ids=(self.customer_a | twin).ids
+            )
+        )
+        wizard.dst_partner_id = self.customer_a
+        wizard.save().action_merge()
+        self.assertFalse(twin.exists())
+        self.assertEqual(self.dangling("partner_id", "res_partner"), 0)
+        self.assertEqual(cdr.partner_id, self.customer_a, "the call keeps its customer")
+        self.assertEqual(cdr.state, "rated")
