@@ -172,9 +172,7 @@ class TestReissueUsage(ReviewCase, VoipCase):
             trap.assert_jobs_count(1)
             trap.assert_enqueued_job(
                 batch._rebilling_review_reissue_job,
-                properties=dict(
-                    identity_key=f"rebilling_reissue:{self.company.id}:{batch[0].id}:2"
-                ),
+                properties={"identity_key": f"rebilling_reissue:{self.company.id}:{batch[0].id}:2"},
             )
             self.assertEqual(trap.enqueued_jobs[0].channel, "root.rebilling.review")
             trap.perform_enqueued_jobs()

@@ -152,7 +152,8 @@ class TestReviewFlags(ReviewCase):
             "UPDATE account_move SET company_id = %s WHERE id = %s", [other.id, inv_b.id]
         )
         self.env.invalidate_all()
-        result = self.as_approver(self.env["account.move"]).action_rebilling_review_approve_unflagged()
+        Move = self.as_approver(self.env["account.move"])
+        result = Move.action_rebilling_review_approve_unflagged()
         self.assertIn("1 invoice(s) without flags approved", result["params"]["message"])
         self.assertEqual(inv_a.rebilling_review_state, "approved")
         self.assertEqual(inv_b.rebilling_review_state, "under_review", "another company's")

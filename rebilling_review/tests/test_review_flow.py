@@ -264,9 +264,9 @@ class TestReviewFlow(ReviewCase):
             Move._cron_rebilling_review_reissue()
             trap.assert_enqueued_job(
                 self.inv_b._rebilling_review_reissue_job,
-                properties=dict(
-                    identity_key=f"rebilling_reissue:{self.company.id}:{self.inv_b.id}:1"
-                ),
+                properties={
+                    "identity_key": f"rebilling_reissue:{self.company.id}:{self.inv_b.id}:1"
+                },
             )
             self.assertEqual(trap.enqueued_jobs[0].channel, "root.rebilling.review")
             trap.perform_enqueued_jobs()

@@ -26,7 +26,6 @@ class RebillingDestinationGroup(models.Model):
     active = fields.Boolean(default=True)
     category = fields.Selection(CATEGORIES, required=True, default="other")
     free_call = fields.Boolean(
-        "Free Call",
         help="Calls to this group cost the customer nothing unless the rate plan has a rate "
         "for it (freecall 1800 numbers, emergency 000): rated at zero, never an error.",
     )

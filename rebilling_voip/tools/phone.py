@@ -44,11 +44,14 @@ def _normalize(raw, region):
         code = phonenumbers.country_code_for_region(region)
         return f"+{code}{digits}" if code else None
     number = _parse(text, region)
-    if digits.startswith("00") and digits[2:3] not in ("", "0"):
-        # Not a valid number with the region's own international prefix (0011 in
-        # Australia): 00 and a country code.
-        if number is None or not phonenumbers.is_valid_number(number):
-            number = _parse("+" + digits[2:], region) or number
+    # Not a valid number with the region's own international prefix (0011 in
+    # Australia): 00 and a country code.
+    if (
+        digits.startswith("00")
+        and digits[2:3] not in ("", "0")
+        and (number is None or not phonenumbers.is_valid_number(number))
+    ):
+        number = _parse("+" + digits[2:], region) or number
     if number is None:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
