@@ -635,11 +635,12 @@ class RebillingCdrImport(models.Model):
                 WHEN called_raw IS NULL THEN %(no_called)s
                 WHEN cost IS NULL THEN %(bad_cost)s || cost_raw
                 WHEN caller_raw = '' AND trunk IS NULL THEN %(no_caller)s
-                WHEN called_e164 IS NULL THEN %(bad_called)s || called_raw
-                ELSE %(bad_caller)s || caller_raw
+                WHEN called_e164 IS NULL THEN %(bad_called)s || called_raw || %(hint)s
+                ELSE %(bad_caller)s || caller_raw || %(hint)s
             END
             """,
             ncols=ncols,
+            hint=self._reason_region_hint(),
             bad_count=self.env._("Wrong column count: "),
             instead=self.env._(" instead of %s", ncols),
             no_start=self.env._("Missing start time"),
@@ -651,6 +652,16 @@ class RebillingCdrImport(models.Model):
             no_caller=self.env._("Missing caller and trunk"),
             bad_called=self.env._("Unknown number format (called): "),
             bad_caller=self.env._("Unknown number format (caller): "),
+        )
+
+    def _reason_region_hint(self):
+        """What to set when numbers cannot be read: the company's country, if it has none."""
+        if self.company_id._rebilling_region():
+            return ""
+        return self.env._(
+            " (numbers in national form are read in the company's country: "
+            "set the country of %s)",
+            self.company_id.name,
         )
 
     def _copied_columns(self):

@@ -109,6 +109,22 @@ class TestNormalize(VoipCase):
         self.assertAlmostEqual(self.cdr("F7").price, 0.05)
         self.assertAlmostEqual(self.cdr("F8").price, 0.0, msg="000 stays free")
 
+    def test_company_without_country_imports_and_says_what_to_set(self):
+        self.company.write({"country_id": False, "account_fiscal_country_id": False})
+        self.assertFalse(self.company._rebilling_region())
+        phone.clear_cache()
+        imp = self.import_csv(
+            [
+                csv_line(OCT5, 60, "+61299990001", "+61412345678", "W1"),
+                csv_line(OCT5, 61, "+61299990001", "0412 345 678", "W2"),
+            ]
+        )
+        self.assertEqual((imp.imported_count, imp.error_count), (1, 1))
+        self.assertEqual(self.cdr("W1").called_e164, "+61412345678")
+        reason = imp.error_ids.reason
+        self.assertIn("0412 345 678", reason)
+        self.assertIn(f"set the country of {self.company.name}", reason)
+
     def test_distinct_numbers_normalized_once(self):
         phone.clear_cache()
         lines = [
