@@ -28,6 +28,7 @@
         "views/product_template_views.xml",
         "views/res_company_views.xml",
         "views/account_move_views.xml",
+        "views/rebilling_billing_run_views.xml",
         "wizards/rebilling_cdr_import_wizard_views.xml",
         "wizards/rebilling_cdr_rate_wizard_views.xml",
         "wizards/rebilling_reseller_invoice_wizard_views.xml",

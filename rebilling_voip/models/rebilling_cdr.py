@@ -60,6 +60,7 @@ NO_FOREIGN_KEYS = (
     "destination_group_id",
     "rate_id",
     "invoice_id",
+    "format_id",
 )
 # The lookup tables cover calls from/to these instants (imports accept 1900-2999).
 TIME_MIN = datetime(1900, 1, 1)
@@ -127,16 +128,26 @@ class RebillingCdr(models.Model):
         "account.move", readonly=True, index="btree_not_null", ondelete="set null"
     )
     import_id = Many2oneNoForeignKey("rebilling.cdr.import", readonly=True)
+    format_id = Many2oneNoForeignKey(
+        "rebilling.cdr.format",
+        "Supplier Format",
+        readonly=True,
+        help="The supplier's CDR format the call came in: call ids and duplicates are per "
+        "supplier.",
+    )
     import_line = fields.Integer("File Line", readonly=True)
 
     # Duplicates never land twice (imports skip them); these indexes also serve
-    # the period scans of rating and billing (company, start_time, ...).
+    # the period scans of rating and billing (company, start_time, ...). Both are
+    # per supplier (format): two suppliers may number their calls alike; the trunk
+    # is part of a call (two trunks may call the same number in the same second).
     _dedup_uniq = models.UniqueIndex(
-        "(company_id, start_time, COALESCE(caller_e164, ''), called_e164, duration)",
-        "This call (caller, called number, start and duration) is already recorded.",
+        "(company_id, start_time, COALESCE(caller_e164, ''), called_e164, duration, "
+        "COALESCE(trunk, ''), COALESCE(format_id, 0))",
+        "This call (caller, trunk, called number, start and duration) is already recorded.",
     )
     _call_id_uniq = models.UniqueIndex(
-        "(company_id, supplier_call_id) WHERE supplier_call_id IS NOT NULL",
+        "(company_id, COALESCE(format_id, 0), supplier_call_id) WHERE supplier_call_id IS NOT NULL",
         "A call with this supplier call id is already recorded.",
     )
 
@@ -848,7 +859,7 @@ class RebillingCdr(models.Model):
         self.flush_model()
         ident = SQL.identifier(column)
         reset = SQL("state = CASE WHEN state = 'invoiced' THEN state ELSE 'new' END")
-        if column == "import_id":
+        if column in ("import_id", "format_id"):
             reset = SQL("state = state")
         self.env.cr.execute(
             SQL(

@@ -659,8 +659,7 @@ class RebillingCdrImport(models.Model):
         if self.company_id._rebilling_region():
             return ""
         return self.env._(
-            " (numbers in national form are read in the company's country: "
-            "set the country of %s)",
+            " (numbers in national form are read in the company's country: set the country of %s)",
             self.company_id.name,
         )
 
@@ -907,9 +906,12 @@ class RebillingCdrImport(models.Model):
                        AND k.start_time BETWEEN %(tmin)s AND %(tmax)s
                        AND k.start_time = f.start_ts
                        AND COALESCE(k.caller_e164, '') = COALESCE(f.caller_e164, '')
-                       AND k.called_e164 = f.called_e164 AND k.duration = f.duration)
+                       AND k.called_e164 = f.called_e164 AND k.duration = f.duration
+                       AND COALESCE(k.trunk, '') = COALESCE(f.trunk, '')
+                       AND COALESCE(k.format_id, 0) = %(format)s)
             """,
             company=company,
+            format=self.format_id.id,
             tmin=date_first,
             tmax=date_last,
         )
@@ -917,11 +919,13 @@ class RebillingCdrImport(models.Model):
             """
             EXISTS (SELECT 1 FROM rebilling_cdr i
                      WHERE i.company_id = %(company)s AND i.supplier_call_id IS NOT NULL
+                       AND COALESCE(i.format_id, 0) = %(format)s
                        AND i.start_time BETWEEN %(tmin)s::timestamp - %(window)s::interval
                                             AND %(tmax)s::timestamp + %(window)s::interval
                        AND i.supplier_call_id = f.call_id)
             """,
             company=company,
+            format=self.format_id.id,
             tmin=date_first,
             tmax=date_last,
             window=CALL_ID_WINDOW,
@@ -963,15 +967,16 @@ class RebillingCdrImport(models.Model):
         insert = SQL(
             """
             INSERT INTO rebilling_cdr (
-                company_id, import_id, import_line, start_time, duration, caller, caller_e164,
-                called, called_e164, trunk, supplier_call_id, cost, state)
-            SELECT %s, %s, f.lineno, f.start_ts, f.duration, NULLIF(f.caller_raw, ''),
+                company_id, import_id, format_id, import_line, start_time, duration, caller,
+                caller_e164, called, called_e164, trunk, supplier_call_id, cost, state)
+            SELECT %s, %s, %s, f.lineno, f.start_ts, f.duration, NULLIF(f.caller_raw, ''),
                    f.caller_e164, f.called_raw, f.called_e164, f.trunk, f.call_id, f.cost, 'new'
               FROM %s f
              WHERE %s
             """,
             self.company_id.id,
             self.id,
+            self.format_id.id,
             rows,
             self._valid_sql(ncols),
         )
