@@ -531,9 +531,11 @@ class RebillingCdr(models.Model):
         started last (overlaps are cut), so a call matches one service at most.
         """
         region = company._rebilling_region()
+        # The customer's plan is per company: read in the rating company.
         services = (
             self.env["rebilling.service"]
             .sudo()
+            .with_company(company)
             .search([("company_id", "=", company.id), ("identifiers", "!=", False)])
         )
         default_plan = company.rebilling_rate_plan_id

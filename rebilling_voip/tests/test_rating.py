@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from unittest.mock import patch
 
-from odoo import sql_db
+from odoo import Command, sql_db
 from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.addons.rebilling_voip.models import rebilling_cdr
 from odoo.addons.rebilling_voip.models.rebilling_cdr import LOCK_KEY
@@ -9,7 +9,7 @@ from odoo.sql_db import Cursor
 from odoo.tests import Form, tagged
 from odoo.tools import SQL
 
-from .common import NOV, VoipCase, csv_line
+from .common import HEADER, NOV, VoipCase, csv_line
 
 A = "+61299990001"
 
@@ -304,3 +304,59 @@ class TestRating(VoipCase):
         self.assertEqual(self.dangling("partner_id", "res_partner"), 0)
         self.assertEqual(cdr.partner_id, self.customer_a, "the call keeps its customer")
         self.assertEqual(cdr.state, "rated")
+
+    def test_customer_shared_by_two_companies_gets_each_companys_plan(self):
+        other = self.env["res.company"].create(
+            {
+                "name": "Other Reseller",
+                "country_id": self.env.ref("base.au").id,
+                "currency_id": self.company.currency_id.id,
+            }
+        )
+        self.env.user.company_ids |= other
+        env2 = self.env(context=dict(self.env.context, allowed_company_ids=[other.id]))
+        dear = env2["rebilling.rate.plan"].create(
+            {
+                "name": "Other's plan",
+                "rate_ids": [
+                    Command.create(
+                        {
+                            "destination_group_id": self.g_mobile.id,
+                            "rate_per_minute": 0.50,
+                            "first_block": 60,
+                            "next_block": 60,
+                        }
+                    )
+                ],
+            }
+        )
+        self.assertEqual(dear.company_id, other)
+        gold = self.plan.copy({"name": "Gold"})
+        # One customer of both companies, on each company's own plan.
+        self.customer_a.rebilling_rate_plan_id = gold
+        self.customer_a.with_company(other).rebilling_rate_plan_id = dear
+        self.assertEqual(self.customer_a.rebilling_rate_plan_id, gold)
+        self.assertEqual((gold.partner_count, dear.partner_count), (1, 1))
+        env2["rebilling.service"].create(
+            {
+                "partner_id": self.customer_a.id,
+                "product_id": self.voice_product.id,
+                "price_unit": 0.0,
+                "date_start": date(2026, 1, 1),
+                "identifiers": "+61299990009",
+            }
+        )
+        fmt2 = env2["rebilling.cdr.format"].create(
+            {"name": "Other CSV", "column_count": 6, "has_header": True}
+        )
+        text = "\n".join(
+            [HEADER, csv_line("2026-10-05 10:00:00", 60, "+61299990009", "0412 000 123", "O1")]
+        )
+        env2["rebilling.cdr.import"]._import_file(fmt2, (text + "\n").encode(), "other.csv")
+        self.Cdr._rate(other)
+        cdr_other = self.cdr("O1")
+        self.assertEqual(cdr_other.rate_id.plan_id, dear)
+        self.assert_price(cdr_other, 0.50, 60)
+        cdr_main = self.rate_one("0412 000 123", 60)
+        self.assertEqual(cdr_main.rate_id.plan_id, gold)
+        self.assert_price(cdr_main, 0.20, 60)
