@@ -460,15 +460,18 @@ class AccountMove(models.Model):
             lambda line: line.rebilling_line_kind in GENERATED_LINE_KINDS
         )
 
-    def _rebilling_review_reissue(self, raise_errors=True):
+    def _rebilling_review_reissue(self, raise_errors=True, attach=True):
         """Recalculate the rejected invoices from their source data as it is now.
 
         Set-based per billing run: the new calls are rated and the invoice values
-        prepared once for all the invoices of the run; then each invoice is
-        replaced in its own savepoint, so it is reissued whole or not at all.
+        prepared once for all the invoices of the run; then their lines are
+        replaced and they are posted again, all at once in a savepoint or, should
+        that fail, invoice by invoice: an invoice is reissued whole or not at all.
         ``raise_errors``: the first failure raises (Reissue > Now); otherwise a
         failing invoice stays rejected with the reason and the others go on
         (transient database errors are raised, for the job to be retried).
+        ``attach``: the regenerated invoice document goes with the chatter note;
+        else (off-peak, many invoices) it is generated when downloaded or sent.
         Returns the invoices reissued.
         """
         bodies, failed = {}, {}
@@ -489,33 +492,30 @@ class AccountMove(models.Model):
                 failed,
                 raise_errors,
             )
-            done = self.browse()
-            for move in moves - self.browse([m.id for m in failed]):
-                try:
-                    with self.env.cr.savepoint():
-                        bodies[move.id] = move._rebilling_review_reissue_one(
-                            prepared.get(move.partner_id.id, {})
-                        )
-                    done |= move
-                except Exception as exc:
-                    if raise_errors:
-                        raise
-                    raise_if_transient(exc)
-                    failed[move] = exc
-            done._rebilling_reissue_done(run)
+            todo = moves - self.browse([m.id for m in failed])
+            written = todo._rebilling_review_reissue_isolated(
+                lambda records, p=prepared: records._rebilling_review_reissue_write(p, attach),
+                failed,
+                raise_errors,
+            )
+            bodies.update(written)
+            self.browse(list(written)).with_company(company)._rebilling_reissue_done(run)
         if failed and raise_errors:
             raise next(iter(failed.values()))
         for move, exc in failed.items():
             move._rebilling_review_reissue_failed(exc)
         reissued = self.browse(list(bodies))
-        reissued._rebilling_review_changed(bodies)
+        reissued._rebilling_review_changed(bodies, attach=attach)
         return reissued
 
-    def _rebilling_review_reissue_isolated(self, prepare, failed, raise_errors):
-        """``prepare(self)`` at once; when it fails, invoice by invoice (failures in ``failed``)."""
+    def _rebilling_review_reissue_isolated(self, func, failed, raise_errors):
+        """``func(self)`` (a dict) at once; when it fails, invoice by invoice, the
+        failures in ``failed``. Returns the union of the dicts."""
+        if not self:
+            return {}
         try:
             with self.env.cr.savepoint():
-                return prepare(self)
+                return func(self)
         except Exception as exc:
             if raise_errors:
                 raise
@@ -527,7 +527,7 @@ class AccountMove(models.Model):
         for move in self:
             try:
                 with self.env.cr.savepoint():
-                    prepared.update(prepare(move))
+                    prepared.update(func(move))
             except Exception as exc:
                 raise_if_transient(exc)
                 failed[move] = exc
@@ -560,47 +560,77 @@ class AccountMove(models.Model):
                 prepared[partner.id] = run._rebilling_prepare_invoice_vals(partner, line_vals)
         return prepared
 
-    def _rebilling_review_reissue_one(self, vals):
-        """Replace the generated lines by those of ``vals``; the number and dates are kept."""
-        self.ensure_one()
-        old_total = self.amount_total
-        replaced = self._rebilling_review_reissue_lines()
-        new_lines = vals.get("invoice_line_ids", [])
-        if not new_lines and not self.invoice_line_ids - replaced:
-            raise UserError(
-                self.env._(
-                    "%(name)s: %(partner)s has nothing to bill for this period any more. "
-                    "Cancel the invoice instead.",
-                    name=self.name,
-                    partner=self.partner_id.display_name,
+    def _rebilling_review_reissue_write(self, prepared, attach=True):
+        """Replace the generated lines by those of ``prepared`` (``{pid: vals}``) and post.
+
+        All the invoices at once (Odoo's tracking off: each gets one chatter note);
+        the numbers, invoice dates and due dates are kept. Returns ``{move id: note}``.
+        """
+        replaced = {move.id: move._rebilling_review_reissue_lines() for move in self}
+        old_totals = {move.id: move.amount_total for move in self}
+        for move in self:
+            new_lines = prepared.get(move.partner_id.id, {}).get("invoice_line_ids")
+            if not new_lines and not move.invoice_line_ids - replaced[move.id]:
+                raise UserError(
+                    self.env._(
+                        "%(name)s: %(partner)s has nothing to bill for this period any more. "
+                        "Cancel the invoice instead.",
+                        name=move.name,
+                        partner=move.partner_id.display_name,
+                    )
                 )
-            )
-        self.button_draft()
-        self.write(
-            {
+        moves = self.with_context(tracking_disable=True)
+        moves.button_draft()
+        # The lines of all the invoices in two batches: Odoo balances each invoice once.
+        Line = self.env["account.move.line"].with_context(tracking_disable=True)
+        Line.union(*replaced.values()).unlink()
+        Line.create(
+            [
+                dict(command[2], move_id=move.id)
+                for move in moves
+                for command in prepared.get(move.partner_id.id, {}).get("invoice_line_ids", [])
+            ]
+        )
+        # Other values of the run (usage period, review state), alike for most invoices.
+        by_values = defaultdict(list)
+        for move in moves:
+            vals = prepared.get(move.partner_id.id, {})
+            values = {
                 **{key: value for key, value in vals.items() if key not in REISSUE_KEPT_FIELDS},
-                "invoice_line_ids": [Command.unlink(line.id) for line in replaced] + new_lines,
                 "rebilling_review_state": "under_review",
                 "rebilling_reissue_at": False,
                 "rebilling_reissue_error": False,
             }
-        )
-        self.action_post()
+            by_values[repr(sorted(values.items()))].append((move.id, values))
+        for group in by_values.values():
+            moves.browse([move_id for move_id, _values in group]).with_context(
+                **NO_LINE_SYNC
+            ).write(group[0][1])
+        moves.action_post()
         self._rebilling_review_restart_hold()
         for line in self.invoice_line_ids.filtered("rebilling_charge_id"):
             if line.rebilling_charge_id.charge_type == "once":
                 line.rebilling_charge_id.invoice_line_id = line
-        return Markup("<p>%s</p><p>%s</p>") % (
-            self.env._(
-                "Reissued from the current services, charges and usage: "
-                "%(lines)s line(s), total %(old)s → %(new)s. "
-                "The invoice is under review again.",
-                lines=len(self.invoice_line_ids),
-                old=formatLang(self.env, old_total, currency_obj=self.currency_id),
-                new=formatLang(self.env, self.amount_total, currency_obj=self.currency_id),
-            ),
-            self.env._("The regenerated invoice is attached."),
+        document = (
+            self.env._("The regenerated invoice is attached.")
+            if attach
+            else self.env._("Download it to see the regenerated invoice.")
         )
+        return {
+            move.id: Markup("<p>%s</p><p>%s</p>")
+            % (
+                self.env._(
+                    "Reissued from the current services, charges and usage: "
+                    "%(lines)s line(s), total %(old)s → %(new)s. "
+                    "The invoice is under review again.",
+                    lines=len(move.invoice_line_ids),
+                    old=formatLang(self.env, old_totals[move.id], currency_obj=move.currency_id),
+                    new=formatLang(self.env, move.amount_total, currency_obj=move.currency_id),
+                ),
+                document,
+            )
+            for move in self
+        }
 
     def _rebilling_review_restart_hold(self):
         """The hold for review starts again (after an adjust or a reissue).
@@ -618,15 +648,18 @@ class AccountMove(models.Model):
             )
 
     # ------------------------------------------------------------ after a change
-    def _rebilling_review_changed(self, bodies):
-        """After adjust or reissue: flags, the run's log, and a chatter note with the new PDF."""
+    def _rebilling_review_changed(self, bodies, attach=True):
+        """After adjust or reissue: flags, the run's log, and a chatter note with the new PDF.
+
+        ``attach=False``: the note without the document (see ``_rebilling_review_reissue``).
+        """
         self._rebilling_review_update_flags()
         self._rebilling_review_sync_run_lines()
-        documents = self._rebilling_review_render()
+        documents = self._rebilling_review_render() if attach else {}
         for move in self:
             move.message_post(
                 body=bodies[move.id],
-                attachments=[documents[move]],
+                attachments=[documents[move]] if move in documents else [],
                 message_type="comment",
                 subtype_xmlid="mail.mt_note",
             )
@@ -751,10 +784,16 @@ class AccountMove(models.Model):
         Report = self.env["ir.actions.report"]
         groups = todo.grouped(lambda m: (m.company_id, Sender._get_default_pdf_report_id(m)))
         for (company, report), moves in groups.items():
-            content, report_type = Report.with_company(company)._pre_render_qweb_pdf(
-                report.report_name, res_ids=moves.ids
-            )
-            by_id = Report._get_splitted_report(report.report_name, content, report_type)
+            try:
+                content, report_type = Report.with_company(company)._pre_render_qweb_pdf(
+                    report.report_name, res_ids=moves.ids
+                )
+                by_id = Report._get_splitted_report(report.report_name, content, report_type)
+            except UserError:
+                # wkhtmltopdf without its patched Qt converts one document at a time.
+                if len(moves) == 1:
+                    raise
+                report_type, by_id = "pdf", {}
             extension = "pdf" if report_type == "pdf" else report_type
             for move in moves:
                 raw = by_id.get(move.id)
@@ -764,6 +803,7 @@ class AccountMove(models.Model):
                     )
                     raw = Report._get_splitted_report(report.report_name, content, report_type)
                     raw = next(iter(raw.values()))
+                    extension = "pdf" if report_type == "pdf" else report_type
                 filename = move._get_invoice_report_filename(extension=extension, report=report)
                 documents[move] = (filename, raw)
         return documents
@@ -836,7 +876,7 @@ class AccountMove(models.Model):
         error retries the whole job (nothing of it is kept).
         """
         due = self.filtered_domain(self._rebilling_review_reissue_due_domain())
-        reissued = due._rebilling_review_reissue(raise_errors=False)
+        reissued = due._rebilling_review_reissue(raise_errors=False, attach=False)
         return self.env._(
             "%(done)s invoice(s) reissued, %(failed)s failed",
             done=len(reissued),
