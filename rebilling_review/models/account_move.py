@@ -602,8 +602,10 @@ class AccountMove(models.Model):
                 "rebilling_reissue_error": False,
             }
             by_values[repr(sorted(values.items()))].append((move.id, values))
+        # Review fields: written as the crons and approver actions do (sudo), the
+        # callers checked the approver.
         for group in by_values.values():
-            moves.browse([move_id for move_id, _values in group]).with_context(
+            moves.browse([move_id for move_id, _values in group]).sudo().with_context(
                 **NO_LINE_SYNC
             ).write(group[0][1])
         moves.action_post()
@@ -643,7 +645,7 @@ class AccountMove(models.Model):
         for days, moves in self.grouped(
             lambda m: m.partner_id.rebilling_class_id._rebilling_review_hold_days() or 1
         ).items():
-            moves.with_context(**NO_LINE_SYNC).write(
+            moves.sudo().with_context(**NO_LINE_SYNC).write(
                 {"rebilling_review_deadline": now + timedelta(days=days)}
             )
 
@@ -888,7 +890,7 @@ class AccountMove(models.Model):
         self.ensure_one()
         at = self.company_id._rebilling_next_off_peak()
         reason = exc.args[0] if getattr(exc, "args", None) else repr(exc)
-        self.with_context(**NO_LINE_SYNC).write(
+        self.sudo().with_context(**NO_LINE_SYNC).write(
             {"rebilling_reissue_at": at, "rebilling_reissue_error": str(reason)}
         )
         self._message_log(
