@@ -180,24 +180,15 @@ def create_voice(env, company, partners, gst):
             "taxes_id": gst.ids,
         }
     )
+    from odoo import Command
+
+    rate = {"rate_per_minute": 0.12, "first_block": 30, "next_block": 1}
     groups = env["rebilling.destination.group"].search([])
     plan = env["rebilling.rate.plan"].create(
         {
-            "name": "Bench plan",
+            "name": "Bench review plan",
             "company_id": company.id,
-            "rate_ids": [
-                (
-                    0,
-                    0,
-                    {
-                        "destination_group_id": group.id,
-                        "rate_per_minute": 0.12,
-                        "first_block": 30,
-                        "next_block": 1,
-                    },
-                )
-                for group in groups
-            ],
+            "rate_ids": [Command.create(dict(rate, destination_group_id=g.id)) for g in groups],
         }
     )
     company.write({"rebilling_rate_plan_id": plan.id, "rebilling_voice_product_id": voice.id})
