@@ -186,3 +186,17 @@ class TestUsageInvoice(VoipCase):
         self.assertEqual(run.unmatched_call_count, 2)
         action = run.action_view_unmatched_calls()
         self.assertEqual(self.Cdr.search(action["domain"]), self.cdr("X1") | self.cdr("X2"))
+
+    def test_usage_month_in_company_time(self):
+        self.company.rebilling_tz = "Australia/Sydney"  # UTC+11 on 1 November 2026
+        self.import_csv(
+            [
+                csv_line("2026-10-31 12:59:59", 60, A, "0412 555 400", "TZ0"),  # 31 Oct 23:59:59
+                csv_line("2026-10-31 13:30:00", 60, A, "0412 555 401", "TZ1"),  # 1 Nov 00:30
+            ]
+        )
+        self.run_billing(NOV)
+        self.assertEqual(self.cdr("TZ0").invoice_id, self.invoices_of(self.customer_a, NOV))
+        self.assertFalse(self.cdr("TZ1").invoice_id, "00:30 on 1 November in Sydney: November's")
+        self.run_billing(DEC)
+        self.assertEqual(self.cdr("TZ1").invoice_id, self.invoices_of(self.customer_a, DEC))
