@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
-"""Benchmark of rebilling_review: approving invoices under review vs posting drafts.
+"""Benchmark of rebilling_review: approval and off-peak reissue of invoices under review.
 
-    python3 bench/review.py [--count 1000] [--db rebilling_review_bench] [--rebuild] [--no-update]
+    python3 bench/review.py [--count 1000] [--calls 20] [--late 5] [--db rebilling_review_bench]
+                            [--rebuild] [--no-update]
 
 Builds the database on first use with Odoo's server script
-(``-i rebilling_review,l10n_au``, Australian chart on the main company); a
-database that exists is updated (``-u rebilling_base``) unless ``--no-update``.
-Then, in one transaction that is rolled back at the end (the database can be
-reused):
+(``-i rebilling_review,rebilling_voip,l10n_au``, Australian chart on the main
+company); a database that exists is updated (``-u rebilling_base``, and
+``rebilling_voip`` installed) unless ``--no-update``. Then, in one transaction
+that is rolled back at the end (the database can be reused):
 
-1. bills ``--count`` customers of a class that reviews its invoices (setup,
-   timed for information): ``--count`` invoices under review;
-2. approves all of them in one action, as an approver (timed);
-3. creates ``--count`` plain draft customer invoices with the same lines and
+1. imports ``--calls`` October calls per customer (setup, not timed) and bills
+   ``--count`` customers of a class that reviews its invoices, with voice
+   usage (timed): ``--count`` invoices under review;
+2. imports ``--late`` more October calls per customer (late CDRs), marks every
+   invoice for reissue at the off-peak hour and runs the off-peak reissue
+   (its jobs performed inline; timed): every invoice recomputed, its calls
+   rated and linked, call list and invoice document regenerated;
+3. approves all of them in one action, as an approver (timed);
+4. creates ``--count`` plain draft customer invoices with the same lines and
    posts them with ``action_post`` (timed).
 
 Each timing includes the flush and the tracking written at commit time.
@@ -22,7 +28,7 @@ import argparse
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,10 +69,10 @@ def build_database(db, rebuild, update):
             print(f"reusing database {db}", flush=True)
             return
         print(f"updating database {db} (rebilling_base and its dependents)...", flush=True)
-        modules = ["-u", "rebilling_base"]
+        modules = ["-u", "rebilling_base", "-i", "rebilling_voip"]
     else:
-        print(f"building database {db} (rebilling_review, l10n_au)...", flush=True)
-        modules = ["-i", "rebilling_review,l10n_au"]
+        print(f"building database {db} (rebilling_review, rebilling_voip, l10n_au)...", flush=True)
+        modules = ["-i", "rebilling_review,rebilling_voip,l10n_au"]
     started = time.monotonic()
     subprocess.run(
         [
@@ -164,6 +170,67 @@ def create_customers(env, company, count):
     return partners, products, gst
 
 
+def create_voice(env, company, partners, gst):
+    """A usage-only voice service per customer (number +61 2 8xxx xxxx), a plan, a format."""
+    voice = env["product.product"].create(
+        {
+            "name": "Voice usage",
+            "type": "service",
+            "rebilling_service_type": "voice",
+            "taxes_id": gst.ids,
+        }
+    )
+    from odoo import Command
+
+    rate = {"rate_per_minute": 0.12, "first_block": 30, "next_block": 1}
+    groups = env["rebilling.destination.group"].search([])
+    plan = env["rebilling.rate.plan"].create(
+        {
+            "name": "Bench review plan",
+            "company_id": company.id,
+            "rate_ids": [Command.create(dict(rate, destination_group_id=g.id)) for g in groups],
+        }
+    )
+    company.write({"rebilling_rate_plan_id": plan.id, "rebilling_voice_product_id": voice.id})
+    env["rebilling.service"].create(
+        [
+            {
+                "partner_id": partner.id,
+                "product_id": voice.id,
+                "price_unit": 0.0,
+                "date_start": date(2026, 1, 1),
+                "identifiers": caller(i),
+            }
+            for i, partner in enumerate(partners)
+        ]
+    )
+    return env["rebilling.cdr.format"].create(
+        {"name": "Bench review CSV", "company_id": company.id, "column_count": 6}
+    )
+
+
+def caller(i):
+    return f"+6128{i:07d}"
+
+
+def import_calls(env, fmt, count, per_customer, first_day, tag):
+    """``per_customer`` October calls of each customer to mobiles, from ``first_day``."""
+    lines = ["start_time,duration,caller,called,call_id,cost"]
+    for i in range(count):
+        for j in range(per_customer):
+            day = first_day + j % (31 - first_day + 1)
+            lines.append(
+                f"2026-10-{day:02d} {8 + j % 10:02d}:{i % 60:02d}:{j % 60:02d},"
+                f"{30 + (i + j) % 300},{caller(i)},04{(i * 97 + j) % 100000000:08d},"
+                f"{tag}{i}-{j},0.01"
+            )
+    content = ("\n".join(lines) + "\n").encode()
+    imp = env["rebilling.cdr.import"]._import_file(fmt, content, f"{tag}.csv")
+    if imp.imported_count != count * per_customer:
+        sys.exit(f"expected {count * per_customer} calls imported, got {imp.imported_count}")
+    return imp
+
+
 def draft_invoices(env, company, partners, products, gst):
     from odoo import Command
 
@@ -194,9 +261,9 @@ def draft_invoices(env, company, partners, products, gst):
     )
 
 
-def bench(db, count):
+def bench(db, count, calls, late):
     import odoo
-    from odoo import api
+    from odoo import api, fields
     from odoo.modules.registry import Registry
     from odoo.tools import config
 
@@ -210,6 +277,8 @@ def bench(db, count):
             sys.exit("base.user_admin is expected in the Rebilling approver group")
         env = env(user=admin, context={"allowed_company_ids": [company.id]})
         partners, products, gst = create_customers(env, company, count)
+        fmt = create_voice(env, company, partners, gst)
+        import_calls(env, fmt, count, calls, 1, "OCT")
         env.flush_all()
 
         run = env["rebilling.billing.run"]._get_or_create(company, PERIOD)
@@ -221,6 +290,23 @@ def bench(db, count):
         )
         if len(moves) != count:
             sys.exit(f"expected {count} invoices under review, found {len(moves)}")
+        Cdr = env["rebilling.cdr"]
+        before = Cdr.search_count([("invoice_id", "in", moves.ids)])
+        if before != count * calls:
+            sys.exit(f"expected {count * calls} calls billed by the run, found {before}")
+
+        import_calls(env, fmt, count, late, 25, "LATE")
+        moves._rebilling_review_reject("off_peak")
+        moves.write({"rebilling_reissue_at": fields.Datetime.now() - timedelta(minutes=1)})
+        env.flush_all()
+        Move = env["account.move"].with_context(queue_job__no_delay=True)
+        reissue_time, _res = timed(env, Move._cron_rebilling_review_reissue)
+        states = set(moves.mapped("rebilling_review_state"))
+        if states != {"under_review"}:
+            sys.exit(f"expected every invoice reissued, found review states {states}")
+        after = Cdr.search_count([("invoice_id", "in", moves.ids)])
+        if after != count * (calls + late):
+            sys.exit(f"expected {count * (calls + late)} calls on the invoices, found {after}")
 
         approve_time, _res = timed(env, moves.action_rebilling_review_approve)
         queued = moves.filtered(lambda m: m.rebilling_send_state == "queued")
@@ -235,20 +321,27 @@ def bench(db, count):
         cr.rollback()
 
     version = odoo.release.version
-    print(f"\nrebilling_review bench: {count} invoices of {len(products)} lines, Odoo {version}")
+    print(
+        f"\nrebilling_review bench: {count} invoices of {len(products)} service lines and "
+        f"{calls} calls ({calls + late} after the late CDRs), Odoo {version}"
+    )
     rows = [
-        (f"billing run, {count} customers under review (setup)", run_time),
+        (f"billing run, {count} customers under review", run_time),
+        (f"off-peak reissue of the {count} invoices", reissue_time),
         (f"approve {count} invoices under review, one action", approve_time),
         (f"action_post of {count} draft invoices", post_time),
     ]
     for label, seconds in rows:
         print(f"  {label:<52} {seconds:8.2f} s  {seconds * 1000 / count:8.2f} ms/invoice")
     print(f"  approve costs {approve_time / post_time:.1%} of a plain post")
+    print(f"  the off-peak reissue costs {reissue_time / run_time:.1%} of the billing run")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000, help="invoices (default 1000)")
+    parser.add_argument("--calls", type=int, default=20, help="calls per customer (default 20)")
+    parser.add_argument("--late", type=int, default=5, help="late calls per customer (default 5)")
     parser.add_argument("--db", default="rebilling_review_bench", help="database name")
     parser.add_argument("--rebuild", action="store_true", help="drop and build the database")
     parser.add_argument(
@@ -256,7 +349,7 @@ def main():
     )
     args = parser.parse_args()
     build_database(args.db, args.rebuild, not args.no_update)
-    bench(args.db, args.count)
+    bench(args.db, args.count, args.calls, args.late)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
         "security/ir.model.access.csv",
         "data/rebilling_review_flag_data.xml",
         "data/ir_cron.xml",
+        "data/queue_job_data.xml",
         "views/rebilling_customer_class_views.xml",
         "views/rebilling_review_flag_views.xml",
         "views/res_company_views.xml",

@@ -2,7 +2,7 @@
 {
     "name": "Rebilling VoIP",
     "summary": "Voice usage: CDR ingest, destination groups, rating and usage on invoices",
-    "version": "19.0.0.2.0",
+    "version": "19.0.0.3.0",
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "Odoo Rebilling",
@@ -28,6 +28,7 @@
         "views/product_template_views.xml",
         "views/res_company_views.xml",
         "views/account_move_views.xml",
+        "views/rebilling_billing_run_views.xml",
         "wizards/rebilling_cdr_import_wizard_views.xml",
         "wizards/rebilling_cdr_rate_wizard_views.xml",
         "wizards/rebilling_reseller_invoice_wizard_views.xml",

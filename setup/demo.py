@@ -153,7 +153,10 @@ def main():
     config = write_config(
         "local",
         http_port=args.port,
-        queue_job_channels="root:4,root.rebilling:2,root.rebilling.sync:1,root.rebilling.rating:2",
+        queue_job_channels=(
+            "root:4,root.rebilling:2,root.rebilling.sync:1,root.rebilling.rating:2,"
+            "root.rebilling.review:1"
+        ),
     )
     server = odoo_server_script()
     started = time.monotonic()

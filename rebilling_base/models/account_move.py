@@ -18,6 +18,9 @@ SEND_STATES = [
 ]
 SENDER_NOT_VERIFIED = "sender email not verified"
 NO_EMAIL_ADDRESS = "no email address"
+# Context key of a reissue: ids of the invoices computed again, whose own billed
+# items (calls) count as not billed yet (see ``_rebilling_reissue_prepare``).
+REISSUE_CONTEXT = "rebilling_reissue_move_ids"
 
 
 class AccountMove(models.Model):
@@ -191,6 +194,25 @@ class AccountMove(models.Model):
         ``super()``, whatever their load order. The base raises none.
         """
         return {move.id: set() for move in self}
+
+    # ------------------------------------------------------------ reissue
+    def _rebilling_reissue_prepare(self, run):
+        """Hook: before ``run`` computes these invoices again (a reissue in review).
+
+        Extend for usage: ``rebilling_voip`` rates the calls that came in since.
+        The invoice values are then prepared with the context key
+        ``REISSUE_CONTEXT`` (the ids of ``self``): what these invoices billed
+        counts as not billed yet.
+        """
+        return True
+
+    def _rebilling_reissue_done(self, run):
+        """Hook: ``run`` computed these invoices again and they are posted.
+
+        Extend for usage: ``rebilling_voip`` links the billed calls to them and
+        regenerates their call lists.
+        """
+        return True
 
     def _rebilling_released(self):
         """Hook: invoices released after being held (e.g. approved in review).

@@ -17,17 +17,21 @@ Override points:
 - ``_rebilling_review_flags()``: review flag codes per invoice (``rebilling_voip``
   adds the usage-related ones);
 - ``_rebilling_review_reissue_lines()``: the lines a reissue replaces;
+- ``_rebilling_review_reissue_prepare(run)``: the new invoice values of a reissue;
 - ``_rebilling_review_render()``: the documents of the zip download.
 """
 
 from collections import defaultdict
+from datetime import timedelta
 
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
+from odoo.addons.rebilling_base.models.account_move import REISSUE_CONTEXT
 from odoo.addons.rebilling_base.tools import notify
+from odoo.addons.rebilling_base.tools.transient import raise_if_transient
 from odoo.exceptions import AccessError, UserError
-from odoo.fields import Command
+from odoo.fields import Command, Domain
 from odoo.modules import module as odoo_module
 from odoo.tools import SQL, format_datetime, formatLang
 from odoo.tools.mail import generate_tracking_message_id
@@ -50,6 +54,27 @@ REVIEW_FIELDS = frozenset(
         "rebilling_approved_by_id",
         "rebilling_approved_date",
         "rebilling_reissue_at",
+        "rebilling_reissue_error",
+    }
+)
+# Invoices per off-peak reissue job (one rating and one preparation per run each).
+REISSUE_JOB_SIZE = 500
+# Invoice values a reissue keeps: the number, dates, due date, customer and origin.
+REISSUE_KEPT_FIELDS = frozenset(
+    {
+        "name",
+        "move_type",
+        "company_id",
+        "journal_id",
+        "partner_id",
+        "invoice_date",
+        "date",
+        "invoice_date_due",
+        "invoice_payment_term_id",
+        "invoice_origin",
+        "rebilling_period",
+        "rebilling_run_id",
+        "invoice_line_ids",
     }
 )
 # Writes that change no invoice line: skip Odoo's line synchronisation and balance check.
@@ -99,6 +124,13 @@ class AccountMove(models.Model):
         readonly=True,
         help="When the rejected invoice is recalculated from its source data.",
     )
+    rebilling_reissue_error = fields.Char(
+        "Reissue error",
+        copy=False,
+        readonly=True,
+        help="Why the last reissue failed; the invoice stays rejected and is retried at the "
+        "next off-peak hour.",
+    )
 
     # ------------------------------------------------------------ guards
     def write(self, vals):
@@ -140,10 +172,18 @@ class AccountMove(models.Model):
 
     @api.model
     def _rebilling_review_domain(self):
+        """Invoices under review of the companies the approver works in.
+
+        The companies selected in the web client (``allowed_company_ids``), else
+        the current company: never every company of the user by default.
+        """
+        companies = (
+            self.env.companies if self.env.context.get("allowed_company_ids") else self.env.company
+        )
         return [
             ("rebilling_review_state", "=", "under_review"),
             ("state", "=", "posted"),
-            ("company_id", "in", self.env.companies.ids),
+            ("company_id", "in", companies.ids),
         ]
 
     # ------------------------------------------------------------ rebilling_base hooks
@@ -207,11 +247,18 @@ class AccountMove(models.Model):
         return self._rebilling_review_approved_notification(self)
 
     def action_rebilling_review_approve_unflagged(self):
-        """Approve every invoice under review that has no review flag."""
+        """Approve the invoices under review without review flag that the approver sees.
+
+        Those of the current companies and, from the list, of its filter (the
+        ``active_domain`` the list's header button passes).
+        """
         self._rebilling_review_check_approver()
-        moves = self.search(
-            self._rebilling_review_domain() + [("rebilling_review_flag_ids", "=", False)]
+        domain = Domain(self._rebilling_review_domain()) & Domain(
+            "rebilling_review_flag_ids", "=", False
         )
+        if self.env.context.get("active_domain"):
+            domain &= Domain(self.env.context["active_domain"])
+        moves = self.search(domain)
         if not moves:
             return self._rebilling_review_notification(
                 self.env._("No invoice without flags is under review."), "info"
@@ -372,6 +419,7 @@ class AccountMove(models.Model):
             }
         )
         self.action_post()
+        self._rebilling_review_restart_hold()
         label = self.env._("Manual credit") if kind == "credit" else self.env._("Manual charge")
         body = Markup("<p>%s</p><ul><li>%s</li><li>%s</li><li>%s</li></ul><p>%s</p>") % (
             self.env._("%s added; the invoice is under review again.", label),
@@ -435,70 +483,208 @@ class AccountMove(models.Model):
             lambda line: line.rebilling_line_kind in GENERATED_LINE_KINDS
         )
 
-    def _rebilling_review_reissue(self):
-        """Recalculate the rejected invoices from their source data as it is now."""
-        bodies = {}
-        for move in self:
-            bodies[move.id] = move._rebilling_review_reissue_one()
-        self._rebilling_review_changed(bodies)
+    def _rebilling_review_reissue(self, raise_errors=True, attach=True):
+        """Recalculate the rejected invoices from their source data as it is now.
 
-    def _rebilling_review_reissue_one(self):
-        self.ensure_one()
-        run = self.rebilling_run_id
-        if not run:
-            raise UserError(
-                self.env._("%s was not created by a billing run: it cannot be reissued.", self.name)
+        Set-based per billing run: the new calls are rated and the invoice values
+        prepared once for all the invoices of the run; then their lines are
+        replaced and they are posted again, all at once in a savepoint or, should
+        that fail, invoice by invoice: an invoice is reissued whole or not at all.
+        ``raise_errors``: the first failure raises (Reissue > Now); otherwise a
+        failing invoice stays rejected with the reason and the others go on
+        (transient database errors are raised, for the job to be retried).
+        ``attach``: the regenerated invoice document goes with the chatter note;
+        else (off-peak, many invoices) it is generated when downloaded or sent.
+        Returns the invoices reissued.
+        """
+        bodies, failed = {}, {}
+        groups = self.grouped(lambda m: (m.company_id, m.rebilling_run_id))
+        for (company, run), moves in groups.items():
+            moves = moves.with_company(company)
+            if not run:
+                for move in moves:
+                    failed[move] = UserError(
+                        self.env._(
+                            "%s was not created by a billing run: it cannot be reissued.",
+                            move.name,
+                        )
+                    )
+                continue
+            prepared = moves._rebilling_review_reissue_isolated(
+                lambda records, run=run: records._rebilling_review_reissue_prepare(run),
+                failed,
+                raise_errors,
             )
-        old_total = self.amount_total
-        self.button_draft()
-        self.write(
-            {
-                "invoice_line_ids": [
-                    Command.unlink(line.id) for line in self._rebilling_review_reissue_lines()
-                ]
-            }
+            todo = moves - self.browse([m.id for m in failed])
+            written = todo._rebilling_review_reissue_isolated(
+                lambda records, p=prepared: records._rebilling_review_reissue_write(p, attach),
+                failed,
+                raise_errors,
+            )
+            bodies.update(written)
+            self.browse(list(written)).with_company(company)._rebilling_reissue_done(run)
+        if failed and raise_errors:
+            raise next(iter(failed.values()))
+        for move, exc in failed.items():
+            move._rebilling_review_reissue_failed(exc)
+        reissued = self.browse(list(bodies))
+        reissued._rebilling_review_changed(bodies, attach=attach)
+        return reissued
+
+    def _rebilling_review_reissue_isolated(self, func, failed, raise_errors):
+        """``func(self)`` (a dict) at once; when it fails, invoice by invoice, the
+        failures in ``failed``. Returns the union of the dicts."""
+        if not self:
+            return {}
+        try:
+            with self.env.cr.savepoint():
+                return func(self)
+        except Exception as exc:
+            if raise_errors:
+                raise
+            raise_if_transient(exc)
+            if len(self) == 1:
+                failed[self] = exc
+                return {}
+        prepared = {}
+        for move in self:
+            try:
+                with self.env.cr.savepoint():
+                    prepared.update(func(move))
+            except Exception as exc:
+                raise_if_transient(exc)
+                failed[move] = exc
+        return prepared
+
+    def _rebilling_review_reissue_prepare(self, run):
+        """Extend for other sources: the new invoice values of these invoices, ``{pid: vals}``.
+
+        What they billed counts as not billed yet: their calls (``REISSUE_CONTEXT``)
+        and their once-off charges. The new calls are rated first (one rating for all).
+        """
+        self._rebilling_reissue_prepare(run)
+        prepared = run.with_context(**{REISSUE_CONTEXT: self.ids})._prepare_invoices(
+            self.partner_id
         )
-        self.env.flush_all()
-        prepared = run.with_company(self.company_id)._prepare_invoices(self.partner_id)
-        vals = prepared.get(self.partner_id.id, {})
-        new_lines = vals.get("invoice_line_ids", [])
-        if not new_lines and not self.invoice_line_ids:
-            raise UserError(
-                self.env._(
-                    "%(name)s: %(partner)s has nothing to bill for this period any more. "
-                    "Cancel the invoice instead.",
-                    name=self.name,
-                    partner=self.partner_id.display_name,
+        once = self.env["rebilling.charge"].search(
+            [
+                ("charge_type", "=", "once"),
+                ("invoice_line_id.move_id", "in", self.ids),
+                ("date_start", "<=", run.period_end),
+            ]
+        )
+        for partner, charges in once.grouped("partner_id").items():
+            line_vals = [run._charge_line(charge) for charge in charges]
+            if partner.id in prepared:
+                prepared[partner.id]["invoice_line_ids"] += [
+                    Command.create(vals) for vals in line_vals
+                ]
+            else:
+                prepared[partner.id] = run._rebilling_prepare_invoice_vals(partner, line_vals)
+        return prepared
+
+    def _rebilling_review_reissue_write(self, prepared, attach=True):
+        """Replace the generated lines by those of ``prepared`` (``{pid: vals}``) and post.
+
+        All the invoices at once (Odoo's tracking off: each gets one chatter note);
+        the numbers, invoice dates and due dates are kept. Returns ``{move id: note}``.
+        """
+        replaced = {move.id: move._rebilling_review_reissue_lines() for move in self}
+        old_totals = {move.id: move.amount_total for move in self}
+        for move in self:
+            new_lines = prepared.get(move.partner_id.id, {}).get("invoice_line_ids")
+            if not new_lines and not move.invoice_line_ids - replaced[move.id]:
+                raise UserError(
+                    self.env._(
+                        "%(name)s: %(partner)s has nothing to bill for this period any more. "
+                        "Cancel the invoice instead.",
+                        name=move.name,
+                        partner=move.partner_id.display_name,
+                    )
                 )
-            )
-        self.write({"invoice_line_ids": new_lines})
-        self.sudo().write({"rebilling_review_state": "under_review", "rebilling_reissue_at": False})
-        self.action_post()
+        moves = self.with_context(tracking_disable=True)
+        moves.button_draft()
+        # The lines of all the invoices in two batches: Odoo balances each invoice once.
+        Line = self.env["account.move.line"].with_context(tracking_disable=True)
+        Line.union(*replaced.values()).unlink()
+        Line.create(
+            [
+                dict(command[2], move_id=move.id)
+                for move in moves
+                for command in prepared.get(move.partner_id.id, {}).get("invoice_line_ids", [])
+            ]
+        )
+        # Other values of the run (usage period, review state), alike for most invoices.
+        by_values = defaultdict(list)
+        for move in moves:
+            vals = prepared.get(move.partner_id.id, {})
+            values = {
+                **{key: value for key, value in vals.items() if key not in REISSUE_KEPT_FIELDS},
+                "rebilling_review_state": "under_review",
+                "rebilling_reissue_at": False,
+                "rebilling_reissue_error": False,
+            }
+            by_values[repr(sorted(values.items()))].append((move.id, values))
+        # Review fields: written as the crons and approver actions do (sudo), the
+        # callers checked the approver.
+        for group in by_values.values():
+            moves.browse([move_id for move_id, _values in group]).sudo().with_context(
+                **NO_LINE_SYNC
+            ).write(group[0][1])
+        moves.action_post()
+        self._rebilling_review_restart_hold()
         for line in self.invoice_line_ids.filtered("rebilling_charge_id"):
             if line.rebilling_charge_id.charge_type == "once":
                 line.rebilling_charge_id.invoice_line_id = line
-        return Markup("<p>%s</p><p>%s</p>") % (
-            self.env._(
-                "Reissued from the current services, charges and usage: "
-                "%(lines)s line(s), total %(old)s → %(new)s. "
-                "The invoice is under review again.",
-                lines=len(self.invoice_line_ids),
-                old=formatLang(self.env, old_total, currency_obj=self.currency_id),
-                new=formatLang(self.env, self.amount_total, currency_obj=self.currency_id),
-            ),
-            self.env._("The regenerated invoice is attached."),
+        document = (
+            self.env._("The regenerated invoice is attached.")
+            if attach
+            else self.env._("Download it to see the regenerated invoice.")
         )
+        return {
+            move.id: Markup("<p>%s</p><p>%s</p>")
+            % (
+                self.env._(
+                    "Reissued from the current services, charges and usage: "
+                    "%(lines)s line(s), total %(old)s → %(new)s. "
+                    "The invoice is under review again.",
+                    lines=len(move.invoice_line_ids),
+                    old=formatLang(self.env, old_totals[move.id], currency_obj=move.currency_id),
+                    new=formatLang(self.env, move.amount_total, currency_obj=move.currency_id),
+                ),
+                document,
+            )
+            for move in self
+        }
+
+    def _rebilling_review_restart_hold(self):
+        """The hold for review starts again (after an adjust or a reissue).
+
+        A corrected invoice is not approved automatically before an approver had
+        the customer class's hold to look at it (one day when the class no longer
+        reviews).
+        """
+        now = fields.Datetime.now()
+        for days, moves in self.grouped(
+            lambda m: m.partner_id.rebilling_class_id._rebilling_review_hold_days() or 1
+        ).items():
+            moves.sudo().with_context(**NO_LINE_SYNC).write(
+                {"rebilling_review_deadline": now + timedelta(days=days)}
+            )
 
     # ------------------------------------------------------------ after a change
-    def _rebilling_review_changed(self, bodies):
-        """After adjust or reissue: flags, the run's log, and a chatter note with the new PDF."""
+    def _rebilling_review_changed(self, bodies, attach=True):
+        """After adjust or reissue: flags, the run's log, and a chatter note with the new PDF.
+
+        ``attach=False``: the note without the document (see ``_rebilling_review_reissue``).
+        """
         self._rebilling_review_update_flags()
         self._rebilling_review_sync_run_lines()
-        documents = self._rebilling_review_render()
+        documents = self._rebilling_review_render() if attach else {}
         for move in self:
             move.message_post(
                 body=bodies[move.id],
-                attachments=[documents[move]],
+                attachments=[documents[move]] if move in documents else [],
                 message_type="comment",
                 subtype_xmlid="mail.mt_note",
             )
@@ -623,10 +809,16 @@ class AccountMove(models.Model):
         Report = self.env["ir.actions.report"]
         groups = todo.grouped(lambda m: (m.company_id, Sender._get_default_pdf_report_id(m)))
         for (company, report), moves in groups.items():
-            content, report_type = Report.with_company(company)._pre_render_qweb_pdf(
-                report.report_name, res_ids=moves.ids
-            )
-            by_id = Report._get_splitted_report(report.report_name, content, report_type)
+            try:
+                content, report_type = Report.with_company(company)._pre_render_qweb_pdf(
+                    report.report_name, res_ids=moves.ids
+                )
+                by_id = Report._get_splitted_report(report.report_name, content, report_type)
+            except UserError:
+                # wkhtmltopdf without its patched Qt converts one document at a time.
+                if len(moves) == 1:
+                    raise
+                report_type, by_id = "pdf", {}
             extension = "pdf" if report_type == "pdf" else report_type
             for move in moves:
                 raw = by_id.get(move.id)
@@ -636,6 +828,7 @@ class AccountMove(models.Model):
                     )
                     raw = Report._get_splitted_report(report.report_name, content, report_type)
                     raw = next(iter(raw.values()))
+                    extension = "pdf" if report_type == "pdf" else report_type
                 filename = move._get_invoice_report_filename(extension=extension, report=report)
                 documents[move] = (filename, raw)
         return documents
@@ -674,30 +867,55 @@ class AccountMove(models.Model):
                     break
 
     @api.model
-    def _cron_rebilling_review_reissue(self):
-        """Reissue the rejected invoices whose off-peak hour has come, one by one."""
-        domain = [
+    def _rebilling_review_reissue_due_domain(self):
+        return [
             ("rebilling_review_state", "=", "rejected"),
             ("state", "=", "posted"),
             ("rebilling_reissue_at", "<=", fields.Datetime.now()),
         ]
-        moves = self.sudo().search(domain, order="rebilling_reissue_at, id")
-        for move in moves:
-            move = move.with_company(move.company_id)
-            try:
-                with self.env.cr.savepoint():
-                    move._rebilling_review_reissue()
-            except Exception as exc:
-                move._rebilling_review_reissue_failed(exc)
-            if not odoo_module.current_test and not self.env["ir.cron"]._commit_progress(1):
-                break
+
+    @api.model
+    def _cron_rebilling_review_reissue(self):
+        """Queue the reissue of the rejected invoices whose off-peak hour has come.
+
+        One job per company and batch of ``REISSUE_JOB_SIZE`` invoices (channel
+        ``root.rebilling.review``): each job reissues its invoices set-based.
+        """
+        moves = self.sudo().search(self._rebilling_review_reissue_due_domain(), order="id")
+        for company, company_moves in moves.grouped("company_id").items():
+            for start in range(0, len(company_moves), REISSUE_JOB_SIZE):
+                batch = company_moves[start : start + REISSUE_JOB_SIZE]
+                batch.with_company(company).with_delay(
+                    description=self.env._(
+                        "Reissue %(count)s invoice(s) of %(company)s",
+                        count=len(batch),
+                        company=company.name,
+                    ),
+                    identity_key=f"rebilling_reissue:{company.id}:{batch[0].id}:{len(batch)}",
+                )._rebilling_review_reissue_job()
+
+    def _rebilling_review_reissue_job(self):
+        """Job: reissue those of these invoices still rejected and due.
+
+        A failing invoice stays rejected with the reason; a transient database
+        error retries the whole job (nothing of it is kept).
+        """
+        due = self.filtered_domain(self._rebilling_review_reissue_due_domain())
+        reissued = due._rebilling_review_reissue(raise_errors=False, attach=False)
+        return self.env._(
+            "%(done)s invoice(s) reissued, %(failed)s failed",
+            done=len(reissued),
+            failed=len(due) - len(reissued),
+        )
 
     def _rebilling_review_reissue_failed(self, exc):
         """Keep the invoice rejected, say why, and try again at the next off-peak hour."""
         self.ensure_one()
         at = self.company_id._rebilling_next_off_peak()
-        self.write({"rebilling_reissue_at": at})
         reason = exc.args[0] if getattr(exc, "args", None) else repr(exc)
+        self.sudo().with_context(**NO_LINE_SYNC).write(
+            {"rebilling_reissue_at": at, "rebilling_reissue_error": str(reason)}
+        )
         self._message_log(
             body=self.env._("The reissue failed, retried at the next off-peak hour: %s", reason)
         )

@@ -122,3 +122,38 @@ class TestReviewFlags(ReviewCase):
         self.assertEqual(inv_c.rebilling_review_state, "under_review", "flagged: needs a look")
         result = self.as_approver(Move).action_rebilling_review_approve_unflagged()
         self.assertEqual(result["params"]["type"], "info")
+
+    # ------------------------------------------------------------ approve unflagged: scope
+    def _two_unflagged(self):
+        self.run_without_review(OCT)
+        self.run_billing(NOV)
+        inv_a = self.invoices_of(self.customer_a, NOV)
+        inv_b = self.invoices_of(self.customer_b, NOV)
+        self.assertFalse((inv_a | inv_b).rebilling_review_flag_ids)
+        return inv_a, inv_b
+
+    def test_approve_unflagged_acts_on_the_list_filter(self):
+        inv_a, inv_b = self._two_unflagged()
+        Move = self.as_approver(self.env["account.move"]).with_context(
+            active_model="account.move",
+            active_domain=[("partner_id", "=", self.customer_a.id)],
+        )
+        result = Move.action_rebilling_review_approve_unflagged()
+        self.assertIn("1 invoice(s) without flags approved", result["params"]["message"])
+        self.assertEqual(inv_a.rebilling_review_state, "approved")
+        self.assertEqual(inv_b.rebilling_review_state, "under_review", "filtered out of the list")
+
+    def test_approve_unflagged_acts_on_the_current_company_only(self):
+        inv_a, inv_b = self._two_unflagged()
+        other = self.env["res.company"].create({"name": "Other Reseller"})
+        self.approver.company_ids |= other
+        # An invoice under review of the approver's other company (moved there as data).
+        self.env.cr.execute(
+            "UPDATE account_move SET company_id = %s WHERE id = %s", [other.id, inv_b.id]
+        )
+        self.env.invalidate_all()
+        Move = self.as_approver(self.env["account.move"])
+        result = Move.action_rebilling_review_approve_unflagged()
+        self.assertIn("1 invoice(s) without flags approved", result["params"]["message"])
+        self.assertEqual(inv_a.rebilling_review_state, "approved")
+        self.assertEqual(inv_b.rebilling_review_state, "under_review", "another company's")

@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 
 from freezegun import freeze_time
 
+from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.addons.rebilling_base.tests.common import run_send_cron
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, tagged
@@ -256,11 +257,20 @@ class TestReviewFlow(ReviewCase):
             self.as_approver(self.inv_b).action_rebilling_review_approve()
         self.assertFalse(self.inv_b._rebilling_sendable())
         Move = self.env["account.move"]
-        with freeze_time("2026-11-02 14:00:00"):
+        with freeze_time("2026-11-02 14:00:00"), trap_jobs() as trap:
             Move._cron_rebilling_review_reissue()
+            trap.assert_jobs_count(0)
         self.assertEqual(self.inv_b.rebilling_review_state, "rejected")
-        with freeze_time("2026-11-02 15:05:00"):
+        with freeze_time("2026-11-02 15:05:00"), trap_jobs() as trap:
             Move._cron_rebilling_review_reissue()
+            trap.assert_enqueued_job(
+                self.inv_b._rebilling_review_reissue_job,
+                properties={
+                    "identity_key": f"rebilling_reissue:{self.company.id}:{self.inv_b.id}:1"
+                },
+            )
+            self.assertEqual(trap.enqueued_jobs[0].channel, "root.rebilling.review")
+            trap.perform_enqueued_jobs()
         self.assertEqual(self.inv_b.rebilling_review_state, "under_review")
         self.assertFalse(self.inv_b.rebilling_reissue_at)
         self.assertAlmostEqual(self.inv_b.amount_untaxed, 125.0)
@@ -271,12 +281,14 @@ class TestReviewFlow(ReviewCase):
         self.service_b.date_end = NOV - timedelta(days=1)  # nothing to bill any more
         with freeze_time("2026-11-02 05:00:00"):
             self.reissue(self.inv_b, "off_peak")
-        with freeze_time("2026-11-03 03:00:00"):
+        with freeze_time("2026-11-03 03:00:00"), trap_jobs() as trap:
             self.env["account.move"]._cron_rebilling_review_reissue()
+            trap.perform_enqueued_jobs()
         self.assertEqual(self.inv_b.rebilling_review_state, "rejected")
         self.assertEqual(self.inv_b.state, "posted", "rolled back to its posted self")
         self.assertEqual(self.inv_b.rebilling_reissue_at, datetime(2026, 11, 4, 2, 0))
         self.assertTrue(self.messages_of(self.inv_b).filtered(lambda m: "reissue failed" in m.body))
+        self.assertIn("nothing to bill", self.inv_b.rebilling_reissue_error)
 
     # ------------------------------------------------------------ auto-approval
     def test_auto_approval_after_the_hold_period(self):

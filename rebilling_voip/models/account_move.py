@@ -108,6 +108,29 @@ class AccountMove(models.Model):
         self.ensure_one()
         return self.get_portal_url(suffix="/calls")
 
+    # ------------------------------------------------------------ reissue
+    def _rebilling_reissue_prepare(self, run):
+        """Rate the calls of the run's usage period that came in since (one rating)."""
+        res = super()._rebilling_reissue_prepare(run)
+        start, end = run._voip_usage_bounds()
+        self.env["rebilling.cdr"]._rate(run.company_id, start=start, end=end)
+        return res
+
+    def _rebilling_reissue_done(self, run):
+        """Link the calls billed now (theirs and the late ones), regenerate the call lists.
+
+        The calls the invoices billed before are freed first, then those their new
+        usage lines sum are linked: the same condition as the lines, in two UPDATEs.
+        """
+        res = super()._rebilling_reissue_done(run)
+        if self:
+            Cdr = self.env["rebilling.cdr"]
+            start, end = run._voip_usage_bounds()
+            Cdr._unlink_invoices(self)
+            Cdr._link_invoices(self, start, end)
+            self._rebilling_attach_call_list()
+        return res
+
     # ------------------------------------------------------------ freeing calls
     def button_cancel(self):
         res = super().button_cancel()

@@ -1,6 +1,7 @@
 from dateutil.relativedelta import relativedelta
 
-from odoo import models
+from odoo import fields, models
+from odoo.addons.rebilling_base.models.account_move import REISSUE_CONTEXT
 
 # Calls of earlier months that arrive late are billed on the next invoice, up to
 # this many months back (it bounds the period scans of the billing queries).
@@ -9,6 +10,43 @@ LATE_CALL_MONTHS = 3
 
 class RebillingBillingRun(models.Model):
     _inherit = "rebilling.billing.run"
+
+    unmatched_call_count = fields.Integer(
+        "Calls without service",
+        compute="_compute_unmatched_call_count",
+        help="Calls of the usage month whose caller or trunk is no service of any customer "
+        "(unprovisioned numbers): billed to nobody until a service has them.",
+    )
+
+    def _unmatched_call_domain(self):
+        """Calls of the run's usage month that matched no service at all."""
+        self.ensure_one()
+        start, end = self.company_id._rebilling_days_utc(self.usage_start, self.usage_end)
+        return [
+            ("company_id", "=", self.company_id.id),
+            ("state", "=", "unmatched"),
+            ("service_id", "=", False),
+            ("start_time", ">=", start),
+            ("start_time", "<", end),
+        ]
+
+    def _compute_unmatched_call_count(self):
+        Cdr = self.env["rebilling.cdr"]
+        for run in self:
+            run.unmatched_call_count = (
+                Cdr.search_count(run._unmatched_call_domain()) if run.usage_start else 0
+            )
+
+    def action_view_unmatched_calls(self):
+        """The calls counted by ``unmatched_call_count``."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "rebilling_voip.action_rebilling_cdr"
+        )
+        action["domain"] = self._unmatched_call_domain()
+        action["context"] = {}
+        action["name"] = self.env._("Calls without service")
+        return action
 
     def _voip_usage_bounds(self):
         """[start, end) in UTC of the calls this run bills: the usage month and late calls."""
@@ -42,7 +80,12 @@ class RebillingBillingRun(models.Model):
         result = dict(super()._rebilling_usage_lines(partners))
         start, end = self._voip_usage_bounds()
         usage = self.env["rebilling.cdr"]._usage_line_vals(
-            self.company_id, partners.ids, start, end, self._voip_usage_label(partners)
+            self.company_id,
+            partners.ids,
+            start,
+            end,
+            self._voip_usage_label(partners),
+            invoice_ids=self.env.context.get(REISSUE_CONTEXT),
         )
         for partner_id, lines in usage.items():
             result[partner_id] = list(result.get(partner_id, [])) + lines

@@ -60,6 +60,7 @@ NO_FOREIGN_KEYS = (
     "destination_group_id",
     "rate_id",
     "invoice_id",
+    "format_id",
 )
 # The lookup tables cover calls from/to these instants (imports accept 1900-2999).
 TIME_MIN = datetime(1900, 1, 1)
@@ -67,6 +68,9 @@ TIME_MAX = datetime(3000, 1, 1)
 # Values of the periods without a rate: (rate_id, cost plus, per minute, flagfall,
 # first block, next block, minimum charge, markup factor)
 NO_RATE = (None, False, 0, 0, 0, 1, 0, 1)
+# Values of the periods of a free destination group without a rate (freecall,
+# emergency): rate 0 (no rate record, stored as none), billed by the second at 0.
+FREE_RATE = (0, False, 0, 0, 0, 1, 0, 1)
 # Billed seconds and price of a CDR ``t`` at rate ``r`` (see rebilling.rate), in
 # integer arithmetic for the blocks (a ceiling division), numeric for the money.
 # The price is written twice (price and margin): kept to a few operations.
@@ -124,16 +128,26 @@ class RebillingCdr(models.Model):
         "account.move", readonly=True, index="btree_not_null", ondelete="set null"
     )
     import_id = Many2oneNoForeignKey("rebilling.cdr.import", readonly=True)
+    format_id = Many2oneNoForeignKey(
+        "rebilling.cdr.format",
+        "Supplier Format",
+        readonly=True,
+        help="The supplier's CDR format the call came in: call ids and duplicates are per "
+        "supplier.",
+    )
     import_line = fields.Integer("File Line", readonly=True)
 
     # Duplicates never land twice (imports skip them); these indexes also serve
-    # the period scans of rating and billing (company, start_time, ...).
+    # the period scans of rating and billing (company, start_time, ...). Both are
+    # per supplier (format): two suppliers may number their calls alike; the trunk
+    # is part of a call (two trunks may call the same number in the same second).
     _dedup_uniq = models.UniqueIndex(
-        "(company_id, start_time, COALESCE(caller_e164, ''), called_e164, duration)",
-        "This call (caller, called number, start and duration) is already recorded.",
+        "(company_id, start_time, COALESCE(caller_e164, ''), called_e164, duration, "
+        "COALESCE(trunk, ''), COALESCE(format_id, 0))",
+        "This call (caller, trunk, called number, start and duration) is already recorded.",
     )
     _call_id_uniq = models.UniqueIndex(
-        "(company_id, supplier_call_id) WHERE supplier_call_id IS NOT NULL",
+        "(company_id, COALESCE(format_id, 0), supplier_call_id) WHERE supplier_call_id IS NOT NULL",
         "A call with this supplier call id is already recorded.",
     )
 
@@ -352,7 +366,6 @@ class RebillingCdr(models.Model):
             return self._rate(company, start, end, rerate) if count else 0, 0
         for slot, (slice_start, slice_end) in enumerate(slices):
             self.with_delay(
-                channel="root.rebilling.rating",
                 description=self.env._(
                     "Rate the calls of %(company)s from %(start)s to %(end)s",
                     company=company.name,
@@ -450,7 +463,7 @@ class RebillingCdr(models.Model):
             ("service_id", SQL("s.service_id")),
             ("partner_id", SQL("s.partner_id")),
             ("destination_group_id", SQL("NULLIF(r.group_id, 0)")),
-            ("rate_id", SQL("r.rate_id")),
+            ("rate_id", SQL("NULLIF(r.rate_id, 0)")),
             ("billed_seconds", BILLED),
             ("price", PRICE),
             ("margin", SQL("%s - COALESCE(t.cost, 0)", PRICE)),
@@ -466,7 +479,7 @@ class RebillingCdr(models.Model):
                 SQL(
                     """CASE WHEN s.service_id IS NULL THEN %(note_service)s
                             WHEN r.group_id = 0 THEN %(note_destination)s
-                            WHEN r.plan_id = 0 THEN %(note_plan)s
+                            WHEN r.plan_id = 0 AND r.rate_id IS NULL THEN %(note_plan)s
                             WHEN r.rate_id IS NULL THEN %(note_rate)s END""",
                     note_service=self.env._("No service has this caller or trunk at the call time"),
                     note_destination=self.env._("No destination group for this number"),
@@ -518,9 +531,11 @@ class RebillingCdr(models.Model):
         started last (overlaps are cut), so a call matches one service at most.
         """
         region = company._rebilling_region()
+        # The customer's plan is per company: read in the rating company.
         services = (
             self.env["rebilling.service"]
             .sudo()
+            .with_company(company)
             .search([("company_id", "=", company.id), ("identifiers", "!=", False)])
         )
         default_plan = company.rebilling_rate_plan_id
@@ -583,7 +598,10 @@ class RebillingCdr(models.Model):
 
     @api.model
     def _build_rate_table(self, company, plans, tables, window=(None, None)):
-        """Lookup ``rates``: per plan and destination group (0: none), the rate at any time."""
+        """Lookup ``rates``: per plan and destination group (0: none), the rate at any time.
+
+        A free group (``free_call``) without a rate of the plan rates at zero.
+        """
         groups = (
             self.env["rebilling.destination.group"]
             .sudo()
@@ -597,6 +615,7 @@ class RebillingCdr(models.Model):
                 order="plan_id, destination_group_id, date_from, id",
             )
         )
+        free = set(groups.filtered("free_call").ids)
         grouped = defaultdict(list)
         for rate in rates:
             grouped[(rate.plan_id.id, rate.destination_group_id.id)].append(rate)
@@ -611,8 +630,9 @@ class RebillingCdr(models.Model):
                         company._rebilling_day_start_utc(following.date_from) if following else None
                     )
                     periods.append([valid_from, valid_to, rate])
+                no_rate = FREE_RATE if group_id in free else NO_RATE
                 for start, end, rate in self._tile(periods, window):
-                    values = self._rate_values(rate) if rate else NO_RATE
+                    values = self._rate_values(rate) if rate else no_rate
                     rows.append((plan_id, group_id, start, end, *values))
         self._create_lookup(
             tables,
@@ -696,14 +716,22 @@ class RebillingCdr(models.Model):
 
     # ------------------------------------------------------------ billing
     @api.model
-    def _usage_where(self, company, partner_ids, start, end):
+    def _usage_where(self, company, partner_ids, start, end, invoice_ids=None):
         """SQL condition on ``c``: the calls a usage invoice bills.
 
         Rated, of a service enabled for invoicing, started before ``end`` and (when
         given) from ``start``, of ``partner_ids`` (all customers when ``None``).
+        ``invoice_ids``: invoices computed again (a reissue); their own calls
+        count as not billed yet.
         """
+        state = SQL("c.state = 'rated'")
+        if invoice_ids:
+            state = SQL(
+                "(c.state = 'rated' OR (c.state = 'invoiced' AND c.invoice_id = ANY(%s)))",
+                list(invoice_ids),
+            )
         where = [
-            SQL("c.company_id = %s AND c.state = 'rated' AND c.start_time < %s", company.id, end),
+            SQL("c.company_id = %s AND %s AND c.start_time < %s", company.id, state, end),
             SQL(
                 "EXISTS (SELECT 1 FROM rebilling_service s "
                 "WHERE s.id = c.service_id AND s.invoice_enabled)"
@@ -716,7 +744,7 @@ class RebillingCdr(models.Model):
         return SQL(" AND ").join(where)
 
     @api.model
-    def _usage_summary(self, company, partner_ids, start, end):
+    def _usage_summary(self, company, partner_ids, start, end, invoice_ids=None):
         """Rated, uninvoiced calls per customer and destination group, summed in SQL.
 
         ``[(partner_id, group_id, calls, seconds, billed seconds, amount, service_id)]``
@@ -737,7 +765,7 @@ class RebillingCdr(models.Model):
                  WHERE %s
                  GROUP BY c.partner_id, c.destination_group_id
                 """,
-                self._usage_where(company, partner_ids, start, end),
+                self._usage_where(company, partner_ids, start, end, invoice_ids),
             )
         )
         return self.env.cr.fetchall()
@@ -755,13 +783,13 @@ class RebillingCdr(models.Model):
         return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
-    def _usage_line_vals(self, company, partner_ids, start, end, label):
+    def _usage_line_vals(self, company, partner_ids, start, end, label, invoice_ids=None):
         """Invoice line values of the usage, per partner id, one line per destination group.
 
         ``label``: the period text, or a function of the partner id giving it (in the
-        customer's language).
+        customer's language). ``invoice_ids``: see ``_usage_where``.
         """
-        rows = self._usage_summary(company, partner_ids, start, end)
+        rows = self._usage_summary(company, partner_ids, start, end, invoice_ids)
         groups = self.env["rebilling.destination.group"].browse({row[1] for row in rows})
         default_product = company._rebilling_voice_product()
         digits = company.currency_id.decimal_places
@@ -834,7 +862,7 @@ class RebillingCdr(models.Model):
         self.flush_model()
         ident = SQL.identifier(column)
         reset = SQL("state = CASE WHEN state = 'invoiced' THEN state ELSE 'new' END")
-        if column == "import_id":
+        if column in ("import_id", "format_id"):
             reset = SQL("state = state")
         self.env.cr.execute(
             SQL(
@@ -846,6 +874,27 @@ class RebillingCdr(models.Model):
             )
         )
         self.invalidate_model()
+        return self.env.cr.rowcount
+
+    @api.model
+    def _repoint(self, column, old_ids, new_id):
+        """What a merge does to a foreign key: the calls of ``old_ids`` now reference ``new_id``."""
+        if not old_ids:
+            return 0
+        if column not in NO_FOREIGN_KEYS or column == "company_id":
+            raise ValueError(column)
+        self.flush_model([column])
+        ident = SQL.identifier(column)
+        self.env.cr.execute(
+            SQL(
+                "UPDATE rebilling_cdr SET %s = %s WHERE %s = ANY(%s)",
+                ident,
+                new_id,
+                ident,
+                list(old_ids),
+            )
+        )
+        self.invalidate_model([column])
         return self.env.cr.rowcount
 
     @api.model

@@ -84,6 +84,10 @@ class RebillingCdrFormat(models.Model):
     )
 
     @api.depends("import_ids")
+    @api.ondelete(at_uninstall=False)
+    def _rebilling_cdr_detach(self):
+        self.env["rebilling.cdr"]._detach("format_id", self.ids)
+
     def _compute_import_count(self):
         groups = dict(
             self.env["rebilling.cdr.import"]._read_group(

@@ -651,11 +651,12 @@ class RebillingCdrImport(models.Model):
                 WHEN called_raw IS NULL THEN %(no_called)s
                 WHEN cost IS NULL THEN %(bad_cost)s || cost_raw
                 WHEN caller_raw = '' AND trunk IS NULL THEN %(no_caller)s
-                WHEN called_e164 IS NULL THEN %(bad_called)s || called_raw
-                ELSE %(bad_caller)s || caller_raw
+                WHEN called_e164 IS NULL THEN %(bad_called)s || called_raw || %(hint)s
+                ELSE %(bad_caller)s || caller_raw || %(hint)s
             END
             """,
             ncols=ncols,
+            hint=self._reason_region_hint(),
             bad_count=self.env._("Wrong column count: "),
             instead=self.env._(" instead of %s", ncols),
             no_start=self.env._("Missing start time"),
@@ -667,6 +668,15 @@ class RebillingCdrImport(models.Model):
             no_caller=self.env._("Missing caller and trunk"),
             bad_called=self.env._("Unknown number format (called): "),
             bad_caller=self.env._("Unknown number format (caller): "),
+        )
+
+    def _reason_region_hint(self):
+        """What to set when numbers cannot be read: the company's country, if it has none."""
+        if self.company_id._rebilling_region():
+            return ""
+        return self.env._(
+            " (numbers in national form are read in the company's country: set the country of %s)",
+            self.company_id.name,
         )
 
     def _copied_columns(self):
@@ -912,9 +922,12 @@ class RebillingCdrImport(models.Model):
                        AND k.start_time BETWEEN %(tmin)s AND %(tmax)s
                        AND k.start_time = f.start_ts
                        AND COALESCE(k.caller_e164, '') = COALESCE(f.caller_e164, '')
-                       AND k.called_e164 = f.called_e164 AND k.duration = f.duration)
+                       AND k.called_e164 = f.called_e164 AND k.duration = f.duration
+                       AND COALESCE(k.trunk, '') = COALESCE(f.trunk, '')
+                       AND COALESCE(k.format_id, 0) = %(format)s)
             """,
             company=company,
+            format=self.format_id.id,
             tmin=date_first,
             tmax=date_last,
         )
@@ -922,11 +935,13 @@ class RebillingCdrImport(models.Model):
             """
             EXISTS (SELECT 1 FROM rebilling_cdr i
                      WHERE i.company_id = %(company)s AND i.supplier_call_id IS NOT NULL
+                       AND COALESCE(i.format_id, 0) = %(format)s
                        AND i.start_time BETWEEN %(tmin)s::timestamp - %(window)s::interval
                                             AND %(tmax)s::timestamp + %(window)s::interval
                        AND i.supplier_call_id = f.call_id)
             """,
             company=company,
+            format=self.format_id.id,
             tmin=date_first,
             tmax=date_last,
             window=CALL_ID_WINDOW,
@@ -968,15 +983,16 @@ class RebillingCdrImport(models.Model):
         insert = SQL(
             """
             INSERT INTO rebilling_cdr (
-                company_id, import_id, import_line, start_time, duration, caller, caller_e164,
-                called, called_e164, trunk, supplier_call_id, cost, state)
-            SELECT %s, %s, f.lineno, f.start_ts, f.duration, NULLIF(f.caller_raw, ''),
+                company_id, import_id, format_id, import_line, start_time, duration, caller,
+                caller_e164, called, called_e164, trunk, supplier_call_id, cost, state)
+            SELECT %s, %s, %s, f.lineno, f.start_ts, f.duration, NULLIF(f.caller_raw, ''),
                    f.caller_e164, f.called_raw, f.called_e164, f.trunk, f.call_id, f.cost, 'new'
               FROM %s f
              WHERE %s
             """,
             self.company_id.id,
             self.id,
+            self.format_id.id,
             rows,
             self._valid_sql(ncols),
         )

@@ -4,7 +4,9 @@ CATEGORIES = [
     ("local", "Local"),
     ("national", "National"),
     ("mobile", "Mobile"),
-    ("special", "13/1300/1800"),
+    ("special", "13/1300"),
+    ("freecall", "Freecall 1800"),
+    ("emergency", "Emergency"),
     ("international", "International"),
     ("other", "Other"),
 ]
@@ -23,6 +25,10 @@ class RebillingDestinationGroup(models.Model):
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
     category = fields.Selection(CATEGORIES, required=True, default="other")
+    free_call = fields.Boolean(
+        help="Calls to this group cost the customer nothing unless the rate plan has a rate "
+        "for it (freecall 1800 numbers, emergency 000): rated at zero, never an error.",
+    )
     company_id = fields.Many2one(
         "res.company",
         index=True,

@@ -45,10 +45,12 @@ class RebillingPhoneNumber(models.Model):
 
         Known numbers come from here; the others are normalized now (in Python,
         each once) through the table ``new_table`` (dropped after) and added
-        here. Returns how many numbers were normalized now.
+        here. Returns how many numbers were normalized now. ``region``: ``None``
+        when the company has no country (only international numbers can be read).
         """
         cr = self.env.cr
-        version = phonenumbers.__version__
+        region, key = region or None, region or ""
+        version = f"{phonenumbers.__version__}+{phone.RULES_VERSION}"
         self.flush_model()
         cr.execute(
             SQL(
@@ -61,7 +63,7 @@ class RebillingPhoneNumber(models.Model):
                 """,
                 table=table,
                 raws=raws,
-                region=region,
+                region=key,
                 version=version,
             )
         )
@@ -86,7 +88,7 @@ class RebillingPhoneNumber(models.Model):
                     ON CONFLICT (region, raw)
                     DO UPDATE SET e164 = EXCLUDED.e164, version = EXCLUDED.version
                     """,
-                    region=region,
+                    region=key,
                     version=version,
                     new=new_table,
                 )

@@ -17,21 +17,27 @@ class RebillingRatePlan(models.Model):
     )
     currency_id = fields.Many2one(related="company_id.currency_id")
     rate_ids = fields.One2many("rebilling.rate", "plan_id", "Rates", copy=True)
-    partner_ids = fields.One2many("res.partner", "rebilling_rate_plan_id", "Customers")
     partner_count = fields.Integer("Number of Customers", compute="_compute_partner_count")
     note = fields.Text()
 
-    @api.depends("partner_ids")
     def _compute_partner_count(self):
-        groups = dict(
-            self.env["res.partner"]._read_group(
-                [("rebilling_rate_plan_id", "in", self.ids)],
-                ["rebilling_rate_plan_id"],
-                ["__count"],
-            )
-        )
+        """Customers on the plan (the customer's plan is per company: the plan's)."""
+        Partner = self.env["res.partner"]
         for plan in self:
-            plan.partner_count = groups.get(plan, 0)
+            plan.partner_count = (
+                Partner.with_company(plan.company_id).search_count(
+                    [("rebilling_rate_plan_id", "=", plan.id)]
+                )
+                if plan.id and plan.company_id
+                else 0
+            )
+
+    @api.ondelete(at_uninstall=False)
+    def _rebilling_cdr_detach(self):
+        """The rates go with their plan by a database cascade, which runs no hook of theirs:
+        the calls rated with them are detached here (see ``rebilling.cdr._detach``)."""
+        rates = self.with_context(active_test=False).rate_ids
+        self.env["rebilling.cdr"]._detach("rate_id", rates.ids)
 
     def action_view_partners(self):
         self.ensure_one()

@@ -7,8 +7,10 @@ class ResPartner(models.Model):
     rebilling_rate_plan_id = fields.Many2one(
         "rebilling.rate.plan",
         "Rate Plan",
-        index="btree_not_null",
-        help="Rates this customer's calls; the company's default rate plan when empty.",
+        company_dependent=True,
+        domain="[('company_id', '=', current_company_id)]",
+        help="Rates this customer's calls in the current company (each company has its own "
+        "plans); the company's default rate plan when empty.",
     )
     rebilling_customer_invoice_ids = fields.One2many(
         "account.move",

@@ -39,7 +39,7 @@ class TestDestination(VoipCase):
             [
                 self.g_mobile,
                 self.g_special,
-                self.g_special,
+                self.env.ref("rebilling_voip.dest_au_freecall"),
                 self.g_special,
                 self.g_zone1,  # +44 beats +4
                 self.g_zone2,  # +4 (Germany)

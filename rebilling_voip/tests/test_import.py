@@ -336,3 +336,47 @@ class TestImport(VoipCase):
             failed = sorted(os.listdir(os.path.join(folder, "failed")))
             self.assertEqual(failed, ["a-link.csv", "b-pipe.csv", "c-big.csv"])
             self.assertEqual(os.listdir(os.path.join(folder, "done")), ["d-good.csv"])
+
+    def test_duplicates_are_per_supplier_and_trunk(self):
+        self.import_csv([csv_line("2026-10-02 08:00:00", 60, A, "0412 000 010", "1")])
+        # Another supplier numbers its calls 1..N too: its calls, even alike, are its own.
+        other = self.fmt.copy({"name": "Second supplier"})
+        imp = self.import_csv(
+            [
+                csv_line("2026-10-02 08:00:00", 60, A, "0412 000 010", "1"),
+                csv_line("2026-10-02 09:00:00", 60, A, "0412 000 011", "2"),
+            ],
+            fmt=other,
+        )
+        self.assertEqual((imp.imported_count, imp.duplicate_count), (2, 0))
+        self.assertEqual(self.cdr("1").format_id, self.fmt | other)
+        # The same supplier sending them again: duplicates.
+        again = self.import_csv(
+            [csv_line("2026-10-02 09:00:00", 60, A, "0412 000 011", "2")], fmt=other
+        )
+        self.assertEqual((again.imported_count, again.duplicate_count), (0, 1))
+        # Two trunks calling the same number in the same second: two calls.
+        trunks = self.env["rebilling.cdr.format"].create(
+            {
+                "name": "Trunk supplier",
+                "has_header": False,
+                "column_count": 5,
+                "col_start": 1,
+                "col_duration": 2,
+                "col_caller": 0,
+                "col_called": 3,
+                "col_call_id": 0,
+                "col_cost": 4,
+                "col_trunk": 5,
+            }
+        )
+        lines = [
+            "2026-10-03 08:00:00,60,0412 000 030,0.01,TRUNK-A",
+            "2026-10-03 08:00:00,60,0412 000 030,0.01,TRUNK-B",
+            "2026-10-03 08:00:00,60,0412 000 030,0.01,TRUNK-B",
+        ]
+        imp = self.import_csv(lines, fmt=trunks, header=False)
+        self.assertEqual((imp.imported_count, imp.duplicate_count), (2, 1))
+        self.assert_accounted(imp)
+        calls = self.Cdr.search([("called_e164", "=", "+61412000030")])
+        self.assertEqual(sorted(calls.mapped("trunk")), ["TRUNK-A", "TRUNK-B"])

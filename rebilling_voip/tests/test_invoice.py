@@ -176,3 +176,32 @@ class TestUsageInvoice(VoipCase):
         self.assertAlmostEqual(margin, 1.0)
         # The pivot view of the report loads.
         self.Cdr.get_views([(False, "pivot"), (False, "graph")])
+
+    def test_calls_of_unprovisioned_numbers_are_counted_on_the_run(self):
+        self.import_csv(
+            [
+                csv_line("2026-10-20 10:00:00", 60, "+61298887777", "0412 555 300", "X1"),
+                csv_line("2026-10-21 10:00:00", 60, "+61298887777", "0412 555 301", "X2"),
+            ]
+        )
+        run = self.run_billing(NOV)
+        self.assertEqual(self.cdr("X1").state, "unmatched")
+        self.assertFalse(self.cdr("X1").partner_id, "nobody's call")
+        # U1 (a customer's call to a number of no destination group) has a service.
+        self.assertEqual(run.unmatched_call_count, 2)
+        action = run.action_view_unmatched_calls()
+        self.assertEqual(self.Cdr.search(action["domain"]), self.cdr("X1") | self.cdr("X2"))
+
+    def test_usage_month_in_company_time(self):
+        self.company.rebilling_tz = "Australia/Sydney"  # UTC+11 on 1 November 2026
+        self.import_csv(
+            [
+                csv_line("2026-10-31 12:59:59", 60, A, "0412 555 400", "TZ0"),  # 31 Oct 23:59:59
+                csv_line("2026-10-31 13:30:00", 60, A, "0412 555 401", "TZ1"),  # 1 Nov 00:30
+            ]
+        )
+        self.run_billing(NOV)
+        self.assertEqual(self.cdr("TZ0").invoice_id, self.invoices_of(self.customer_a, NOV))
+        self.assertFalse(self.cdr("TZ1").invoice_id, "00:30 on 1 November in Sydney: November's")
+        self.run_billing(DEC)
+        self.assertEqual(self.cdr("TZ1").invoice_id, self.invoices_of(self.customer_a, DEC))

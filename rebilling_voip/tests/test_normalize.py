@@ -42,7 +42,7 @@ class TestNormalize(VoipCase):
         self.assertEqual(phone.normalize("020 7946 0958", "GB"), "+442079460958")
 
     def test_not_numbers(self):
-        for raw in ("call me", "12", "", "000"):
+        for raw in ("call me", "12", "", "0000"):
             with self.subTest(raw=raw):
                 self.assertIsNone(phone.normalize(raw, "AU"))
 
@@ -60,6 +60,70 @@ class TestNormalize(VoipCase):
         self.assertEqual(first.called_e164, "+61412345678")
         self.assertEqual(second.caller_e164, "+61299990001")
         self.assertEqual(second.called_e164, "+442079460958")
+
+    def test_carrier_formats_in_an_imported_file(self):
+        """Numbers as Australian carriers send them: all imported, rated, none international
+        by mistake; 1800 and emergency calls are free (Standard plan: local 0.15, national
+        0.10/min, mobile 0.20/min, 13/1300 0.25, zone 1 at least 0.10)."""
+        ref = self.env.ref
+        freecall = ref("rebilling_voip.dest_au_freecall")
+        emergency = ref("rebilling_voip.dest_au_emergency")
+        cases = [
+            ("02 9000 1234", "+61290001234", self.g_local, 0.15),
+            ("61412345678", "+61412345678", self.g_mobile, 0.20),
+            ("+61 3 9000 1234", "+61390001234", self.g_national, 0.10),
+            ("0011 44 20 7946 0958", "+442079460958", self.g_zone1, 0.10),
+            ("0044 20 7946 0958", "+442079460958", self.g_zone1, 0.10),
+            ("13 13 13", "+61131313", self.g_special, 0.25),
+            ("1300 123 456", "+611300123456", self.g_special, 0.25),
+            ("1800 555 666", "+611800555666", freecall, 0.0),
+            ("000", "+61000", emergency, 0.0),
+            ("112", "+61112", emergency, 0.0),
+        ]
+        imp = self.import_csv(
+            [
+                csv_line(f"2026-10-05 09:{i:02d}:00", 60, "+61299990001", raw, f"F{i}")
+                for i, (raw, *_rest) in enumerate(cases)
+            ]
+        )
+        self.assertEqual((imp.imported_count, imp.error_count), (len(cases), 0))
+        self.rate_all()
+        for i, (raw, e164, group, price) in enumerate(cases):
+            with self.subTest(raw=raw):
+                cdr = self.cdr(f"F{i}")
+                self.assertEqual(cdr.called_e164, e164)
+                self.assertEqual(cdr.destination_group_id, group)
+                self.assertEqual(cdr.state, "rated", cdr.rating_note)
+                self.assertAlmostEqual(cdr.price, price)
+        self.assertFalse(self.cdr("F7").rate_id, "free: no rate of the plan")
+        # A plan with a rate for freecall numbers charges them.
+        self.env["rebilling.rate"].create(
+            {
+                "plan_id": self.plan.id,
+                "destination_group_id": freecall.id,
+                "flagfall": 0.05,
+                "date_from": "2026-01-01",
+            }
+        )
+        self.rate_all(rerate=True)
+        self.assertAlmostEqual(self.cdr("F7").price, 0.05)
+        self.assertAlmostEqual(self.cdr("F8").price, 0.0, msg="000 stays free")
+
+    def test_company_without_country_imports_and_says_what_to_set(self):
+        self.company.write({"country_id": False, "account_fiscal_country_id": False})
+        self.assertFalse(self.company._rebilling_region())
+        phone.clear_cache()
+        imp = self.import_csv(
+            [
+                csv_line(OCT5, 60, "+61299990001", "+61412345678", "W1"),
+                csv_line(OCT5, 61, "+61299990001", "0412 345 678", "W2"),
+            ]
+        )
+        self.assertEqual((imp.imported_count, imp.error_count), (1, 1))
+        self.assertEqual(self.cdr("W1").called_e164, "+61412345678")
+        reason = imp.error_ids.reason
+        self.assertIn("0412 345 678", reason)
+        self.assertIn(f"set the country of {self.company.name}", reason)
 
     def test_distinct_numbers_normalized_once(self):
         phone.clear_cache()

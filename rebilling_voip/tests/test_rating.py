@@ -1,14 +1,15 @@
 from datetime import date, datetime
 from unittest.mock import patch
 
-from odoo import sql_db
+from odoo import Command, sql_db
 from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.addons.rebilling_voip.models import rebilling_cdr
 from odoo.addons.rebilling_voip.models.rebilling_cdr import LOCK_KEY
 from odoo.sql_db import Cursor
 from odoo.tests import Form, tagged
+from odoo.tools import SQL
 
-from .common import NOV, VoipCase, csv_line
+from .common import HEADER, NOV, VoipCase, csv_line
 
 A = "+61299990001"
 
@@ -259,3 +260,103 @@ class TestRating(VoipCase):
             "AND contype = 'f'"
         )
         self.assertEqual(self.env.cr.fetchone()[0], 0)
+
+    def dangling(self, column, table):
+        """Calls whose ``column`` references a deleted row of ``table``."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "SELECT count(*) FROM rebilling_cdr c WHERE c.%(col)s IS NOT NULL "
+                "AND NOT EXISTS (SELECT 1 FROM %(table)s x WHERE x.id = c.%(col)s)",
+                col=SQL.identifier(column),
+                table=SQL.identifier(table),
+            )
+        )
+        return self.env.cr.fetchone()[0]
+
+    def test_deleting_a_rate_plan_detaches_the_calls_of_its_rates(self):
+        gold = self.plan.copy({"name": "Gold"})
+        self.customer_a.rebilling_rate_plan_id = gold
+        cdr = self.rate_one("0412 000 123", 60)
+        self.assertEqual(cdr.rate_id.plan_id, gold)
+        # The rates go with the plan by a database cascade, which runs no hook of theirs.
+        gold.unlink()
+        self.assertEqual(self.dangling("rate_id", "rebilling_rate"), 0)
+        self.assertFalse(cdr.rate_id)
+        self.assertEqual(cdr.state, "new", "rated again by the next rating")
+        self.rate_all()
+        self.assertEqual(cdr.rate_id.plan_id, self.plan, "now the company's default plan")
+        self.assert_price(cdr, 0.20, 60)
+
+    def test_merging_customers_keeps_their_calls(self):
+        twin = self.customer_a.copy({"name": "Harbour Dental (duplicate)"})
+        self.voice_a.partner_id = twin
+        cdr = self.rate_one("0412 000 123", 60)
+        self.assertEqual(cdr.partner_id, twin)
+        wizard = Form(
+            self.env["base.partner.merge.automatic.wizard"].with_context(
+                active_model="res.partner", active_ids=(self.customer_a | twin).ids
+            )
+        )
+        wizard.dst_partner_id = self.customer_a
+        wizard.save().action_merge()
+        self.assertFalse(twin.exists())
+        self.assertEqual(self.dangling("partner_id", "res_partner"), 0)
+        self.assertEqual(cdr.partner_id, self.customer_a, "the call keeps its customer")
+        self.assertEqual(cdr.state, "rated")
+
+    def test_customer_shared_by_two_companies_gets_each_companys_plan(self):
+        other = self.env["res.company"].create(
+            {
+                "name": "Other Reseller",
+                "country_id": self.env.ref("base.au").id,
+                "currency_id": self.company.currency_id.id,
+            }
+        )
+        self.env.user.company_ids |= other
+        env2 = self.env(context=dict(self.env.context, allowed_company_ids=[other.id]))
+        dear = env2["rebilling.rate.plan"].create(
+            {
+                "name": "Other's plan",
+                "rate_ids": [
+                    Command.create(
+                        {
+                            "destination_group_id": self.g_mobile.id,
+                            "rate_per_minute": 0.50,
+                            "first_block": 60,
+                            "next_block": 60,
+                        }
+                    )
+                ],
+            }
+        )
+        self.assertEqual(dear.company_id, other)
+        gold = self.plan.copy({"name": "Gold"})
+        # One customer of both companies, on each company's own plan.
+        self.customer_a.rebilling_rate_plan_id = gold
+        self.customer_a.with_company(other).rebilling_rate_plan_id = dear
+        self.assertEqual(self.customer_a.rebilling_rate_plan_id, gold)
+        self.assertEqual((gold.partner_count, dear.partner_count), (1, 1))
+        env2["rebilling.service"].create(
+            {
+                "partner_id": self.customer_a.id,
+                "product_id": self.voice_product.id,
+                "price_unit": 0.0,
+                "date_start": date(2026, 1, 1),
+                "identifiers": "+61299990009",
+            }
+        )
+        fmt2 = env2["rebilling.cdr.format"].create(
+            {"name": "Other CSV", "column_count": 6, "has_header": True}
+        )
+        text = "\n".join(
+            [HEADER, csv_line("2026-10-05 10:00:00", 60, "+61299990009", "0412 000 123", "O1")]
+        )
+        env2["rebilling.cdr.import"]._import_file(fmt2, (text + "\n").encode(), "other.csv")
+        self.Cdr._rate(other)
+        cdr_other = self.cdr("O1")
+        self.assertEqual(cdr_other.rate_id.plan_id, dear)
+        self.assert_price(cdr_other, 0.50, 60)
+        cdr_main = self.rate_one("0412 000 123", 60)
+        self.assertEqual(cdr_main.rate_id.plan_id, gold)
+        self.assert_price(cdr_main, 0.20, 60)

@@ -1,4 +1,5 @@
 from . import (
+    base_partner_merge_automatic_wizard,
     rebilling_cdr_import_wizard,
     rebilling_cdr_rate_wizard,
     rebilling_reseller_invoice_wizard,
