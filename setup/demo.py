@@ -95,7 +95,8 @@ if "rebilling_review_state" in moves._fields:
     held = moves.filtered(lambda m: m.rebilling_review_state == "under_review")
     print(f"Under review : {{len(held)}} (customers of the Pilot class; approve them in Rebilling)")
 for move in moves.filtered("rebilling_send_error"):
-    print(f"  not sent   : {{move.name}} {{move.partner_id.name}}: {{move.rebilling_send_error}}")
+    reason = " ".join(move.rebilling_send_error.split())
+    print(f"  not sent   : {{move.name}} {{move.partner_id.name}}: {{reason}}")
 for move in moves.sorted("name")[:5]:
     print(f"  {{move.name:12}} {{move.partner_id.name:28}} {{move.amount_total:>10,.2f}}")
 print("=" * 72)
