@@ -46,40 +46,20 @@ env.cr.commit()
 print("RUN", run.id)
 """
 
-# After the run: what a reseller's month also holds. Each expected failure is one line.
+# After the run: what a reseller's month also holds (rebilling.demo._demo_after_run),
+# then the summary. Each expected failure is one line.
 DEMO_AFTER = f"""
-from datetime import date
-from odoo.exceptions import UserError
 company = {COMPANY}
 run = env["rebilling.billing.run"].search([("company_id", "=", company.id)], limit=1)
-sent = run.invoice_ids.filtered(lambda m: m.rebilling_send_state == "sent")[:1]
-if sent:
-    reversal = env["account.move.reversal"].with_company(company).with_context(
-        active_model="account.move", active_ids=sent.ids
-    ).create({{"reason": "Service outage credit", "journal_id": sent.journal_id.id}})
-    credit = env["account.move"].browse(reversal.refund_moves()["res_id"])
-    credit.action_post()
-    print(f"credited     : {{sent.name}} {{sent.partner_id.name}} by credit note {{credit.name}}")
-if "rebilling.reseller.invoice.wizard" in env:
-    partner = run.invoice_ids.partner_id[:1]
-    try:
-        wizard = env["rebilling.reseller.invoice.wizard"].with_company(company).create({{
-            "partner_id": partner.id,
-            "company_id": company.id,
-            "date_start": date.today().replace(day=1),
-            "date_end": date.today(),
-        }})
-        wizard.action_calculate()
-        wizard.action_save()
-        print(f"reseller     : period invoice {{wizard.invoice_id.name}} for {{partner.name}}")
-    except UserError as exc:
-        print(f"reseller     : no period invoice for {{partner.name}}: {{exc.args[0]}}")
+for line in env["rebilling.demo"]._demo_after_run(run):
+    print(line)
 env.cr.commit()
 """
 
 DEMO_SUMMARY = f"""
 company = {COMPANY}
 run = env["rebilling.billing.run"].search([("company_id", "=", company.id)], limit=1)
+summary = env["rebilling.demo"]._demo_summary(run)
 moves = run.invoice_ids
 print("=" * 72)
 print(f"Demo company : {{company.name}} ({{company.rebilling_tz}})")
@@ -87,16 +67,12 @@ print(f"Billing run  : {{run.name}} ({{run.state}}), invoices dated {{run.period
 print(f"Customers    : {{run.customer_count}}  invoices: {{run.invoice_count}}  "
       f"errors: {{run.error_count}}  duration: {{run.duration:.1f}} s")
 print(f"Total        : {{run.amount_total:,.2f}} {{company.currency_id.name}} (incl. GST)")
-states = {{}}
-for move in moves:
-    states[move.rebilling_send_state] = states.get(move.rebilling_send_state, 0) + 1
-print(f"Sending      : {{states}}")
+print(f"Sending      : {{summary['states']}}; credit notes: {{summary['credit_notes']}}")
 if "rebilling_review_state" in moves._fields:
     held = moves.filtered(lambda m: m.rebilling_review_state == "under_review")
     print(f"Under review : {{len(held)}} (customers of the Pilot class; approve them in Rebilling)")
-for move in moves.filtered("rebilling_send_error"):
-    reason = " ".join(move.rebilling_send_error.split())
-    print(f"  not sent   : {{move.name}} {{move.partner_id.name}}: {{reason}}")
+for partner, reason in summary["failed"].items():
+    print(f"  not sent   : {{partner}}: {{reason}}")
 for move in moves.sorted("name")[:5]:
     print(f"  {{move.name:12}} {{move.partner_id.name:28}} {{move.amount_total:>10,.2f}}")
 print("=" * 72)

@@ -240,3 +240,53 @@ class RebillingDemo(models.AbstractModel):
         env["rebilling.service"].create(services)
         env["rebilling.charge"].create(charges)
         return company
+
+    # ------------------------------------------------------------ after the month's run
+    @api.model
+    def _demo_after_run(self, run):
+        """What a reseller's month also holds, once the run is billed and sent.
+
+        Extend for more (e.g. a reseller period invoice). Returns one line of
+        text per thing done, for the demo's summary.
+        """
+        sent = run.invoice_ids.filtered(
+            lambda m: m.rebilling_send_state == "sent" and m.move_type == "out_invoice"
+        )[:1]
+        if not sent:
+            return [self.env._("credited     : nothing (no invoice was sent)")]
+        reversal = (
+            self.env["account.move.reversal"]
+            .with_company(run.company_id)
+            .with_context(active_model="account.move", active_ids=sent.ids)
+            .create({"reason": "Service outage credit", "journal_id": sent.journal_id.id})
+        )
+        credit = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+        credit.action_post()
+        return [
+            self.env._(
+                "credited     : %(inv)s %(partner)s by credit note %(credit)s",
+                inv=sent.name,
+                partner=sent.partner_id.name,
+                credit=credit.name,
+            )
+        ]
+
+    @api.model
+    def _demo_summary(self, run):
+        """The month in numbers: invoices per send state, under review, failures."""
+        moves = run.invoice_ids
+        states = {}
+        for move in moves:
+            states[move.rebilling_send_state] = states.get(move.rebilling_send_state, 0) + 1
+        return {
+            "invoices": run.invoice_count,
+            "errors": run.error_count,
+            "states": states,
+            "failed": {
+                move.partner_id.name: " ".join((move.rebilling_send_error or "").split())
+                for move in moves.filtered(lambda m: m.rebilling_send_state == "failed")
+            },
+            "credit_notes": self.env["account.move"].search_count(
+                [("rebilling_period", "=", run.period_start), ("move_type", "=", "out_refund")]
+            ),
+        }

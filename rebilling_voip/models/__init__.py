@@ -8,6 +8,7 @@ from . import (
     rebilling_cdr_error,
     rebilling_cdr_format,
     rebilling_cdr_import,
+    rebilling_demo,
     rebilling_destination_group,
     rebilling_destination_prefix,
     rebilling_phone_number,
