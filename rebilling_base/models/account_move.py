@@ -46,7 +46,7 @@ class AccountMove(models.Model):
         help="The outgoing mail server accepted the invoice email (set when Odoo's mail "
         "queue hands it over; a bounce later turns the invoice Failed).",
     )
-    rebilling_service_summary = fields.Text(
+    rebilling_service_summary = fields.Char(
         "Services", compute="_compute_rebilling_service_summary"
     )
 
