@@ -1,14 +1,6 @@
 from odoo import api, models
 from odoo.addons.rebilling_base.models.rebilling_external_record import psa_record_field
 
-# Computed from the service, and editable: the charge's own choice wins.
-_FROM_SERVICE = {
-    "compute": "_compute_autotask",
-    "store": True,
-    "readonly": False,
-    "precompute": True,
-}
-
 
 class RebillingCharge(models.Model):
     """A recurring or once-off charge may go to its own Autotask contract and product
@@ -22,17 +14,17 @@ class RebillingCharge(models.Model):
         "Autotask Contract",
         help="The charge's invoice items become contract charges of this contract "
         "(by default the service's).",
-        **_FROM_SERVICE,
+        default_compute="_compute_autotask",
     )
     autotask_product_id = psa_record_field(
-        "autotask", "product", "Autotask Product", **_FROM_SERVICE
+        "autotask", "product", "Autotask Product", default_compute="_compute_autotask"
     )
     autotask_billing_code_id = psa_record_field(
         "autotask",
         "billing_code",
         "Autotask Material Code",
         help="Used when no product is chosen.",
-        **_FROM_SERVICE,
+        default_compute="_compute_autotask",
     )
 
     @api.depends("service_id")

@@ -11,9 +11,15 @@ keeps whatever else a connector wants to remember.
 from odoo import fields, models
 
 
-def psa_record_field(backend_type, kind, string, **kwargs):
+def psa_record_field(backend_type, kind, string, default_compute=None, **kwargs):
     """A Many2one to the pulled ``kind`` records of the PSA ``backend_type`` (same company),
-    as the PSA fields of services and charges (contract, product...) are."""
+    as the PSA fields of services and charges (contract, product...) are.
+
+    ``default_compute``: the method that sets a default (e.g. the charge's service's
+    choice); the field stays editable and stored, its own choice wins.
+    """
+    if default_compute:
+        kwargs.update(compute=default_compute, store=True, readonly=False, precompute=True)
     return fields.Many2one(
         "rebilling.external.record",
         string,

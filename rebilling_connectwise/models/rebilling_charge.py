@@ -1,14 +1,6 @@
 from odoo import api, models
 from odoo.addons.rebilling_base.models.rebilling_external_record import psa_record_field
 
-# Computed from the service, and editable: the charge's own choice wins.
-_FROM_SERVICE = {
-    "compute": "_compute_connectwise",
-    "store": True,
-    "readonly": False,
-    "precompute": True,
-}
-
 
 class RebillingCharge(models.Model):
     """A recurring or once-off charge may go to its own ConnectWise agreement and product
@@ -22,10 +14,10 @@ class RebillingCharge(models.Model):
         "ConnectWise Agreement",
         help="The charge's invoice lines become additions of this agreement "
         "(by default the service's).",
-        **_FROM_SERVICE,
+        default_compute="_compute_connectwise",
     )
     connectwise_product_id = psa_record_field(
-        "connectwise", "product", "ConnectWise Product", **_FROM_SERVICE
+        "connectwise", "product", "ConnectWise Product", default_compute="_compute_connectwise"
     )
 
     @api.depends("service_id")
