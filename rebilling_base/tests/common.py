@@ -57,6 +57,30 @@ def run_send_cron(env, invoices=None, smtp=None):
     return smtp
 
 
+def db_fail(cr, table, errcode, where="TRUE", once=True):
+    """A trigger that raises ``errcode`` on inserts into ``table`` matching ``where``.
+
+    Only on the first such insert with ``once``: a sequence counts them, and
+    it is not rolled back with the failing savepoint.
+
+    Database-level fault injection: the project's own code runs unchanged.
+    """
+    cr.execute(
+        f"""
+        CREATE TEMP SEQUENCE rebilling_test_fault;
+        CREATE OR REPLACE FUNCTION pg_temp.rebilling_test_fault() RETURNS trigger AS $$
+        BEGIN
+            IF ({where}) AND (nextval('rebilling_test_fault') = 1 OR NOT {once}) THEN
+                RAISE EXCEPTION 'injected fault' USING ERRCODE = '{errcode}';
+            END IF;
+            RETURN NEW;
+        END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER rebilling_test_fault BEFORE INSERT ON {table}
+            FOR EACH ROW EXECUTE FUNCTION pg_temp.rebilling_test_fault();
+        """
+    )
+
+
 def png_bytes(width=100, height=60, fmt="PNG", color=(20, 60, 120)):
     buf = io.BytesIO()
     mode = "RGB" if fmt != "GIF" else "P"

@@ -13,35 +13,11 @@ from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.tests import Form, TransactionCase, tagged
 from odoo.tools import mute_logger
 
-from .common import RebillingCase
+from .common import RebillingCase, db_fail
 
 NOV = date(2026, 11, 1)
 DEC = date(2026, 12, 1)
 FAR = date(2031, 1, 1)  # a period no other test uses (committed data)
-
-
-def _db_fail(cr, table, errcode, where="TRUE", once=True):
-    """A trigger that raises ``errcode`` on inserts into ``table`` matching ``where``.
-
-    Only on the first such insert with ``once``: a sequence counts them, and
-    it is not rolled back with the failing savepoint.
-
-    Database-level fault injection: the project's own code runs unchanged.
-    """
-    cr.execute(
-        f"""
-        CREATE TEMP SEQUENCE rebilling_test_fault;
-        CREATE OR REPLACE FUNCTION pg_temp.rebilling_test_fault() RETURNS trigger AS $$
-        BEGIN
-            IF ({where}) AND (nextval('rebilling_test_fault') = 1 OR NOT {once}) THEN
-                RAISE EXCEPTION 'injected fault' USING ERRCODE = '{errcode}';
-            END IF;
-            RETURN NEW;
-        END $$ LANGUAGE plpgsql;
-        CREATE TRIGGER rebilling_test_fault BEFORE INSERT ON {table}
-            FOR EACH ROW EXECUTE FUNCTION pg_temp.rebilling_test_fault();
-        """
-    )
 
 
 @tagged("post_install", "-at_install")
@@ -60,7 +36,7 @@ class TestBillingRunTransient(RebillingCase):
             run.action_start()
             lines = run.line_ids
             job = trap.enqueued_jobs[0]
-            _db_fail(self.env.cr, "account_move", "40001")
+            db_fail(self.env.cr, "account_move", "40001")
             with self.assertRaises(RetryableJobError):
                 job.perform()
             self.env.invalidate_all()
@@ -76,7 +52,7 @@ class TestBillingRunTransient(RebillingCase):
     @mute_logger("odoo.sql_db", "odoo.addons.rebilling_base.models.rebilling_billing_run")
     def test_a_customers_own_error_isolates_only_that_customer(self):
         run = self.env["rebilling.billing.run"]._get_or_create(self.company, NOV)
-        _db_fail(
+        db_fail(
             self.env.cr,
             "account_move",
             "23514",
@@ -210,7 +186,7 @@ class TestMonthlyCron(RebillingCase):
             }
         )
         # The main company's data makes its run fail to start (a constraint of its own).
-        _db_fail(
+        db_fail(
             self.env.cr,
             "rebilling_billing_run_line",
             "23514",

@@ -3,6 +3,8 @@ import tempfile
 from datetime import datetime
 from unittest.mock import patch
 
+from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.addons.rebilling_base.tests.common import db_fail
 from odoo.addons.rebilling_voip.models.rebilling_cdr_import import RebillingCdrImport
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
@@ -308,6 +310,23 @@ class TestImport(VoipCase):
             self.assertEqual(imports[0].imported_count, 1)
             self.assertTrue(os.path.exists(os.path.join(folder, "done", "a.csv")))
             self.assertFalse(os.path.exists(os.path.join(folder, "a.csv")))
+
+    def test_folder_import_retries_a_transient_error_and_keeps_the_file(self):
+        """A serialization failure is not the file's error: the tick is retried, the file
+        stays in the folder, never in failed/."""
+        good = "\n".join([HEADER, csv_line("2026-10-06 10:00:00", 60, A, "0412 000 052", "T1")])
+        with tempfile.TemporaryDirectory() as folder:
+            self.fmt.sudo().import_directory = folder
+            with open(os.path.join(folder, "a.csv"), "w") as fh:
+                fh.write(good)
+            db_fail(self.env.cr, "rebilling_cdr", "40001")
+            with self.assertRaises(RetryableJobError), self.env.cr.savepoint():
+                self.fmt._import_directory(commit=False)
+            self.assertEqual(os.listdir(folder), ["a.csv"], "the file waits for the next tick")
+            imports = self.fmt._import_directory(commit=False)
+            self.assertEqual(imports.mapped("state"), ["done"])
+            self.assertTrue(self.cdr("T1"))
+            self.assertEqual(os.listdir(os.path.join(folder, "done")), ["a.csv"])
 
     def test_folder_import_reads_only_regular_files_of_the_folder(self):
         """A link out of the folder, a pipe or a file over the limit is skipped, with
