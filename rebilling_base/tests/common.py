@@ -63,9 +63,11 @@ def db_fail(cr, table, errcode, where="TRUE", once=True):
     Only on the first such insert with ``once``: a sequence counts them, and
     it is not rolled back with the failing savepoint.
 
-    Database-level fault injection: the project's own code runs unchanged.
+    Database-level fault injection: the project's own code runs unchanged. The
+    DDL is built from the test's own constants (a function body takes no
+    query parameters).
     """
-    cr.execute(
+    cr.execute(  # pylint: disable=sql-injection
         f"""
         CREATE TEMP SEQUENCE rebilling_test_fault;
         CREATE OR REPLACE FUNCTION pg_temp.rebilling_test_fault() RETURNS trigger AS $$
