@@ -29,6 +29,7 @@ ADDONS = [
 DEBIAN_TOOLS = [
     ("wkhtmltopdf", "wkhtmltopdf", "PDF invoices"),
     ("chromium", "chromium", "browser tours in the tests"),
+    ("pdftotext", "poppler-utils", "reading the invoice PDFs in the tests"),
 ]
 
 

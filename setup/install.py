@@ -8,7 +8,7 @@ Idempotent. When Odoo 19.0 Community is not importable, it installs it from
 the source given with ``--odoo`` (or ``ODOO_SOURCE``): a source folder, a
 tarball or a bare git directory (see odoo_install.py for the pins and flags).
 Then it installs the Python requirements (requirements.txt,
-requirements-test.txt), Debian's wkhtmltopdf and chromium when missing, makes
+requirements-test.txt), Debian's wkhtmltopdf, chromium and poppler-utils when missing, makes
 sure a PostgreSQL server answers (starting the local Debian cluster if it is
 down) and writes odoo.local.conf (ignored by git). The demo and test commands
 run the same steps first. ``--python`` with ``--odoo-only`` installs Odoo
