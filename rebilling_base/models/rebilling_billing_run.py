@@ -19,6 +19,7 @@ Override points for other modules (all take and return plain data):
 """
 
 import calendar
+import json
 import logging
 import time
 from collections import defaultdict
@@ -33,6 +34,9 @@ from odoo.fields import Command
 from odoo.tools import float_round, format_date, format_datetime
 
 from ..tools.transient import raise_if_transient
+
+# Months drawn by the Summary's month-by-month graph (this one included).
+GRAPH_MONTHS = 6
 
 _logger = logging.getLogger(__name__)
 
@@ -100,6 +104,11 @@ class RebillingBillingRun(models.Model):
     send_failed_count = fields.Integer("Failed", compute="_compute_send_counts")
     previous_amount_total = fields.Monetary(
         "Previous Month", compute="_compute_previous_amount_total"
+    )
+    month_graph = fields.Text(
+        "Month by Month",
+        compute="_compute_month_graph",
+        help="The total of this run against the company's runs of the months before.",
     )
     date_started = fields.Datetime("Started", readonly=True)
     date_finished = fields.Datetime("Finished", readonly=True)
@@ -185,6 +194,31 @@ class RebillingBillingRun(models.Model):
                 limit=1,
             )
             run.previous_amount_total = previous.amount_total
+
+    @api.depends("period_start", "company_id", "line_ids.amount_total")
+    def _compute_month_graph(self):
+        """Bars of the ``dashboard_graph`` widget: this run's total and the runs before it."""
+        for run in self:
+            runs = self.search(
+                [
+                    ("company_id", "=", run.company_id.id),
+                    ("dry_run", "=", False),
+                    ("period_start", "<", run.period_start or fields.Date.today()),
+                ],
+                order="period_start desc",
+                limit=GRAPH_MONTHS - 1,
+            )
+            if not run.dry_run:
+                runs |= run
+            values = [
+                {
+                    "label": format_date(self.env, month.period_start, date_format="MMM yyyy"),
+                    "value": month.currency_id.round(month.amount_total),
+                    "type": "future" if month == run else "past",
+                }
+                for month in runs.sorted("period_start")
+            ]
+            run.month_graph = json.dumps([{"key": self.env._("Total"), "values": values}])
 
     # ------------------------------------------------------------ summary
     def action_view_sending(self):
@@ -421,6 +455,16 @@ class RebillingBillingRun(models.Model):
                 run.invalidate_recordset()
                 continue
             run._rebilling_on_done()
+
+    def _rebilling_review_run_flags(self):
+        """Hook: review flag codes of each run as a whole, ``{run id: set of codes}``.
+
+        Extend for flags about the company's month rather than one invoice (such as
+        calls of numbers no customer has). Declared here so that ``rebilling_review``
+        (which shows them) and ``rebilling_voip`` (which raises ``unmatched_cdr``)
+        both extend it with ``super()``, whatever their load order. The base raises none.
+        """
+        return {run.id: set() for run in self}
 
     def _rebilling_on_done(self):
         """Hook: the run has no pending customer left."""

@@ -1,11 +1,13 @@
 """The Summary: the month's run at a glance, each count a click to its invoices."""
 
+import json
 from datetime import date
 
 from odoo.tests import Form, HttpCase, tagged
 
 from .common import RebillingCase
 
+OCT = date(2026, 10, 1)
 NOV = date(2026, 11, 1)
 
 
@@ -34,6 +36,25 @@ class TestSummary(RebillingCase, HttpCase):
         graph = self.month_run.action_view_month_totals()
         self.assertIn("graph", graph["view_mode"])
         self.assertEqual(self.month_run.action_rebilling_preview()["type"], "ir.actions.act_url")
+
+    def test_month_graph_draws_this_month_against_the_months_before(self):
+        october = self.run_billing(OCT)
+        preview = self.env["rebilling.billing.run"].create(
+            {"period_start": date(2026, 12, 1), "dry_run": True}
+        )
+        summary = Form(self.month_run, view="rebilling_base.rebilling_billing_run_view_summary")
+        (graph,) = json.loads(summary.month_graph)
+        self.assertEqual(
+            [(bar["label"], bar["value"], bar["type"]) for bar in graph["values"]],
+            [
+                ("Oct 2026", october.amount_total, "past"),
+                ("Nov 2026", self.month_run.amount_total, "future"),
+            ],
+            "this month stands out; a preview is never drawn",
+        )
+        self.assertGreater(self.month_run.amount_total, 0)
+        (preview_graph,) = json.loads(preview.month_graph)
+        self.assertEqual(len(preview_graph["values"]), 2, "a preview shows the real months")
 
     def test_service_summary_stays_on_one_line(self):
         names = [f"Service {i}" for i in range(8)]

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from markupsafe import Markup
 
-from odoo import fields, models
+from odoo import Command, fields, models
 
 APPROVER_GROUP = "rebilling_review.group_rebilling_approver"
 
@@ -11,6 +11,14 @@ class RebillingBillingRun(models.Model):
     _inherit = "rebilling.billing.run"
 
     review_count = fields.Integer("Under review", compute="_compute_review_count")
+    review_flag_ids = fields.Many2many(
+        "rebilling.review.flag",
+        string="To check",
+        compute="_compute_review_flag_ids",
+        help="Review flags of the month as a whole, for the company's review: e.g. "
+        "Unmatched CDRs when calls came from numbers that no customer's service has "
+        "(their count on the form opens the calls).",
+    )
 
     def _compute_review_count(self):
         counts = dict(
@@ -25,6 +33,14 @@ class RebillingBillingRun(models.Model):
         )
         for run in self:
             run.review_count = counts.get(run, 0)
+
+    def _compute_review_flag_ids(self):
+        codes = self._rebilling_review_run_flags()
+        flags = self.env["rebilling.review.flag"].sudo()._by_code(set().union(*codes.values()))
+        for run in self:
+            run.review_flag_ids = [
+                Command.set([flags[code].id for code in codes.get(run.id, ()) if code in flags])
+            ]
 
     # ------------------------------------------------------------ hooks of rebilling_base
     def _rebilling_due_days(self, partner):
@@ -75,18 +91,27 @@ class RebillingBillingRun(models.Model):
         count = self.env["account.move"].search_count(
             [("rebilling_run_id", "=", self.id), ("rebilling_review_state", "=", "under_review")]
         )
+        flags = self.review_flag_ids
         approvers = self._rebilling_review_approvers()
-        if not count or not approvers:
+        if not (count or flags) or not approvers:
             return self.env["mail.message"]
-        body = Markup('%s <a href="%s">%s</a>') % (
-            self.env._(
-                "%(run)s: %(count)s invoice(s) are waiting for your review.",
+        body = Markup()
+        if count:
+            body += Markup('%s <a href="%s">%s</a>') % (
+                self.env._(
+                    "%(run)s: %(count)s invoice(s) are waiting for your review.",
+                    run=self.name,
+                    count=count,
+                ),
+                self._rebilling_review_url(),
+                self.env._("Open the invoices under review"),
+            )
+        if flags:
+            body += Markup("<p>%s</p>") % self.env._(
+                "%(run)s: to check for the month: %(flags)s.",
                 run=self.name,
-                count=count,
-            ),
-            self._rebilling_review_url(),
-            self.env._("Open the invoices under review"),
-        )
+                flags=", ".join(flags.mapped("name")),
+            )
         return self.message_post(
             body=body,
             partner_ids=approvers.partner_id.ids,

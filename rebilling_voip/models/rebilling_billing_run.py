@@ -37,6 +37,14 @@ class RebillingBillingRun(models.Model):
                 Cdr.search_count(run._unmatched_call_domain()) if run.usage_start else 0
             )
 
+    def _rebilling_review_run_flags(self):
+        """``unmatched_cdr`` on the run: calls of the month from numbers no service has."""
+        result = super()._rebilling_review_run_flags()
+        for run in self:
+            if run.unmatched_call_count:
+                result[run.id].add("unmatched_cdr")
+        return result
+
     def action_view_unmatched_calls(self):
         """The calls counted by ``unmatched_call_count``."""
         self.ensure_one()

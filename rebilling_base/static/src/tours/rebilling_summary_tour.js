@@ -11,6 +11,10 @@ registry.category("web_tour.tours").add("rebilling_summary_tour", {
             trigger: ".o_form_view .oe_title:contains('Billing run November 2026')",
         },
         {
+            content: "This month against the months before, drawn on the Summary",
+            trigger: ".o_field_dashboard_graph canvas",
+        },
+        {
             content: "One invoice pending",
             trigger: ".oe_stat_button:has(.o_stat_text:contains('Pending')) .o_stat_value:contains('1')",
         },
