@@ -5,7 +5,8 @@
     python3 setup/demo.py --no-serve   # the same without serving
     python3 setup/demo.py --keep-db    # reuse the existing demo database
 
-Login: admin / admin. The demo reseller is "Southern Cross Communications".
+Login: admin / admin (portal: harbour / harbour, a contact of Harbour Dental Group).
+The demo reseller is "Southern Cross Communications".
 """
 
 import argparse
@@ -38,19 +39,31 @@ COMPANY = 'env["res.company"].search([("name", "=", "Southern Cross Communicatio
 # queue jobs that the server's job runner executes on its workers).
 DEMO_START = f"""
 from datetime import date
+from dateutil.relativedelta import relativedelta
 env["ir.config_parameter"].set_param("report.url", "REPORT_URL")
 company = {COMPANY}
-run = env["rebilling.billing.run"]._get_or_create(company, date.today().replace(day=1))
+run = env["rebilling.billing.run"]._get_or_create(company, PERIOD)
 run.action_start()
 env.cr.commit()
 print("RUN", run.id)
+"""
+
+THIS_MONTH = "company._rebilling_local_now().date().replace(day=1)"
+LAST_MONTH = f"{THIS_MONTH} - relativedelta(months=1)"
+
+# Between last month's run and this month's: a service entered late.
+DEMO_LATE = f"""
+print(env["rebilling.demo"]._demo_late_service({COMPANY}))
+env.cr.commit()
 """
 
 # After the run: what a reseller's month also holds (rebilling.demo._demo_after_run),
 # then the summary. Each expected failure is one line.
 DEMO_AFTER = f"""
 company = {COMPANY}
-run = env["rebilling.billing.run"].search([("company_id", "=", company.id)], limit=1)
+run = env["rebilling.billing.run"].search(
+    [("company_id", "=", company.id), ("period_start", "=", {THIS_MONTH}), ("dry_run", "=", False)]
+)
 for line in env["rebilling.demo"]._demo_after_run(run):
     print(line)
 env.cr.commit()
@@ -58,7 +71,9 @@ env.cr.commit()
 
 DEMO_SUMMARY = f"""
 company = {COMPANY}
-run = env["rebilling.billing.run"].search([("company_id", "=", company.id)], limit=1)
+run = env["rebilling.billing.run"].search(
+    [("company_id", "=", company.id), ("period_start", "=", {THIS_MONTH}), ("dry_run", "=", False)]
+)
 summary = env["rebilling.demo"]._demo_summary(run)
 moves = run.invoice_ids
 print("=" * 72)
@@ -67,6 +82,8 @@ print(f"Billing run  : {{run.name}} ({{run.state}}), invoices dated {{run.period
 print(f"Customers    : {{run.customer_count}}  invoices: {{run.invoice_count}}  "
       f"errors: {{run.error_count}}  duration: {{run.duration:.1f}} s")
 print(f"Total        : {{run.amount_total:,.2f}} {{company.currency_id.name}} (incl. GST)")
+print(f"Last month   : {{run.previous_amount_total:,.2f}} {{company.currency_id.name}}; "
+      f"catch-up lines this month: {{summary['catch_up']}}")
 print(f"Sending      : {{summary['states']}}; credit notes: {{summary['credit_notes']}}")
 if "rebilling_review_state" in moves._fields:
     held = moves.filtered(lambda m: m.rebilling_review_state == "under_review")
@@ -173,24 +190,32 @@ def main():
                 shell = [*server, "shell", "-c", str(config), "-d", DEMO_DB, "--no-http"]
                 shell += ["--log-level=error", *mail, *QUIET]
                 report_url = f"http://127.0.0.1:{args.port}"
-                out = subprocess.run(
-                    shell,
-                    input=DEMO_START.replace("REPORT_URL", report_url),
-                    text=True,
-                    check=True,
-                    cwd=ROOT,
-                    capture_output=True,
-                ).stdout
-                run_id = int(out.split("RUN", 1)[1].split()[0])
-                say("billing run started as the monthly cron starts it; the job runner bills it")
-                wait_for_month(run_id)
+                for period, name in ((LAST_MONTH, "last month"), (THIS_MONTH, "this month")):
+                    script = DEMO_START.replace("REPORT_URL", report_url)
+                    out = subprocess.run(
+                        shell,
+                        input=script.replace("PERIOD", period),
+                        text=True,
+                        check=True,
+                        cwd=ROOT,
+                        capture_output=True,
+                    ).stdout
+                    run_id = int(out.split("RUN", 1)[1].split()[0])
+                    say(
+                        f"billing run of {name} started as the monthly cron starts it; "
+                        "the job runner bills it"
+                    )
+                    wait_for_month(run_id)
+                    if period == LAST_MONTH:
+                        subprocess.run(shell, input=DEMO_LATE, text=True, check=True, cwd=ROOT)
                 for script in (DEMO_AFTER, DEMO_SUMMARY):
                     subprocess.run(shell, input=script, text=True, check=True, cwd=ROOT)
                 say(f"local mail sink received {len(smtp.messages)} emails (none left the machine)")
                 say(f"demo ready in {time.monotonic() - started:.0f} s")
                 if not args.no_serve:
                     say(
-                        f"serving http://127.0.0.1:{args.port}/odoo (login admin / admin); "
+                        f"serving http://127.0.0.1:{args.port}/odoo (login admin / admin; the "
+                        f"customer portal: http://127.0.0.1:{args.port}/my, harbour / harbour); "
                         "emails go to the local mail sink; Ctrl-C stops"
                     )
                     serving.wait()

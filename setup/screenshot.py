@@ -5,7 +5,7 @@
     python3 setup/screenshot.py "/odoo/action-rebilling_base.action_rebilling_billing_run" \
         docs/billing_run.png
 
-Logs in as admin/admin, opens the path, waits for the page to settle and saves a PNG.
+Logs in as admin/admin (``--login harbour`` for the demo's portal user), opens the path, waits for the page to settle and saves a PNG.
 """
 
 import argparse
@@ -55,6 +55,8 @@ def main():
     parser.add_argument("--base", default="http://127.0.0.1:8069")
     parser.add_argument("--size", default="1400,850")
     parser.add_argument("--wait", default=".o_list_renderer, .o_form_renderer")
+    parser.add_argument("--login", default="admin", help="user to log in as (portal: harbour)")
+    parser.add_argument("--password", default=None, help="its password (default: the login)")
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     profile = tempfile.mkdtemp(prefix="rebilling-shot-")
@@ -90,8 +92,9 @@ def main():
         page.call("Page.navigate", url=f"{args.base}/web/login")
         page.wait_for("!!document.querySelector('input[name=login]')")
         page.evaluate(
-            "document.querySelector('input[name=login]').value='admin';"
-            "document.querySelector('input[name=password]').value='admin';"
+            f"document.querySelector('input[name=login]').value={json.dumps(args.login)};"
+            "document.querySelector('input[name=password]').value="
+            f"{json.dumps(args.password or args.login)};"
             "document.querySelector('form.oe_login_form').submit(); true"
         )
         time.sleep(2)

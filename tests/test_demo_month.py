@@ -1,6 +1,14 @@
 """The demo's month, checked: the numbers `setup/demo.py` prints come from this data."""
 
-from odoo.addons.rebilling_base.models.rebilling_demo import CUSTOMERS, NO_EMAIL
+from dateutil.relativedelta import relativedelta
+
+from odoo.addons.rebilling_base.models.rebilling_demo import (
+    CUSTOMERS,
+    LATE_SERVICE_CUSTOMER,
+    NO_EMAIL,
+    PORTAL_CUSTOMER,
+    PORTAL_LOGIN,
+)
 from odoo.addons.rebilling_base.tests.common import run_send_cron
 from odoo.tests import TransactionCase, tagged
 
@@ -26,12 +34,35 @@ class TestDemoMonth(TransactionCase):
         )
         self.assertLessEqual(len(once.partner_id), len(CUSTOMERS) // 5)
 
-        run = env["rebilling.billing.run"]._get_or_create(
-            company, company._rebilling_local_now().date()
+        # Last month, then a service entered late, then this month (as setup/demo.py).
+        this_month = company._rebilling_local_now().date().replace(day=1)
+        Run = env["rebilling.billing.run"].with_context(queue_job__no_delay=True)
+        last_run = Run._get_or_create(company, this_month - relativedelta(months=1))
+        last_run.action_start()
+        run_send_cron(env)
+        line = env["rebilling.demo"]._demo_late_service(company)
+        self.assertIn(LATE_SERVICE_CUSTOMER, line)
+        late = env["rebilling.service"].search(
+            [("company_id", "=", company.id)], order="id desc", limit=1
         )
-        run.with_context(queue_job__no_delay=True).action_start()
+        # One transaction here: its records share the transaction's create_date, which
+        # precedes the run; the demo enters the service after the run, in its own.
+        env.cr.execute(
+            "UPDATE rebilling_service SET create_date = %s WHERE id = %s",
+            [last_run.date_started + relativedelta(minutes=5), late.id],
+        )
+        late.invalidate_recordset(["create_date"])
+        run = Run._get_or_create(company, this_month)
+        run.action_start()
         run_send_cron(env)
         summary = env["rebilling.demo"]._demo_summary(run)
+        self.assertEqual(run.previous_amount_total, last_run.amount_total)
+        catch_up = run.invoice_ids.invoice_line_ids.filtered(
+            lambda ln: ln.rebilling_service_id == late and ln.rebilling_date_to < this_month
+        )
+        self.assertEqual(len(catch_up), 1, "the missed days of last month, once")
+        self.assertEqual(catch_up.rebilling_date_from, late.date_start)
+        self.assertEqual(summary["catch_up"], 1)
         self.assertEqual(summary["invoices"], len(customers))
         self.assertEqual(summary["errors"], 0)
         self.assertEqual(sum(summary["states"].values()), len(customers))
@@ -39,6 +70,13 @@ class TestDemoMonth(TransactionCase):
         held = run.invoice_ids.filtered(lambda m: m.rebilling_review_state == "under_review")
         self.assertEqual(summary["states"]["pending"], len(held), "Pilot invoices wait")
         self.assertEqual(summary["states"]["sent"], len(customers) - len(held) - 1)
+
+        # The portal user of Harbour Dental Group reads its sent invoices, nobody else's.
+        portal = env["res.users"].search([("login", "=", PORTAL_LOGIN)])
+        harbour = run.invoice_ids.filtered(lambda m: m.partner_id.name == PORTAL_CUSTOMER)
+        self.assertEqual(harbour.rebilling_send_state, "sent")
+        visible = env["account.move"].with_user(portal).search([("rebilling_run_id", "=", run.id)])
+        self.assertEqual(visible, harbour)
 
         lines = env["rebilling.demo"]._demo_after_run(run)
         self.assertTrue(lines[0].startswith("credited"), lines)

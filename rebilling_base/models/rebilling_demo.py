@@ -45,6 +45,11 @@ CUSTOMERS = [
 ]
 # The customer with no email address at all: its invoice ends Failed ("no email address").
 NO_EMAIL = "Glebe Books"
+# The customer whose contact reads its invoices on the portal (login = password).
+PORTAL_CUSTOMER = "Harbour Dental Group"
+PORTAL_LOGIN = "harbour"
+# The customer whose new service is entered after last month's run (catch-up lines).
+LATE_SERVICE_CUSTOMER = "Redfern Robotics"
 # Once-off charges: a few customers only (a new site, a technician's visit).
 ONCE_OFF_EVERY = 6
 PRODUCTS = [
@@ -239,7 +244,62 @@ class RebillingDemo(models.AbstractModel):
                 )
         env["rebilling.service"].create(services)
         env["rebilling.charge"].create(charges)
+        self._demo_portal_user(partners.filtered(lambda p: p.name == PORTAL_CUSTOMER))
         return company
+
+    @api.model
+    def _demo_portal_user(self, customer):
+        """A contact of ``customer`` who reads its invoices on the portal (login and
+        password: PORTAL_LOGIN)."""
+        contact = self.env["res.partner"].create(
+            {
+                "name": "Helen Nguyen",
+                "parent_id": customer.id,
+                "type": "contact",
+                "email": f"helen.nguyen@{customer.email.split('@', 1)[1]}",
+                "lang": "en_AU",
+            }
+        )
+        return self.env["res.users"].create(
+            {
+                "name": contact.name,
+                "login": PORTAL_LOGIN,
+                "password": PORTAL_LOGIN,
+                "partner_id": contact.id,
+                "company_id": customer.company_id.id,
+                "company_ids": [(6, 0, customer.company_id.ids)],
+                "group_ids": [(6, 0, [self.env.ref("base.group_portal").id])],
+            }
+        )
+
+    # ------------------------------------------------------------ between two runs
+    @api.model
+    def _demo_late_service(self, company):
+        """A service entered late: it started on the 10th of last month, but was
+        entered after last month's run; this month's run bills the missed days as
+        catch-up lines. Returns one line of text for the demo's output."""
+        partner = self.env["res.partner"].search(
+            [("company_id", "=", company.id), ("name", "=", LATE_SERVICE_CUSTOMER)], limit=1
+        )
+        product = self.env["product.product"].search(
+            [("company_id", "=", company.id), ("default_code", "=", "STATICIP")], limit=1
+        )
+        first = company._rebilling_local_now().date().replace(day=1) - relativedelta(months=1)
+        service = self.env["rebilling.service"].create(
+            {
+                "partner_id": partner.id,
+                "company_id": company.id,
+                "product_id": product.id,
+                "identifiers": "203.0.113.10",
+                "date_start": first.replace(day=10),
+            }
+        )
+        return self.env._(
+            "entered late : %(service)s for %(partner)s, from %(start)s (catch-up lines)",
+            service=service.product_id.name,
+            partner=partner.name,
+            start=service.date_start,
+        )
 
     # ------------------------------------------------------------ after the month's run
     @api.model
@@ -286,6 +346,13 @@ class RebillingDemo(models.AbstractModel):
                 move.partner_id.name: " ".join((move.rebilling_send_error or "").split())
                 for move in moves.filtered(lambda m: m.rebilling_send_state == "failed")
             },
+            "catch_up": len(
+                moves.invoice_line_ids.filtered(
+                    lambda line: line.rebilling_date_to
+                    and line.rebilling_date_to < run.period_start
+                    and line.rebilling_line_kind in ("service", "recurring")
+                )
+            ),
             "credit_notes": self.env["account.move"].search_count(
                 [("rebilling_period", "=", run.period_start), ("move_type", "=", "out_refund")]
             ),
