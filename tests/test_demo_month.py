@@ -73,6 +73,7 @@ class TestDemoMonth(TransactionCase):
 
         # The portal user of Harbour Dental Group reads its sent invoices, nobody else's.
         portal = env["res.users"].search([("login", "=", PORTAL_LOGIN)])
+        self.assertEqual(portal.lang, "en_AU", "the portal in Australian English")
         harbour = run.invoice_ids.filtered(lambda m: m.partner_id.name == PORTAL_CUSTOMER)
         self.assertEqual(harbour.rebilling_send_state, "sent")
         visible = env["account.move"].with_user(portal).search([("rebilling_run_id", "=", run.id)])

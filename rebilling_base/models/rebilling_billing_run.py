@@ -717,6 +717,8 @@ class RebillingBillingRun(models.Model):
             + timedelta(days=self._rebilling_due_days(partner)),
             "invoice_payment_term_id": False,
             "invoice_origin": self.name,
+            # The customer's salesperson, never the user or bot that runs the job.
+            "invoice_user_id": partner.user_id.id,
             "rebilling_period": self.period_start,
             "rebilling_run_id": self.id,
             "invoice_line_ids": [Command.create(vals) for vals in line_vals],

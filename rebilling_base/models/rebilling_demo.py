@@ -265,6 +265,7 @@ class RebillingDemo(models.AbstractModel):
                 "name": contact.name,
                 "login": PORTAL_LOGIN,
                 "password": PORTAL_LOGIN,
+                "lang": "en_AU",
                 "partner_id": contact.id,
                 "company_id": customer.company_id.id,
                 "company_ids": [(6, 0, customer.company_id.ids)],

@@ -106,3 +106,16 @@ class TestPortal(RebillingCase, HttpCase):
         detail = self.url_open(f"/my/invoices/{credit_note.id}?report_type=html")
         self.assertEqual(detail.status_code, 200)
         self.assertIn("Credit Note", detail.text)
+
+    def test_salesperson_is_the_customers_never_the_job_user(self):
+        """The run runs as whoever starts it (OdooBot under the job runner): its name is
+        no salesperson the customer can message on the portal."""
+        self.assertFalse(self.sent.invoice_user_id, "customer A has no salesperson")
+        self.authenticate("harbour_portal", "harbour_portal")
+        page = self.url_open(f"/my/invoices/{self.sent.id}").text
+        self.assertNotIn("Salesperson", page)
+        self.customer_b.user_id = self.env.ref("base.user_admin")
+        run = self.env["rebilling.billing.run"]._get_or_create(self.company, date(2026, 12, 1))
+        run.with_context(queue_job__no_delay=True).action_start()
+        december = run.invoice_ids.filtered(lambda m: m.partner_id == self.customer_b)
+        self.assertEqual(december.invoice_user_id, self.env.ref("base.user_admin"))
