@@ -12,7 +12,9 @@ The demo reseller is "Southern Cross Communications".
 import argparse
 import importlib.util
 import os
+import signal
 import subprocess
+import sys
 import time
 import urllib.request
 
@@ -142,6 +144,10 @@ def main():
     parser.add_argument("--port", default=os.environ.get("REBILLING_DEMO_PORT", "8069"))
     add_odoo_argument(parser)
     args = parser.parse_args()
+    # Stopped by a signal (kill, a closed terminal), stop the server too: the ``finally``
+    # below runs on SystemExit, not on the default SIGTERM/SIGHUP action.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_args: sys.exit(1))
 
     prepare(odoo_source=args.odoo)
     config = write_config(

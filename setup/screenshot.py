@@ -5,7 +5,8 @@
     python3 setup/screenshot.py "/odoo/action-rebilling_base.action_rebilling_billing_run" \
         docs/billing_run.png
 
-Logs in as admin/admin (``--login harbour`` for the demo's portal user), opens the path, waits for the page to settle and saves a PNG.
+Logs in as admin/admin (``--login harbour`` for the demo's portal user), opens the
+path, waits for the page to settle and saves a PNG.
 """
 
 import argparse

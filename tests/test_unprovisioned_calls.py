@@ -60,7 +60,7 @@ class TestUnprovisionedCalls(ReviewCase, VoipCase):
         self.rate_all(rerate=True)
         run.invalidate_recordset()
         self.assertFalse(self.as_approver(run).review_flag_ids)
-        self.assertEqual(self.Cdr.search([("supplier_call_id", "=", "U1")]).partner_id, self.customer_b)
+        self.assertEqual(self.cdr("U1").partner_id, self.customer_b)
 
     def test_no_flag_without_unprovisioned_calls(self):
         self.import_october()

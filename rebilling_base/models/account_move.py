@@ -1,4 +1,5 @@
 import io
+import re
 import zipfile
 from collections import defaultdict
 
@@ -18,6 +19,8 @@ SEND_STATES = [
 ]
 SENDER_NOT_VERIFIED = "sender email not verified"
 NO_EMAIL_ADDRESS = "no email address"
+# One refused recipient of smtplib's SMTPRecipientsRefused: 'rcpt': (code, b'answer')
+SMTP_REFUSED = re.compile(r"""'([^']+)': \((\d{3}), b?['"](.*?)['"]\)""")
 # Context key of a reissue: ids of the invoices computed again, whose own billed
 # items (calls) count as not billed yet (see ``_rebilling_reissue_prepare``).
 REISSUE_CONTEXT = "rebilling_reissue_move_ids"
@@ -401,10 +404,27 @@ class AccountMove(models.Model):
                 {"rebilling_mail_accepted": True}
             )
             return
-        moves.write(
-            {"rebilling_send_error": failure_reason[:500], "rebilling_mail_accepted": False}
-        )
-        moves._rebilling_notify_failure(failure_reason)
+        reason = self._rebilling_mail_failure_text(failure_reason)
+        moves.write({"rebilling_send_error": reason[:500], "rebilling_mail_accepted": False})
+        moves._rebilling_notify_failure(reason)
+
+    @api.model
+    def _rebilling_mail_failure_text(self, failure_reason):
+        """The mail server's refusal as finance staff read it, on one line.
+
+        Extend for other servers' messages. Odoo reports a refused recipient as
+        "Mail Delivery Failed / ... SMTPRecipientsRefused: {'a@b': (550, b'5.1.1 ...')}";
+        this gives "Refused by the mail server: a@b: 550 5.1.1 ...". Anything else is
+        kept, on one line.
+        """
+        text = " ".join(str(failure_reason).split())
+        refused = SMTP_REFUSED.findall(text)
+        if "SMTPRecipientsRefused" in text and refused:
+            return self.env._(
+                "Refused by the mail server: %s",
+                "; ".join(f"{rcpt}: {code} {answer}" for rcpt, code, answer in refused),
+            )
+        return text
 
     def _rebilling_notify_failure(self, reason):
         """Tell the configuration's notification email about each failed invoice email."""

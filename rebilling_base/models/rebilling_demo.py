@@ -349,9 +349,11 @@ class RebillingDemo(models.AbstractModel):
             },
             "catch_up": len(
                 moves.invoice_line_ids.filtered(
-                    lambda line: line.rebilling_date_to
-                    and line.rebilling_date_to < run.period_start
-                    and line.rebilling_line_kind in ("service", "recurring")
+                    lambda line: (
+                        line.rebilling_date_to
+                        and line.rebilling_date_to < run.period_start
+                        and line.rebilling_line_kind in ("service", "recurring")
+                    )
                 )
             ),
             "credit_notes": self.env["account.move"].search_count(

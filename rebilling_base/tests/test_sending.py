@@ -339,7 +339,12 @@ class TestHonestSendStates(RebillingCase):
             run_send_cron(self.env, smtp=smtp)
         self.assertEqual(b.rebilling_send_state, "sent")
         self.assertEqual(a.rebilling_send_state, "failed")
-        self.assertIn("mailbox unavailable", a.rebilling_send_error)
+        # The refusal as finance staff read it: who, and the server's answer, one line.
+        self.assertEqual(
+            a.rebilling_send_error,
+            "Refused by the mail server: invoices@harbour.example.com: 550 5.1.1 "
+            "<invoices@harbour.example.com>: mailbox unavailable",
+        )
         self.assertEqual(
             [rcpts for _sender, rcpts, _msg in smtp.messages if "hello@bondi.example.com" in rcpts],
             [["hello@bondi.example.com"]],
