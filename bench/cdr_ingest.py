@@ -14,9 +14,9 @@ writes N CDRs as one CSV file, then in one run measures:
     the floor of any import through a staging table (typed COPY into staging,
     one plain INSERT ... SELECT into a primary-key-only copy of the CDR table);
 (b) the product's import of the same file (COPY, staging, set-based SQL), the
-    new calls rated as they are inserted (``_import_file(rate=True)``, as the
-    upload wizard and the folder import do); with ``--rate-after`` inserted new
-    and rated by (c) instead (the shape before issue 13);
+    calls inserted new, as the folder import does; with ``--rate-inline`` rated
+    as they are inserted (``_import_file(rate=True)``, as the upload wizard
+    does: one INSERT, which PostgreSQL runs on one core);
 (c) the rating of the CDRs left new, as ``--workers`` job workers do it: the
     period cut into that many slices (``_rating_slices``), each rated by a
     rating job (one UPDATE) in its own session, all at once (``--workers 1``:
@@ -456,9 +456,9 @@ def main():
         "--workers", type=int, default=os.cpu_count() or 1, help="job workers rating at once"
     )
     parser.add_argument(
-        "--rate-after",
+        "--rate-inline",
         action="store_true",
-        help="import the calls new and rate them after (the shape before issue 13)",
+        help="rate the calls as the import inserts them (as the upload wizard does)",
     )
     args = parser.parse_args()
     rows = args.rows
@@ -499,7 +499,7 @@ def main():
             started = time.monotonic()
             data = csv_path.read_bytes()
             imp = env["rebilling.cdr.import"]._import_file(
-                fmt, data, csv_path.name, rate=not args.rate_after
+                fmt, data, csv_path.name, rate=args.rate_inline
             )
             cr.commit()
             import_s = time.monotonic() - started
@@ -507,7 +507,7 @@ def main():
                 f"(b) product import:  {import_s:6.2f} s  {rows / import_s:12,.0f} rows/s  "
                 f"(imported {imp.imported_count:,}, duplicates {imp.duplicate_count:,}, "
                 f"errors {imp.error_count:,}; "
-                f"{'rated after' if args.rate_after else 'rated as inserted'})"
+                f"{'rated as inserted' if args.rate_inline else 'inserted new'})"
             )
 
             upd_before, hot_before = hot_updates(args.db)

@@ -201,7 +201,7 @@ class RebillingCdrFormat(models.Model):
                 _logger.warning("CDR format %s: %s not imported: %s", self.id, entry.name, reason)
                 imp = Import._create_failed(self, entry.name, reason)
             else:
-                imp = Import._import_file(self, data, entry.name, raise_on_error=False, rate=True)
+                imp = Import._import_file(self, data, entry.name, raise_on_error=False)
             imports |= imp
             if commit:
                 self.env["ir.cron"]._commit_progress(1)
