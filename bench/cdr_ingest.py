@@ -13,15 +13,21 @@ writes N CDRs as one CSV file, then in one run measures:
     and fillfactor, no parsing): the ceiling of any import into that table; and
     the floor of any import through a staging table (typed COPY into staging,
     one plain INSERT ... SELECT into a primary-key-only copy of the CDR table);
-(b) the product's import of the same file (COPY, staging, set-based SQL);
-(c) the rating of all the imported CDRs, as ``--workers`` job workers do it:
-    the period cut into that many slices (``_rating_slices``), each rated by a
+(b) the product's import of the same file (COPY, staging, set-based SQL), the
+    calls inserted new, as the folder import does; with ``--rate-inline`` rated
+    as they are inserted (``_import_file(rate=True)``, as the upload wizard
+    does: one INSERT, which PostgreSQL runs on one core);
+(c) the rating of the CDRs left new, as ``--workers`` job workers do it: the
+    period cut into that many slices (``_rating_slices``), each rated by a
     rating job (one UPDATE) in its own session, all at once (``--workers 1``:
-    one UPDATE in one transaction).
+    one UPDATE in one transaction); then, for the rating rate, a re-rating of
+    all the imported CDRs the same way.
 
-and prints rows/s and the ratios against the goals (import at least 1/3 of the
-raw COPY rate, rating at least 200,000 CDRs/s, 1M imported and rated in 15 s).
-The CDRs of the bench company are deleted before each run.
+and prints rows/s and the ratios against the goals of issue 13, the import
+against the ceiling measured in the same run: the import (rating included) at
+least 0.5 of the ceiling's rate, and the import + the rating of what it left
+new at most 10 s per million CDRs. The CDRs of the bench company are deleted
+before each run.
 """
 
 import argparse
@@ -44,9 +50,8 @@ BENCH_COMPANY = "Bench Telecom"
 CUSTOMERS = 1000  # two numbers each
 CALLED_POOL = 50_000
 MONTH_START = datetime(2026, 10, 1)
-GOAL_IMPORT_RATIO = 1 / 3
-GOAL_RATING = 200_000
-GOAL_TOTAL_S = 15.0
+GOAL_IMPORT_RATIO = 0.5  # of the ceiling's rate (same run)
+GOAL_TOTAL_S = 10.0  # import + rating, per million CDRs
 
 
 def say(msg):
@@ -396,7 +401,7 @@ def staged_floor(db, path):
     return copy_s, insert_s
 
 
-def rate_like_job_workers(env, company, workers):
+def rate_like_job_workers(env, company, workers, rerate=False):
     """Rate the new CDRs of ``company`` as ``workers`` job workers run its rating jobs.
 
     The slices and the job method are the product's (``_rate_in_jobs`` queues
@@ -406,17 +411,17 @@ def rate_like_job_workers(env, company, workers):
 
     Cdr = env["rebilling.cdr"]
     if workers == 1:
-        rated = Cdr._rate(company)
+        rated = Cdr._rate(company, rerate=rerate)
         env.cr.commit()
         return rated
-    _count, slices = Cdr._rating_slices(company, jobs=workers)
+    _count, slices = Cdr._rating_slices(company, rerate=rerate, jobs=workers)
     rated = [0] * len(slices)
 
     def worker(slot, start, end):
         with env.registry.cursor() as cr:
             job_env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
             rated[slot] = job_env["rebilling.cdr"]._rate(
-                job_env["res.company"].browse(company.id), start, end, slot=slot
+                job_env["res.company"].browse(company.id), start, end, rerate, slot=slot
             )
 
     threads = [
@@ -450,6 +455,11 @@ def main():
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="job workers rating at once"
     )
+    parser.add_argument(
+        "--rate-inline",
+        action="store_true",
+        help="rate the calls as the import inserts them (as the upload wizard does)",
+    )
     args = parser.parse_args()
     rows = args.rows
 
@@ -464,6 +474,7 @@ def main():
             write_csv(csv_path, rows, callers, f"B{int(time.time())}")
             size = csv_path.stat().st_size / 1e6
             say(f"generated {rows:,} CDRs ({size:.0f} MB) in {time.monotonic() - started:.1f} s")
+            cr.commit()  # no snapshot held: VACUUM removes the rows deleted by clean()
             clean(args.db, company.id)
             cr.commit()  # a new snapshot: the cleaned table
 
@@ -487,28 +498,39 @@ def main():
 
             started = time.monotonic()
             data = csv_path.read_bytes()
-            imp = env["rebilling.cdr.import"]._import_file(fmt, data, csv_path.name)
+            imp = env["rebilling.cdr.import"]._import_file(
+                fmt, data, csv_path.name, rate=args.rate_inline
+            )
             cr.commit()
             import_s = time.monotonic() - started
             say(
                 f"(b) product import:  {import_s:6.2f} s  {rows / import_s:12,.0f} rows/s  "
                 f"(imported {imp.imported_count:,}, duplicates {imp.duplicate_count:,}, "
-                f"errors {imp.error_count:,})"
+                f"errors {imp.error_count:,}; "
+                f"{'rated as inserted' if args.rate_inline else 'inserted new'})"
             )
 
             upd_before, hot_before = hot_updates(args.db)
             started = time.monotonic()
             rated = rate_like_job_workers(env, company, args.workers)
             rate_s = time.monotonic() - started
+            workers = f"{args.workers} job worker{'s' if args.workers > 1 else ''} at once"
             say(
-                f"(c) rating:          {rate_s:6.2f} s  {rated / rate_s:12,.0f} CDRs/s ({rated:,}, "
-                f"{args.workers} job worker{'s' if args.workers > 1 else ''} at once)"
+                f"(c) rating of the calls left new: {rate_s:6.2f} s  "
+                f"{rated / rate_s:12,.0f} CDRs/s ({rated:,}, {workers})"
             )
             cr.execute(
                 "SELECT state, count(*) FROM rebilling_cdr WHERE company_id = %s GROUP BY state",
                 [company.id],
             )
             say("    states: " + ", ".join(f"{s} {n:,}" for s, n in sorted(cr.fetchall())))
+            started = time.monotonic()
+            rerated = rate_like_job_workers(env, company, args.workers, rerate=True)
+            rerate_s = time.monotonic() - started
+            say(
+                f"    re-rating all of them: {rerate_s:6.2f} s  "
+                f"{rerated / rerate_s:12,.0f} CDRs/s ({rerated:,}, {workers})"
+            )
             time.sleep(1)  # statistics are reported asynchronously
             upd_after, hot_after = hot_updates(args.db)
             if upd_after > upd_before:
@@ -517,27 +539,25 @@ def main():
         finally:
             cr.close()
 
-    ratio = (rows / import_s) / (rows / copy_s)
+    ratio = shaped_s / import_s
     total = import_s + rate_s
-    say("results")
+    scale = 1_000_000 / rows
+    say("results (per million CDRs)")
     say(
-        f"  import / raw COPY rate: {ratio:.2f} "
+        f"  ceiling (\\copy into the shaped table): {shaped_s * scale:.2f} s; "
+        f"import: {import_s * scale:.2f} s, {ratio:.2f} of the ceiling's rate "
         f"(goal >= {GOAL_IMPORT_RATIO:.2f}: {'met' if ratio >= GOAL_IMPORT_RATIO else 'NOT met'})"
     )
-    if copy_s / floor_s < GOAL_IMPORT_RATIO:
-        say(
-            f"    the floor of a staged import is {copy_s / floor_s:.2f} of the raw rate here: "
-            f"the import goal is out of reach of any import through a staging table"
-        )
-    rating_rate = rated / rate_s if rate_s else 0
+    if shaped_s / floor_s < GOAL_IMPORT_RATIO:
+        say(f"    the floor of a staged import is {shaped_s / floor_s:.2f} of the ceiling here")
     say(
-        f"  rating: {rating_rate:,.0f} CDRs/s "
-        f"(goal >= {GOAL_RATING:,}: {'met' if rating_rate >= GOAL_RATING else 'NOT met'})"
+        f"  rating: {rerated / rerate_s if rerate_s else 0:,.0f} CDRs/s (re-rating all, "
+        f"{args.workers} workers)"
     )
-    scaled = total * 1_000_000 / rows
+    scaled = total * scale
     say(
         f"  import + rating: {total:.2f} s for {rows:,} rows, {scaled:.1f} s per million "
-        f"(goal < {GOAL_TOTAL_S:.0f} s: {'met' if scaled < GOAL_TOTAL_S else 'NOT met'})"
+        f"(goal <= {GOAL_TOTAL_S:.0f} s: {'met' if scaled <= GOAL_TOTAL_S else 'NOT met'})"
     )
     say(f"  CPU cores: {os.cpu_count()} (shared machine: figures vary with its load)")
 

@@ -232,6 +232,26 @@ class RebillingCdr(models.Model):
         )
 
     @api.model
+    def _try_lock_rating(self, company):
+        """Lock the rating of ``company`` like a whole rating, without waiting.
+
+        Returns whether every slot is locked (for the rest of the transaction):
+        False while billing or a rating of the company runs. An import rating its
+        new calls as it inserts them (``rebilling.cdr.import``) then inserts them
+        unrated instead of waiting.
+        """
+        self.env.cr.execute(
+            SQL(
+                "SELECT bool_and(pg_try_advisory_xact_lock(%s + s, %s)) "
+                "FROM generate_series(0, %s) s",
+                LOCK_KEY,
+                company.id,
+                LOCK_SLOTS - 1,
+            )
+        )
+        return bool(self.env.cr.fetchone()[0])
+
+    @api.model
     def _bulk_settings(self, reset=False):
         """Session settings of the set-based statements over many CDRs.
 
@@ -402,13 +422,15 @@ class RebillingCdr(models.Model):
         )
 
     @api.model
-    def _build_rating_tables(self, company, tables, where, window=(None, None)):
+    def _build_rating_tables(self, company, tables, where, window=(None, None), source=None):
         """Build the lookup tables for the calls ``t`` matching ``where``.
 
         One scan of the calls: their distinct called numbers and callers/trunks.
         ``window``: the calls start in it (``[start, end)``, either open); the
         periods of services and rates outside it are left out (fewer rows for
-        each call to try in the joins).
+        each call to try in the joins). ``source``: SQL of the calls ``t`` (by
+        default ``rebilling_cdr t``; an import rating the rows it inserts gives
+        its own, with the columns ``called_e164``, ``caller_e164`` and ``trunk``).
         """
         self._create_lookup(
             tables,
@@ -418,11 +440,12 @@ class RebillingCdr(models.Model):
                 AS
                 SELECT t.called_e164 AS called, COALESCE(t.caller_e164, '') AS caller,
                        COALESCE(t.trunk, '') AS trunk, GROUPING(t.called_e164) AS kind
-                  FROM rebilling_cdr t
+                  FROM %(source)s
                  WHERE %(where)s
                  GROUP BY GROUPING SETS ((t.called_e164),
                                          (COALESCE(t.caller_e164, ''), COALESCE(t.trunk, '')))
                 """,
+                source=source or SQL("rebilling_cdr t"),
                 where=where,
             ),
         )
@@ -442,19 +465,30 @@ class RebillingCdr(models.Model):
         The lookup tables cover every key and all time (periods without a service
         or rate are rows with NULLs), so inner joins keep every call.
         """
-        return SQL(
-            """
-            s.caller = COALESCE(t.caller_e164, '') AND s.trunk = COALESCE(t.trunk, '')
-            AND t.start_time >= s.valid_from AND t.start_time < s.valid_to
-            AND d.num = t.called_e164
-            AND r.plan_id = s.plan_id
-            AND r.group_id = CASE WHEN d.loc_group IS NOT NULL
-                                       AND d.loc_len >= COALESCE(d.nat_len, 0)
-                                       AND left(t.caller_e164, d.loc_len) = d.loc_prefix
-                                  THEN d.loc_group ELSE COALESCE(d.nat_group, 0) END
-            AND t.start_time >= r.valid_from AND t.start_time < r.valid_to
-            """
-        )
+        return SQL(" AND ").join(self._rating_join_parts().values())
+
+    @api.model
+    def _rating_join_parts(self):
+        """``{"s": SQL, "d": SQL, "r": SQL}``: the join condition of each lookup.
+
+        ``_rating_join`` is their conjunction; an import rating the rows it
+        inserts outer-joins them one by one (``rebilling.cdr.import``).
+        """
+        return {
+            "s": SQL(
+                """s.caller = COALESCE(t.caller_e164, '') AND s.trunk = COALESCE(t.trunk, '')
+                   AND t.start_time >= s.valid_from AND t.start_time < s.valid_to"""
+            ),
+            "d": SQL("d.num = t.called_e164"),
+            "r": SQL(
+                """r.plan_id = s.plan_id
+                   AND r.group_id = CASE WHEN d.loc_group IS NOT NULL
+                                              AND d.loc_len >= COALESCE(d.nat_len, 0)
+                                              AND left(t.caller_e164, d.loc_len) = d.loc_prefix
+                                         THEN d.loc_group ELSE COALESCE(d.nat_group, 0) END
+                   AND t.start_time >= r.valid_from AND t.start_time < r.valid_to"""
+            ),
+        }
 
     @api.model
     def _rating_columns(self):

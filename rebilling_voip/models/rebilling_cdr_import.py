@@ -32,6 +32,7 @@ import csv
 import io
 import logging
 import time
+from datetime import timedelta
 
 import psycopg2
 from psycopg2 import errors as pg_errors
@@ -282,11 +283,12 @@ class RebillingCdrImport(models.Model):
 
     # ------------------------------------------------------------ API
     @api.model
-    def _import_file(self, cdr_format, data, filename, raise_on_error=True):
+    def _import_file(self, cdr_format, data, filename, raise_on_error=True, rate=False):
         """Import the CSV ``data`` (bytes) in ``cdr_format``; returns the import record.
 
         For scheduled imports pass ``raise_on_error=False``: a file that cannot be
         imported then leaves a failed import with the reason, and nothing else.
+        ``rate``: the new calls are rated as they are inserted (see ``_insert_cdrs``).
         """
         cdr_format.ensure_one()
         vals = {
@@ -297,7 +299,7 @@ class RebillingCdrImport(models.Model):
         try:
             with self.env.cr.savepoint():
                 imp = self.create(vals)
-                imp._ingest_file(data)
+                imp._ingest_file(data, rate=rate)
                 return imp
         except (UserError, psycopg2.Error, ValueError) as exc:
             # A lock or serialization failure is not the file's error: retried as a whole.
@@ -356,18 +358,18 @@ class RebillingCdrImport(models.Model):
             SQL("DROP TABLE IF EXISTS %s", SQL(", ").join(self._work(n) for n in WORK_TABLES))
         )
 
-    def _ingest_file(self, data):
-        """COPY the whole file into staging, then run the pipeline."""
+    def _ingest_file(self, data, rate=False):
+        """COPY the whole file into staging, then run the pipeline (``rate``: ``_import_file``)."""
         self.ensure_one()
         started = time.monotonic()
         data = self._to_utf8(data)
         lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
         self._stage_drop()
         if self._stage_csv(data, lines):
-            counts = self._run_pipeline(copied=True)
+            counts = self._run_pipeline(copied=True, rate=rate)
         else:
             self._stage_lines(data, lines)
-            counts = self._run_pipeline()
+            counts = self._run_pipeline(rate=rate)
         self._check_counts(counts)
         self.env["rebilling.cdr"]._analyze_if_grown(counts["imported"])
         self.write(
@@ -540,13 +542,14 @@ class RebillingCdrImport(models.Model):
             int(column),
         )
 
-    def _run_pipeline(self, copied=False):
+    def _run_pipeline(self, copied=False, rate=False):
         """Staged rows to CDRs and error rows; returns the counts.
 
         ``copied``: the fields were staged by ``_stage_csv``, else the lines by
-        ``_stage_lines`` (or ``_ingest_lines``). The counts come from separate
-        queries: the rows typed, the error rows written, the CDRs inserted; the
-        duplicates are the valid rows that did not land (see ``_insert_cdrs``).
+        ``_stage_lines`` (or ``_ingest_lines``); ``rate``: see ``_insert_cdrs``. The
+        counts come from separate queries: the rows typed, the error rows written,
+        the CDRs inserted; the duplicates are the valid rows that did not land
+        (see ``_insert_cdrs``).
         Unless they add up, the caller cancels the import.
         """
         self.ensure_one()
@@ -615,7 +618,7 @@ class RebillingCdrImport(models.Model):
         total, valid, date_first, date_last = cr.fetchone()
         imported = duplicates = 0
         if valid:
-            imported, duplicates = self._insert_cdrs(date_first, date_last, valid)
+            imported, duplicates = self._insert_cdrs(date_first, date_last, valid, rate)
         self.env["rebilling.cdr"]._bulk_settings(reset=True)
         self.env["rebilling.cdr"].invalidate_model()
         self.env["rebilling.cdr.error"].invalidate_model()
@@ -967,7 +970,7 @@ class RebillingCdrImport(models.Model):
         )
         return self.env.cr.fetchone()[0]
 
-    def _insert_cdrs(self, date_first, date_last, valid):
+    def _insert_cdrs(self, date_first, date_last, valid, rate=False):
         """Insert the ``valid`` rows that are not duplicates; returns (imported, duplicates).
 
         The insert anti-joins the stored calls (``_new_calls``; not when none is
@@ -976,37 +979,46 @@ class RebillingCdrImport(models.Model):
         indexes still object (a call twice in the file, a call id reused long
         ago, a concurrent import), the rows go in with ``ON CONFLICT DO NOTHING``
         and the duplicates are the valid rows not found among the inserted CDRs.
+
+        ``rate``: the calls are inserted rated, as ``rebilling.cdr._rate`` would
+        rate them (see ``_rated_insert_sql``), rather than inserted new and
+        updated after: one write per call instead of two. Unless the rating of
+        the company is free at once (billing or a rating running): then they
+        are inserted new, for the next rating.
         """
         cr = self.env.cr
-        ncols = self.format_id.column_count
+        Cdr = self.env["rebilling.cdr"]
         rows = self._work("rows")
-        insert = SQL(
-            """
-            INSERT INTO rebilling_cdr (
-                company_id, import_id, format_id, import_line, start_time, duration, caller,
-                caller_e164, called, called_e164, trunk, supplier_call_id, cost, state)
-            SELECT %s, %s, %s, f.lineno, f.start_ts, f.duration, NULLIF(f.caller_raw, ''),
-                   f.caller_e164, f.called_raw, f.called_e164, f.trunk, f.call_id, f.cost, 'new'
-              FROM %s f
-             WHERE %s
-            """,
-            self.company_id.id,
-            self.id,
-            self.format_id.id,
-            rows,
-            self._valid_sql(ncols),
-        )
+        valid_sql = self._valid_sql(self.format_id.column_count)
+        tables = None
+        if rate and Cdr._try_lock_rating(self.company_id):
+            tables = Cdr._rating_tables()
+            Cdr._drop_rating_tables(tables)
+            Cdr._build_rating_tables(
+                self.company_id,
+                tables,
+                valid_sql,
+                (date_first, date_last + timedelta(seconds=1)),
+                source=SQL("%s t", rows),
+            )
         new_calls = SQL("true")
         if self._stored_calls_around(date_first, date_last):
             new_calls = self._new_calls(date_first, date_last)
         try:
-            with cr.savepoint(flush=False):
-                cr.execute(SQL("%s AND %s", insert, new_calls), log_exceptions=False)
-                return cr.rowcount, valid - cr.rowcount
-        except pg_errors.UniqueViolation:
-            _logger.info("CDR import %s: duplicates the window missed, exact path", self.id)
-        cr.execute(SQL("%s ORDER BY f.lineno ON CONFLICT DO NOTHING", insert))
-        imported = cr.rowcount
+            try:
+                with cr.savepoint(flush=False):
+                    cr.execute(
+                        self._insert_sql(SQL("%s AND %s", valid_sql, new_calls), tables),
+                        log_exceptions=False,
+                    )
+                    return cr.rowcount, valid - cr.rowcount
+            except pg_errors.UniqueViolation:
+                _logger.info("CDR import %s: duplicates the window missed, exact path", self.id)
+            cr.execute(self._insert_sql(valid_sql, tables, conflicts=True))
+            imported = cr.rowcount
+        finally:
+            if tables:
+                Cdr._drop_rating_tables(tables)
         cr.execute(
             SQL(
                 """
@@ -1017,8 +1029,93 @@ class RebillingCdrImport(models.Model):
                        AND c.start_time = f.start_ts)
                 """,
                 rows=rows,
-                valid=self._valid_sql(ncols),
+                valid=valid_sql,
                 imp=self.id,
             )
         )
         return imported, cr.fetchone()[0]
+
+    def _insert_sql(self, where, tables=None, conflicts=False):
+        """SQL inserting the rows ``f`` of the rows table matching ``where`` as CDRs.
+
+        ``tables``: the rating lookups of these rows (``rebilling.cdr._rating_tables``):
+        the calls are inserted rated. ``conflicts``: in file order, skipping the
+        calls a unique index already has.
+        """
+        columns = [
+            "company_id",
+            "import_id",
+            "format_id",
+            "import_line",
+            "start_time",
+            "duration",
+            "caller",
+            "caller_e164",
+            "called",
+            "called_e164",
+            "trunk",
+            "supplier_call_id",
+            "cost",
+        ]
+        values = [
+            SQL("%s", self.company_id.id),
+            SQL("%s", self.id),
+            SQL("%s", self.format_id.id),
+            SQL("t.lineno"),
+            SQL("t.start_time"),
+            SQL("t.duration"),
+            SQL("NULLIF(t.caller_raw, '')"),
+            SQL("t.caller_e164"),
+            SQL("t.called_raw"),
+            SQL("t.called_e164"),
+            SQL("t.trunk"),
+            SQL("t.call_id"),
+            SQL("t.cost"),
+        ]
+        calls = SQL(
+            "(SELECT f.*, f.start_ts AS start_time FROM %s f WHERE %s) t", self._work("rows"), where
+        )
+        joins = SQL()
+        if tables:
+            rated, joins = self._rated_insert_sql(tables)
+            columns += [column for column, _expr in rated]
+            values += [expr for _column, expr in rated]
+        else:
+            columns.append("state")
+            values.append(SQL("'new'"))
+        return SQL(
+            "INSERT INTO rebilling_cdr (%s) SELECT %s FROM %s %s %s",
+            SQL(", ").join(SQL.identifier(c) for c in columns),
+            SQL(", ").join(values),
+            calls,
+            joins,
+            SQL("ORDER BY t.lineno ON CONFLICT DO NOTHING") if conflicts else SQL(),
+        )
+
+    def _rated_insert_sql(self, tables):
+        """``([(column, SQL)], SQL of the joins)``: the rating of a call ``t`` as it is inserted.
+
+        The columns and join conditions of ``rebilling.cdr._rate``, its lookups
+        outer-joined: a call the lookups would miss (none should: they cover
+        every key of the rows and all time) is still inserted, new and unrated,
+        never lost nor counted as a duplicate.
+        """
+        Cdr = self.env["rebilling.cdr"]
+        parts = Cdr._rating_join_parts()
+        joins = SQL(
+            "LEFT JOIN %s s ON %s LEFT JOIN %s d ON %s LEFT JOIN %s r ON %s",
+            tables["svc"],
+            parts["s"],
+            tables["dest"],
+            parts["d"],
+            tables["rates"],
+            parts["r"],
+        )
+        found = SQL("r.plan_id IS NOT NULL AND d.num IS NOT NULL")
+        rated = []
+        for column, expr in Cdr._rating_columns():
+            if column == "state":
+                rated.append((column, SQL("CASE WHEN %s THEN %s ELSE 'new' END", found, expr)))
+            else:
+                rated.append((column, SQL("CASE WHEN %s THEN %s END", found, expr)))
+        return rated, joins

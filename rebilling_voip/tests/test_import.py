@@ -3,8 +3,10 @@ import tempfile
 from datetime import datetime
 from unittest.mock import patch
 
+from odoo import sql_db
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.rebilling_base.tests.common import db_fail
+from odoo.addons.rebilling_voip.models.rebilling_cdr import LOCK_KEY
 from odoo.addons.rebilling_voip.models.rebilling_cdr_import import RebillingCdrImport
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
@@ -399,3 +401,77 @@ class TestImport(VoipCase):
         self.assert_accounted(imp)
         calls = self.Cdr.search([("called_e164", "=", "+61412000030")])
         self.assertEqual(sorted(calls.mapped("trunk")), ["TRUNK-A", "TRUNK-B"])
+
+    def test_import_rates_as_it_inserts_as_a_rating_would(self):
+        """Rated as inserted (the wizard, the folder import): the same values as the rating
+        of the calls inserted new; emergency 000 free, national, +61, 61, 0011, 00,
+        13/1300/1800 and short 13 numbers rated; no call lost or counted twice."""
+        called = [
+            "02 9000 1234",
+            "61412345678",
+            "+61 3 9000 1234",
+            "0011 44 20 7946 0958",
+            "0044 20 7946 0958",
+            "13 13 13",
+            "1300 123 456",
+            "1800 555 666",
+            "000",
+            "+86 10 1234 5678",
+        ]
+        lines = [
+            csv_line(f"2026-10-05 09:{i:02d}:00", 30 + i * 7, A, raw, f"I{i}", f"0.0{i}")
+            for i, raw in enumerate(called)
+        ]
+        # A call of an unknown caller: unmatched either way.
+        lines.append(csv_line("2026-10-05 10:00:00", 60, "+61388887777", "0412 000 001", "I99"))
+        after = self.import_csv(lines, rate=False)
+        new = self.Cdr.search([("import_id", "=", after.id)])
+        self.assertEqual(set(new.mapped("state")), {"new"})
+        self.rate_all()
+        other = self.fmt.copy({"name": "Same calls, another supplier"})
+        # Straight to the import: the wizard would also rate the period after it.
+        inline = self.env["rebilling.cdr.import"]._import_file(
+            other, "\n".join([HEADER, *lines]), "inline.csv", rate=True
+        )
+        self.assertEqual((inline.imported_count, inline.error_count), (len(lines), 0))
+        self.assert_accounted(inline)
+        columns = [
+            "supplier_call_id",
+            "state",
+            "service_id",
+            "partner_id",
+            "destination_group_id",
+            "rate_id",
+            "billed_seconds",
+            "price",
+            "margin",
+            "rating_note",
+        ]
+
+        def values(imp):
+            cdrs = self.Cdr.search([("import_id", "=", imp.id)], order="import_line")
+            return [{k: v for k, v in row.items() if k != "id"} for row in cdrs.read(columns)]
+
+        self.assertEqual(values(inline), values(after))
+        states = {row["supplier_call_id"]: row["state"] for row in values(inline)}
+        self.assertEqual(states["I8"], "rated", "emergency: a free call")
+        self.assertEqual(states["I99"], "unmatched")
+        self.assertEqual(self.cdr("I8").filtered(lambda c: c.format_id == other).price, 0.0)
+
+    def test_import_leaves_the_calls_new_while_billing_holds_the_rating(self):
+        """Billing (another session) holds the rating: the import does not wait, its calls
+        are inserted new for the next rating."""
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as billing:
+            billing.execute(
+                "SELECT pg_advisory_xact_lock_shared(%s, %s)", [LOCK_KEY + 3, self.company.id]
+            )
+            imp = self.env["rebilling.cdr.import"]._import_file(
+                self.fmt,
+                "\n".join([HEADER, csv_line("2026-10-05 09:00:00", 60, A, "0412 000 070", "L1")]),
+                "locked.csv",
+                rate=True,
+            )
+        self.assertEqual(imp.imported_count, 1)
+        self.assertEqual(self.cdr("L1").state, "new")
+        self.rate_all()
+        self.assertEqual(self.cdr("L1").state, "rated")

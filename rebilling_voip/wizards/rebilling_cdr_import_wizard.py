@@ -23,7 +23,11 @@ class RebillingCdrImportWizard(models.TransientModel):
     def action_import(self):
         self.ensure_one()
         data = base64.b64decode(self.file)
-        imp = self.env["rebilling.cdr.import"]._import_file(self.format_id, data, self.filename)
+        imp = self.env["rebilling.cdr.import"]._import_file(
+            self.format_id, data, self.filename, rate=self.rate
+        )
+        # The file's calls are rated as they are inserted; this rates the other new
+        # calls of its period, and the file's when billing held the rating then.
         if self.rate and imp.imported_count:
             self.env["rebilling.cdr"]._rate(
                 imp.company_id, start=imp.date_first, end=imp.date_last + timedelta(seconds=1)
