@@ -181,33 +181,29 @@ class RebillingBillingRun(models.Model):
             run.send_sent_count = counts[run.id].get("sent", 0)
             run.send_failed_count = counts[run.id].get("failed", 0)
 
+    def _previous_runs(self, limit):
+        """The company's real runs of the months before this one, latest first."""
+        self.ensure_one()
+        return self.search(
+            [
+                ("company_id", "=", self.company_id.id),
+                ("dry_run", "=", False),
+                ("period_start", "<", self.period_start or fields.Date.today()),
+            ],
+            order="period_start desc",
+            limit=limit,
+        )
+
     @api.depends("period_start", "company_id")
     def _compute_previous_amount_total(self):
         for run in self:
-            previous = self.search(
-                [
-                    ("company_id", "=", run.company_id.id),
-                    ("dry_run", "=", False),
-                    ("period_start", "<", run.period_start or fields.Date.today()),
-                ],
-                order="period_start desc",
-                limit=1,
-            )
-            run.previous_amount_total = previous.amount_total
+            run.previous_amount_total = run._previous_runs(1).amount_total
 
     @api.depends("period_start", "company_id", "line_ids.amount_total")
     def _compute_month_graph(self):
         """Bars of the ``dashboard_graph`` widget: this run's total and the runs before it."""
         for run in self:
-            runs = self.search(
-                [
-                    ("company_id", "=", run.company_id.id),
-                    ("dry_run", "=", False),
-                    ("period_start", "<", run.period_start or fields.Date.today()),
-                ],
-                order="period_start desc",
-                limit=GRAPH_MONTHS - 1,
-            )
+            runs = run._previous_runs(GRAPH_MONTHS - 1)
             if not run.dry_run:
                 runs |= run
             values = [
