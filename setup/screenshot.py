@@ -6,7 +6,8 @@
         docs/billing_run.png
 
 Logs in as admin/admin (``--login harbour`` for the demo's portal user), opens the
-path, waits for the page to settle and saves a PNG.
+path, waits for the page to settle and saves a PNG. With ``--pdf-page N`` the path is a
+PDF (a report URL): page N is saved as a PNG (poppler's pdftoppm).
 """
 
 import argparse
@@ -49,6 +50,25 @@ class Page:
         raise TimeoutError(expression)
 
 
+def save_pdf_page(page, url, number, output):
+    """Download ``url`` with the browser's session and save page ``number`` as a PNG."""
+    cookies = page.call("Network.getCookies", urls=[url])["cookies"]
+    header = "; ".join(f"{c['name']}={c['value']}" for c in cookies)
+    request = urllib.request.Request(url, headers={"Cookie": header})
+    with urllib.request.urlopen(request, timeout=300) as response:
+        content = response.read()
+    if not content.startswith(b"%PDF"):
+        raise SystemExit(f"{url} did not answer a PDF")
+    stem = output[:-4] if output.endswith(".png") else output
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "100", "-f", str(number), "-l", str(number)]
+        + ["-singlefile", "-", stem],
+        input=content,
+        check=True,
+    )
+    print(f"saved {stem}.png (page {number} of the PDF)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
@@ -58,6 +78,12 @@ def main():
     parser.add_argument("--wait", default=".o_list_renderer, .o_form_renderer")
     parser.add_argument("--login", default="admin", help="user to log in as (portal: harbour)")
     parser.add_argument("--password", default=None, help="its password (default: the login)")
+    parser.add_argument(
+        "--pdf-page",
+        type=int,
+        default=0,
+        help="the path is a PDF (e.g. /report/pdf/account.account_invoices/ID): save this page",
+    )
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     profile = tempfile.mkdtemp(prefix="rebilling-shot-")
@@ -99,6 +125,9 @@ def main():
             "document.querySelector('form.oe_login_form').submit(); true"
         )
         time.sleep(2)
+        if args.pdf_page:
+            save_pdf_page(page, f"{args.base}{args.path}", args.pdf_page, args.output)
+            return
         page.call("Page.navigate", url=f"{args.base}{args.path}")
         try:
             page.wait_for(f"!!document.querySelector({json.dumps(args.wait)})")
