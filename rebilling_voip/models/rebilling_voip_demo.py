@@ -17,6 +17,8 @@ from odoo import api, models
 _logger = logging.getLogger(__name__)
 
 DEMO_COMPANY = "Southern Cross Communications"
+# Called numbers in the other forms carriers send (see ``_demo_csv``).
+EXTRA_CALLED = ["000", "000", "112", "000", "61412555019", "61 2 9876 5432", "0044 20 7946 0011"]
 CALLS_PER_NUMBER = 1800  # 30 customers x 2 numbers x 1800 = 108,000 calls
 # Standard plan: group xmlid -> (method, per minute, flagfall, first, next, minimum, markup)
 STANDARD = {
@@ -117,6 +119,13 @@ class RebillingVoipDemo(models.AbstractModel):
             else:
                 caller, called = callers[k % len(callers)], f"1900 {rng.randint(0, 999999):06d}"
             lines.append(f"{when:%Y-%m-%d %H:%M:%S},{60 + k},{caller},{called},DEMO-{seq:08d},0.5")
+        # Numbers as Australian carriers also send them: emergency 000 (and 112 from a
+        # mobile), rated free; 61 without the plus; international with the 00 IDD.
+        for k, called in enumerate(EXTRA_CALLED):
+            seq += 1
+            when = start + timedelta(seconds=rng.randrange(span))
+            caller = callers[(k * 7) % len(callers)]
+            lines.append(f"{when:%Y-%m-%d %H:%M:%S},{45 + k},{caller},{called},DEMO-{seq:08d},0")
         # The supplier sent a few calls twice.
         lines.extend(lines[1000:1010])
         # And a few rows nobody can read.
