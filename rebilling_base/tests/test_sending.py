@@ -360,6 +360,8 @@ class TestHonestSendStates(RebillingCase):
         self.assertIn("Southern Cross Communications", html)
         self.assertIn("Phone: 02 9000 1234", html)
         self.assertIn(f"ABN: {VALID_ABN}", html)
+        self.assertNotIn("Powered by", html, "white label: no Odoo promotion in the email")
+        self.assertNotIn("odoo.com", html)
         self.assertFalse(self.company.uses_default_logo)
         # The notification email is told about the failure.
         failure = self.notifications_to_ops().mail_message_id.filtered(
