@@ -62,6 +62,11 @@ class TestImport(VoipCase):
         self.assertEqual(err.raw_line, csv_line("yesterday", 60, A, "0412 000 003", "E2"))
         self.assertTrue(err.has_fields)
         self.assertEqual(err.start_raw, "yesterday")
+        # The texts of the typed fields come from the staged file, not the rows table.
+        by_line = {err.line_number: err for err in imp.error_ids}
+        self.assertEqual(by_line[10].duration_raw, "-5")
+        self.assertEqual(by_line[14].cost_raw, "a lot")
+        self.assertEqual(by_line[8].start_raw, "2026-02-30 10:00:00")
         self.assertFalse(imp.error_ids.filtered(lambda e: e.line_number == 12).has_fields)
         cdr = self.cdr("C1")
         self.assertEqual(cdr.duration, 60, "the first of two rows with one call id is kept")
