@@ -480,3 +480,24 @@ class TestImport(VoipCase):
         self.assertEqual(self.cdr("L1").state, "new")
         self.rate_all()
         self.assertEqual(self.cdr("L1").state, "rated")
+
+    def test_large_import_analyzes_the_columns_the_rating_selects_by(self):
+        """After an import that grows the table a lot, its statistics are refreshed at once."""
+        executed = []
+        execute = sql_db.Cursor.execute
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            executed.append(getattr(query, "code", query))
+            return execute(cr, query, params, log_exceptions)
+
+        module = "odoo.addons.rebilling_voip.models.rebilling_cdr"
+        with (
+            patch(f"{module}.ANALYZE_MIN_ROWS", 1),
+            patch.object(sql_db.Cursor, "execute", spy),
+        ):
+            imp = self.import_csv(self.sample())
+        self.assertEqual(imp.imported_count, 4)
+        analyzed = [q for q in executed if q.lstrip().startswith("ANALYZE")]
+        self.assertIn(
+            'ANALYZE "rebilling_cdr" ("company_id", "state", "start_time", "format_id")', analyzed
+        )
