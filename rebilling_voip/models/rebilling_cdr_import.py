@@ -335,7 +335,8 @@ class RebillingCdrImport(models.Model):
             data.decode("utf-8")
         except UnicodeDecodeError:
             data = data.decode("cp1252", errors="replace").encode("utf-8")
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         for byte in (b"\x00", b"\x1e", b"\x1f"):
             if byte in data:
                 data = data.replace(byte, b" ")
@@ -436,8 +437,8 @@ class RebillingCdrImport(models.Model):
                 )
                 # COPY takes no parameters: the values are quoted into the statement.
                 cr.copy_expert(cr.mogrify(copy.code, copy.params).decode(), io.BytesIO(data))
-                cr.execute(SQL("SELECT count(*) FROM %s", table))
-                if cr.fetchone()[0] != lines - header:
+                # COPY reports the rows it read (no count(*) scan of the table).
+                if cr.rowcount != lines - header:
                     raise ValueError("quoted line break")
         except (psycopg2.DataError, ValueError) as exc:
             _logger.info("CDR import %s: staged line by line (%s)", self.id, exc)
@@ -458,8 +459,7 @@ class RebillingCdrImport(models.Model):
             ).code,
             io.BytesIO(data),
         )
-        cr.execute(SQL("SELECT count(*) FROM %s", stg))
-        staged = cr.fetchone()[0]
+        staged = cr.rowcount
         if staged != lines:
             raise UserError(
                 self.env._(
@@ -547,9 +547,10 @@ class RebillingCdrImport(models.Model):
 
         ``copied``: the fields were staged by ``_stage_csv``, else the lines by
         ``_stage_lines`` (or ``_ingest_lines``); ``rate``: see ``_insert_cdrs``. The
-        counts come from separate queries: the rows typed, the error rows written,
-        the CDRs inserted; the duplicates are the valid rows that did not land
-        (see ``_insert_cdrs``).
+        counts come from separate queries: the rows typed and the valid ones, the
+        error rows written (only looked for when some row is not valid), the CDRs
+        inserted; the duplicates are the valid rows that did not land (see
+        ``_insert_cdrs``).
         Unless they add up, the caller cancels the import.
         """
         self.ensure_one()
@@ -567,42 +568,6 @@ class RebillingCdrImport(models.Model):
         self._build_numbers(company._rebilling_region(), fields_sql)
         self._build_rows(fields_sql)
         rows = self._work("rows")
-        now = SQL("now() AT TIME ZONE 'UTC'")
-        cr.execute(
-            SQL(
-                """
-                INSERT INTO rebilling_cdr_error (
-                    import_id, company_id, line_number, raw_line, reason, has_fields,
-                    start_raw, duration_raw, caller_raw, called_raw, call_id_raw, cost_raw,
-                    trunk_raw, create_uid, create_date, write_uid, write_date)
-                SELECT %(imp)s, %(company)s, r.lineno, l.line, %(reason)s, ncols = %(ncols)s,
-                       CASE WHEN ncols = %(ncols)s THEN start_raw END,
-                       CASE WHEN ncols = %(ncols)s THEN duration_raw END,
-                       CASE WHEN ncols = %(ncols)s THEN caller_raw END,
-                       CASE WHEN ncols = %(ncols)s THEN called_raw END,
-                       CASE WHEN ncols = %(ncols)s THEN call_id END,
-                       CASE WHEN ncols = %(ncols)s THEN cost_raw END,
-                       CASE WHEN ncols = %(ncols)s THEN trunk END,
-                       %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM %(rows)s r
-                  JOIN (%(lines)s) l ON l.lineno = r.lineno
-                 WHERE NOT (%(valid)s)
-                 ORDER BY r.lineno
-                """,
-                imp=self.id,
-                company=company.id,
-                ncols=ncols,
-                reason=self._reason_sql(ncols),
-                valid=self._valid_sql(ncols),
-                uid=self.env.uid,
-                now=now,
-                rows=rows,
-                lines=self._copied_lines_sql()
-                if copied
-                else SQL("SELECT lineno, line FROM %s", self._work("fields")),
-            )
-        )
-        errors = cr.rowcount
         cr.execute(
             SQL(
                 """
@@ -616,6 +581,8 @@ class RebillingCdrImport(models.Model):
             )
         )
         total, valid, date_first, date_last = cr.fetchone()
+        # Most files have no bad row: no scan for them then.
+        errors = self._insert_errors(fields_sql) if valid != total else 0
         imported = duplicates = 0
         if valid:
             imported, duplicates = self._insert_cdrs(date_first, date_last, valid, rate)
@@ -630,6 +597,50 @@ class RebillingCdrImport(models.Model):
             "date_first": date_first,
             "date_last": date_last,
         }
+
+    def _insert_errors(self, fields_sql):
+        """Write the rows that cannot become CDRs to the error list; returns how many.
+
+        The rows table has the typed values (``_valid_sql``); the text of the
+        fields and the raw line come from the staged fields (``fields_sql``),
+        joined on the line number for the bad rows only.
+        """
+        cr = self.env.cr
+        ncols = self.format_id.column_count
+        now = SQL("now() AT TIME ZONE 'UTC'")
+        cr.execute(
+            SQL(
+                """
+                INSERT INTO rebilling_cdr_error (
+                    import_id, company_id, line_number, raw_line, reason, has_fields,
+                    start_raw, duration_raw, caller_raw, called_raw, call_id_raw, cost_raw,
+                    trunk_raw, create_uid, create_date, write_uid, write_date)
+                SELECT %(imp)s, %(company)s, lineno, line, %(reason)s, ncols = %(ncols)s,
+                       CASE WHEN ncols = %(ncols)s THEN start_raw END,
+                       CASE WHEN ncols = %(ncols)s THEN duration_raw END,
+                       CASE WHEN ncols = %(ncols)s THEN caller_raw END,
+                       CASE WHEN ncols = %(ncols)s THEN called_raw END,
+                       CASE WHEN ncols = %(ncols)s THEN call_id END,
+                       CASE WHEN ncols = %(ncols)s THEN cost_raw END,
+                       CASE WHEN ncols = %(ncols)s THEN trunk END,
+                       %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM (SELECT b.*, d.start_raw, d.duration_raw, d.cost_raw, d.line
+                          FROM (SELECT * FROM %(rows)s WHERE NOT (%(valid)s)) b
+                          JOIN (%(fields)s) d ON d.lineno = b.lineno) r
+                 ORDER BY lineno
+                """,
+                imp=self.id,
+                company=self.company_id.id,
+                ncols=ncols,
+                reason=self._reason_sql(ncols),
+                valid=self._valid_sql(ncols),
+                uid=self.env.uid,
+                now=now,
+                rows=self._work("rows"),
+                fields=fields_sql,
+            )
+        )
+        return cr.rowcount
 
     @api.model
     def _valid_sql(self, ncols):
@@ -736,13 +747,15 @@ class RebillingCdrImport(models.Model):
 
         return SQL(
             """
-            SELECT lineno, %(ncols)s AS ncols, %(c_start)s AS start_raw,
+            SELECT lineno, COALESCE(line, %(line)s) AS line, %(ncols)s AS ncols,
+                   %(c_start)s AS start_raw,
                    %(c_duration)s AS duration_raw, COALESCE(%(c_caller)s, '') AS caller_raw,
                    %(c_called)s AS called_raw, %(c_call_id)s AS call_id,
                    %(c_cost)s AS cost_raw, %(c_trunk)s AS trunk
               FROM %(csv)s
             """,
             ncols=self.format_id.column_count,
+            line=self._csv_line_sql(),
             csv=table,
             c_start=field("col_start"),
             c_duration=field("col_duration"),
@@ -771,14 +784,6 @@ class RebillingCdrImport(models.Model):
             for i in range(1, fmt.column_count + 1)
         ]
         return SQL("array_to_string(ARRAY[%s], %s, '')", SQL(", ").join(fields), delim)
-
-    def _copied_lines_sql(self):
-        """SQL ``(lineno, line)`` of the rows staged by ``_stage_csv``."""
-        return SQL(
-            "SELECT lineno, COALESCE(line, %s) AS line FROM %s",
-            self._csv_line_sql(),
-            self._work("csv"),
-        )
 
     def _build_fields(self):
         """Cut the staged lines into the fields table (text, each field cut once).
@@ -860,8 +865,8 @@ class RebillingCdrImport(models.Model):
             SQL(
                 """
                 CREATE UNLOGGED TABLE %(rows)s AS
-                SELECT d.lineno, d.ncols, d.start_raw, d.duration_raw, d.caller_raw,
-                       d.called_raw, d.call_id, d.cost_raw, d.trunk, %(start)s AS start_ts,
+                SELECT d.lineno, d.ncols, d.caller_raw, d.called_raw, d.call_id, d.trunk,
+                       %(start)s AS start_ts,
                        CASE WHEN length(d.duration_raw) <= 9
                                  AND translate(d.duration_raw, '0123456789', '') = ''
                             THEN d.duration_raw::int

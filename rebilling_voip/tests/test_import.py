@@ -62,6 +62,11 @@ class TestImport(VoipCase):
         self.assertEqual(err.raw_line, csv_line("yesterday", 60, A, "0412 000 003", "E2"))
         self.assertTrue(err.has_fields)
         self.assertEqual(err.start_raw, "yesterday")
+        # The texts of the typed fields come from the staged file, not the rows table.
+        by_line = {err.line_number: err for err in imp.error_ids}
+        self.assertEqual(by_line[10].duration_raw, "-5")
+        self.assertEqual(by_line[14].cost_raw, "a lot")
+        self.assertEqual(by_line[8].start_raw, "2026-02-30 10:00:00")
         self.assertFalse(imp.error_ids.filtered(lambda e: e.line_number == 12).has_fields)
         cdr = self.cdr("C1")
         self.assertEqual(cdr.duration, 60, "the first of two rows with one call id is kept")
@@ -475,3 +480,24 @@ class TestImport(VoipCase):
         self.assertEqual(self.cdr("L1").state, "new")
         self.rate_all()
         self.assertEqual(self.cdr("L1").state, "rated")
+
+    def test_large_import_analyzes_the_columns_the_rating_selects_by(self):
+        """After an import that grows the table a lot, its statistics are refreshed at once."""
+        executed = []
+        execute = sql_db.Cursor.execute
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            executed.append(getattr(query, "code", query))
+            return execute(cr, query, params, log_exceptions)
+
+        module = "odoo.addons.rebilling_voip.models.rebilling_cdr"
+        with (
+            patch(f"{module}.ANALYZE_MIN_ROWS", 1),
+            patch.object(sql_db.Cursor, "execute", spy),
+        ):
+            imp = self.import_csv(self.sample())
+        self.assertEqual(imp.imported_count, 4)
+        analyzed = [q for q in executed if q.lstrip().startswith("ANALYZE")]
+        self.assertIn(
+            'ANALYZE "rebilling_cdr" ("company_id", "state", "start_time", "format_id")', analyzed
+        )
