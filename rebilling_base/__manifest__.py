@@ -31,6 +31,7 @@
         "views/mail_notification_views.xml",
         "views/rebilling_menus.xml",
         "views/rebilling_sender_templates.xml",
+        "views/portal_templates.xml",
         "security/rebilling_connector_security.xml",
         "views/rebilling_backend_views.xml",
         "views/rebilling_sync_log_views.xml",

@@ -78,6 +78,9 @@ class TestPortal(RebillingCase, HttpCase):
         self.assertNotIn("o_company_logo_small", html, "no standard header with its logo slot")
         page = self.url_open(f"/my/invoices/{self.sent.id}").text
         self.assertIn(f"/logo.png?company={self.company.id}", page)
+        for url in (f"/my/invoices/{self.sent.id}", "/my/invoices", "/my"):
+            with self.subTest(url=url):
+                self.assertNotIn("Powered by", self.url_open(url).text, "white label")
         served = self.url_open(f"/logo.png?company={self.company.id}").content
         with file_open("base/static/img/res_company_logo.png", "rb") as placeholder:
             self.assertNotEqual(
@@ -119,3 +122,9 @@ class TestPortal(RebillingCase, HttpCase):
         run.with_context(queue_job__no_delay=True).action_start()
         december = run.invoice_ids.filtered(lambda m: m.partner_id == self.customer_b)
         self.assertEqual(december.invoice_user_id, self.env.ref("base.user_admin"))
+
+    def test_login_page_is_white_label(self):
+        page = self.url_open("/web/login")
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("oe_login_form", page.text)
+        self.assertNotIn("Powered by", page.text)
