@@ -245,6 +245,30 @@ class TestImport(VoipCase):
         self.assertFalse(self.Cdr.search([]), "no call of a failed import stays")
         self.assertFalse(self.env["rebilling.cdr.error"].search([]))
 
+    def test_padded_fields_are_trimmed_wherever_the_padding_is(self):
+        """Each file has one kind of padding only: each must be found (the import
+        skips the trimming scan for files it can tell have none)."""
+        cases = {
+            "P1": " 2026-10-03 08:00:00,60,+61299990001,0412 000 021,P1,0.01",
+            "P2": "2026-10-03 08:01:00, 60 ,+61299990001,0412 000 022,P2,0.01",
+            "P3": '2026-10-03 08:02:00,60,"+61299990001 ",0412 000 023,P3,0.01',
+            "P4": "2026-10-03 08:03:00,60,+61299990001,0412 000 024,P4,0.01 ",
+            "P5": '2026-10-03 08:04:00,60,+61299990001,0412 000 025,P5,""',
+            "P6": "2026-10-03 08:05:00,60,+61299990001,0412 000 026,P6,$0.01",
+        }
+        for call_id, line in cases.items():
+            with self.subTest(call_id=call_id):
+                imp = self.import_csv([line], filename=f"{call_id}.csv")
+                self.assertEqual(
+                    (imp.imported_count, imp.error_count),
+                    (1, 0),
+                    imp.error_ids.mapped("reason"),
+                )
+                cdr = self.cdr(call_id)
+                self.assertEqual(cdr.duration, 60)
+                self.assertEqual(cdr.caller_e164, "+61299990001")
+                self.assertAlmostEqual(cdr.cost, 0.0 if call_id == "P5" else 0.01)
+
     def test_quoted_fields_and_other_layouts(self):
         imp = self.import_csv(
             ['"2026-10-03 08:00:00","60","+61 2 9999 0001","0412 000 020","Q1","$0.03"']
