@@ -571,14 +571,9 @@ class FakeAutotask(FakeServer):
     def _query_target(self, request):
         """``(entity key, extra predicate, url path of the query)`` of a query request."""
         if "parent" in request.params:
-            parent = request.params["parent"].lower()
-            child_key = CHILDREN.get((parent, request.params["child"].lower()))
-            if child_key is None:
-                raise HttpError(404, {"errors": ["Child collection not found."]})
-            pid = int(request.params["pid"])
-            if pid not in self._data[parent]:
-                raise HttpError(404, {"errors": [f"{ENTITIES[parent]['name']} {pid} not found."]})
-            path = f"{ENTITIES[parent]['name']}/{pid}/{request.params['child']}"
+            child_key, pid = self._child_target(request)
+            parent = ENTITIES[request.params["parent"].lower()]["name"]
+            path = f"{parent}/{pid}/{request.params['child']}"
             return child_key, (lambda r: r.get("contractID") == pid), path
         key = self._entity_key(request.params["entity"])
         return key, None, ENTITIES[key]["name"]
@@ -855,6 +850,7 @@ class FakeAutotask(FakeServer):
         return self._method_not_allowed(request, "GET")
 
     def _child_target(self, request):
+        """``(entity key, parent id)`` of a child collection (``Contracts/{id}/Charges``)."""
         parent = request.params["parent"].lower()
         child_key = CHILDREN.get((parent, request.params["child"].lower()))
         if child_key is None:

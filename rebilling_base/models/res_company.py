@@ -456,7 +456,7 @@ class ResCompany(models.Model):
             image = Image.open(io.BytesIO(raw))
             image_format = image.format
             width, height = image.size
-        except Exception as exc:
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise ValidationError(
                 self.env._("The logo is not an image: upload a JPG, GIF or PNG file.")
             ) from exc
