@@ -1,3 +1,5 @@
+from freezegun import freeze_time
+
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.exceptions import UserError
@@ -196,10 +198,12 @@ class TestXeroPush(XeroCase):
             self.assertIn(f"Conflict: Xero already has an invoice {move.name}", log.message)
         self.assertIn("Someone Else Pty Ltd", move_a.rebilling_xero_error)
 
+    @freeze_time("2026-11-20 03:00:00")
     def test_manual_upload_only_for_invoices_of_a_past_month(self):
         """Seed 001: the upload icon is for invoices of a prior month; the month's own go
-        to Xero when it rolls over (the billing run)."""
-        move = self.make_invoices(self.customer_a, NOV)  # the current month of the tests
+        to Xero when it rolls over (the billing run). Time is frozen in November: the
+        test holds whatever day it runs."""
+        move = self.make_invoices(self.customer_a, NOV)  # the current (frozen) month
         self.assertFalse(move.rebilling_xero_can_upload)
         with self.assertRaisesRegex(UserError, "current month go to Xero automatically"):
             move.action_rebilling_xero_upload()
