@@ -12,3 +12,4 @@ from . import (
     test_sending,
     test_summary,
 )
+from . import test_money_over_time
