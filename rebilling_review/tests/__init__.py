@@ -5,3 +5,4 @@ from . import (
     test_review_http,
     test_review_security,
 )
+from . import test_reissue_money
