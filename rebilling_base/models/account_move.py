@@ -53,8 +53,19 @@ class AccountMove(models.Model):
         "Services", compute="_compute_rebilling_service_summary"
     )
 
+    rebilling_partner_key = fields.Integer(
+        "Billed Customer Key",
+        compute="_compute_rebilling_partner_key",
+        store=True,
+        readonly=True,
+        precompute=True,
+        help="The id of the customer the invoice was made for (no foreign key): once per "
+        "customer and period, it keeps two invoices of one period distinct after their "
+        "customers are merged (Odoo's merge moves partner_id, not this key).",
+    )
+
     _rebilling_once_per_period = models.UniqueIndex(
-        "(company_id, partner_id, rebilling_period) "
+        "(company_id, rebilling_partner_key, rebilling_period) "
         "WHERE rebilling_period IS NOT NULL AND state != 'cancel' AND move_type = 'out_invoice'",
         "This customer already has an invoice for this billing period.",
     )
@@ -84,6 +95,11 @@ class AccountMove(models.Model):
                 move.rebilling_send_state = "queued"
             else:
                 move.rebilling_send_state = "pending"
+
+    @api.depends("partner_id")
+    def _compute_rebilling_partner_key(self):
+        for move in self:
+            move.rebilling_partner_key = move.partner_id.id
 
     def _compute_rebilling_service_summary(self):
         for move in self:

@@ -237,3 +237,27 @@ class TestMoneyOverTime(RebillingCase):
         self.assertEqual(feb.invoice_line_ids.rebilling_service_id, self.service_a)
         self.assertEqual(feb.invoice_line_ids.rebilling_line_kind, "service")
         self.assertGreater(feb.invoice_line_ids.price_unit, 0, "a credit in a credit note")
+
+    # ------------------------------------------------------------ case 13
+    def test_merging_two_customers_billed_for_the_same_month(self):
+        run = self.bill(JAN)
+        inv_a = self.invoices_of(self.customer_a, JAN)
+        inv_b = self.invoices_of(self.customer_b, JAN)
+        total = run.amount_total
+        wizard = self.env["base.partner.merge.automatic.wizard"].create(
+            {
+                "partner_ids": [(6, 0, (self.customer_a | self.customer_b).ids)],
+                "dst_partner_id": self.customer_a.id,
+                "state": "selection",
+            }
+        )
+        wizard.action_merge()
+        self.assertFalse(self.customer_b.exists())
+        invoices = self.invoices_of(self.customer_a, JAN)
+        self.assertEqual(invoices, inv_a | inv_b, "two distinct documents of one period")
+        self.assertEqual(set(invoices.mapped("state")), {"posted"})
+        self.assertEqual(len(run.line_ids), 2, "the run's log keeps both")
+        self.assertAlmostEqual(run.amount_total, total)
+        # The next month bills the merged customer once.
+        self.bill(FEB)
+        self.assertEqual(len(self.invoices_of(self.customer_a, FEB)), 1)
