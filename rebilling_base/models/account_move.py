@@ -64,6 +64,14 @@ class AccountMove(models.Model):
         "customers are merged (Odoo's merge moves partner_id, not this key).",
     )
 
+    rebilling_catch_up_skipped = fields.Monetary(
+        "Catch-up not billed",
+        copy=False,
+        readonly=True,
+        help="Missed days of services or recurring charges entered late that lie beyond the "
+        "company's catch-up limit: not billed on this invoice (add them by hand if owed).",
+    )
+
     _rebilling_once_per_period = models.UniqueIndex(
         "(company_id, rebilling_partner_key, rebilling_period) "
         "WHERE rebilling_period IS NOT NULL AND state != 'cancel' AND move_type = 'out_invoice'",
@@ -210,9 +218,13 @@ class AccountMove(models.Model):
 
         Declared here so that ``rebilling_review`` (which raises and shows the
         flags) and ``rebilling_voip`` (usage flags) both extend it with
-        ``super()``, whatever their load order. The base raises none.
+        ``super()``, whatever their load order. The base raises ``back_billing``
+        (missed days beyond the catch-up limit, not billed).
         """
-        return {move.id: set() for move in self}
+        return {
+            move.id: {"back_billing"} if move.rebilling_catch_up_skipped else set()
+            for move in self
+        }
 
     # ------------------------------------------------------------ reissue
     def _rebilling_reissue_prepare(self, run):

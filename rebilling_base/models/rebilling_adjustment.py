@@ -104,10 +104,27 @@ class RebillingAdjustment(models.AbstractModel):
         )
 
     @api.model
-    def _catch_up_lines(self, run, partners):
+    def _catch_up_limit(self, run):
+        """The first month a catch-up of ``run`` bills: the company's limit in months
+        before the run's month (``rebilling_catch_up_months``; 0: no limit). Extend for
+        another limit."""
+        months = run.company_id.rebilling_catch_up_months
+        return run.period_start - relativedelta(months=months) if months else None
+
+    @api.model
+    def _catch_up_skipped(self, run, partners):
+        """Amount of the missed days beyond the catch-up limit per partner id: not billed,
+        named on the invoice (``rebilling_catch_up_skipped``)."""
+        return self._catch_up_lines(run, partners, beyond_limit=True)
+
+    @api.model
+    def _catch_up_lines(self, run, partners, beyond_limit=False):
+        """Catch-up line values per partner id of the months within the catch-up limit;
+        ``beyond_limit``: instead, the amount of the older missed days per partner id."""
         past = self._past_runs(run)
         if not past or not partners:
             return {}
+        limit = self._catch_up_limit(run)
         company = run.company_id
         earliest = min(past.mapped("date_started"))
         common = [
@@ -130,7 +147,7 @@ class RebillingAdjustment(models.AbstractModel):
             ]
         )
         billed = self._billed_periods(services, charges, past, run)
-        result = defaultdict(list)
+        result = defaultdict(float) if beyond_limit else defaultdict(list)
         for source in [*services, *charges]:
             is_charge = source._name == "rebilling.charge"
             end = source._rebilling_date_end() if is_charge else source.date_end
@@ -138,6 +155,8 @@ class RebillingAdjustment(models.AbstractModel):
                 if source.create_date <= past_run.date_started:
                     continue  # it existed when that run billed: not entered late
                 if (source._name, source.id, past_run.period_start) in billed:
+                    continue
+                if beyond_limit != bool(limit and past_run.period_start < limit):
                     continue
                 first = max(source.date_start, past_run.period_start)
                 last = min(end or past_run.period_end, past_run.period_end)
@@ -160,6 +179,9 @@ class RebillingAdjustment(models.AbstractModel):
                 )
                 if note:
                     label = f"{label[:-1]}, {note})"
+                if beyond_limit:
+                    result[source.partner_id.id] += amounts["quantity"] * amounts["price_unit"]
+                    continue
                 vals = {
                     **amounts,
                     "product_id": source.product_id.id,

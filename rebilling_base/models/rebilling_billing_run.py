@@ -612,12 +612,16 @@ class RebillingBillingRun(models.Model):
             lines[pid].extend(usage_lines)
         for pid, extra in self.env["rebilling.adjustment"]._lines(self, partners).items():
             lines[pid].extend(extra)
+        skipped = self.env["rebilling.adjustment"]._catch_up_skipped(self, partners)
         result = {}
         for partner in partners:
             line_vals = [vals for vals in lines.get(partner.id, []) if vals]
             if not line_vals:
                 continue
             vals = self._rebilling_prepare_invoice_vals(partner, line_vals)
+            vals["rebilling_catch_up_skipped"] = self.company_id.currency_id.round(
+                skipped.get(partner.id, 0.0)
+            )
             result[partner.id] = self.env["rebilling.adjustment"]._credit_note_if_negative(vals)
         return result
 

@@ -261,3 +261,34 @@ class TestMoneyOverTime(RebillingCase):
         # The next month bills the merged customer once.
         self.bill(FEB)
         self.assertEqual(len(self.invoices_of(self.customer_a, FEB)), 1)
+
+    # ------------------------------------------------------------ case 7
+    def test_catch_up_is_limited_and_the_rest_named_on_the_invoice(self):
+        self.assertEqual(self.company.rebilling_catch_up_months, 3, "the default")
+        for period in (date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)):
+            self.bill(period).date_started = datetime(2000, 1, 1)
+        for period in (date(2026, 12, 1), JAN):
+            self.bill_before_entries(period)
+        # Entered now, its true start date in 2024.
+        self.env["rebilling.service"].create(
+            {
+                "partner_id": self.customer_b.id,
+                "product_id": self.product_pbx.id,
+                "price_unit": 31.0,
+                "date_start": date(2024, 5, 1),
+            }
+        )
+        self.bill(FEB)
+        invoice = self.invoices_of(self.customer_b, FEB)
+        catch_up = invoice.invoice_line_ids.filtered(lambda ln: "catch-up" in ln.name)
+        # Within 3 months before February: November, December, January (31.00 each).
+        self.assertEqual(
+            sorted(catch_up.mapped("rebilling_date_from")),
+            [date(2026, 11, 1), date(2026, 12, 1), JAN],
+        )
+        self.assertAlmostEqual(sum(catch_up.mapped("price_subtotal")), 93.0)
+        # September and October are not billed: 2 x 31.00 named on the invoice.
+        self.assertAlmostEqual(invoice.rebilling_catch_up_skipped, 62.0)
+        self.assertIn("back_billing", invoice._rebilling_review_flags()[invoice.id])
+        # Nothing entered late for customer A: nothing named.
+        self.assertFalse(self.invoices_of(self.customer_a, FEB).rebilling_catch_up_skipped)
