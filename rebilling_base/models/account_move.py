@@ -222,8 +222,7 @@ class AccountMove(models.Model):
         (missed days beyond the catch-up limit, not billed).
         """
         return {
-            move.id: {"back_billing"} if move.rebilling_catch_up_skipped else set()
-            for move in self
+            move.id: {"back_billing"} if move.rebilling_catch_up_skipped else set() for move in self
         }
 
     # ------------------------------------------------------------ reissue

@@ -41,9 +41,9 @@ class AccountMoveLine(models.Model):
         line it credits (the line itself, or the line a reversed credit line credited),
         so that it reads like the invoice and later runs know which days it credited.
         Extend for more rebilling fields (e.g. the calls of a usage line)."""
-        super()._copy_data_extend_business_fields(values)
+        res = super()._copy_data_extend_business_fields(values)
         if not self.rebilling_line_kind:
-            return
+            return res
         values.update(
             {
                 "rebilling_service_id": self.rebilling_service_id.id,
@@ -55,3 +55,4 @@ class AccountMoveLine(models.Model):
                 "rebilling_credited_line_id": (self.rebilling_credited_line_id or self).id,
             }
         )
+        return res

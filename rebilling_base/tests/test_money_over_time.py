@@ -174,7 +174,9 @@ class TestMoneyOverTime(RebillingCase):
         )
         self.bill(JAN)
         invoice = self.invoices_of(self.customer_a, JAN)
-        nbn = invoice.invoice_line_ids.filtered(lambda ln: ln.rebilling_service_id == self.service_a)
+        nbn = invoice.invoice_line_ids.filtered(
+            lambda ln: ln.rebilling_service_id == self.service_a
+        )
         # The NBN line of January credited in full by hand (99.00), the PBX seat kept.
         credit_note = self.credit_note_of(invoice, lines=nbn)
         self.assertAlmostEqual(credit_note.amount_untaxed, 99.0)

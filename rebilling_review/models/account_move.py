@@ -622,9 +622,7 @@ class AccountMove(models.Model):
         # The lines of all the invoices in two batches: Odoo balances each invoice once.
         Line = self.env["account.move.line"].with_context(tracking_disable=True)
         Line.union(*(replaced[move.id] for move in moves)).unlink()
-        Line.create(
-            [dict(vals, move_id=move.id) for move in moves for vals in plan[move.id][1]]
-        )
+        Line.create([dict(vals, move_id=move.id) for move in moves for vals in plan[move.id][1]])
         # Other values of the run (usage period, review state), alike for most invoices.
         by_values = defaultdict(list)
         for move in moves:

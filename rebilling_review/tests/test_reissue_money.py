@@ -78,9 +78,7 @@ class TestReissueMoney(ReviewCase):
         self.service_a.date_end = date(2027, 1, 10)
         self.reissue_now(invoice)
         self.assertEqual(invoice.state, "cancel", "replaced, never sent")
-        credit_note = self.invoices_of(self.customer_a, FEB).filtered(
-            lambda m: m.state == "posted"
-        )
+        credit_note = self.invoices_of(self.customer_a, FEB).filtered(lambda m: m.state == "posted")
         self.assertEqual(credit_note.move_type, "out_refund")
         self.assertEqual(credit_note.rebilling_review_state, "under_review")
         self.assertEqual(credit_note.rebilling_run_id, run)

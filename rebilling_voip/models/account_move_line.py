@@ -14,7 +14,7 @@ class AccountMoveLine(models.Model):
     def _copy_data_extend_business_fields(self, values):
         """A credit note made with Odoo's Credit Note keeps the usage of each line:
         its destination group and calls (the usage summary reads like the invoice)."""
-        super()._copy_data_extend_business_fields(values)
+        res = super()._copy_data_extend_business_fields(values)
         if self.rebilling_line_kind == "usage":
             values.update(
                 {
@@ -24,3 +24,4 @@ class AccountMoveLine(models.Model):
                     "rebilling_billed_seconds": self.rebilling_billed_seconds,
                 }
             )
+        return res
