@@ -380,11 +380,17 @@ class AccountMove(models.Model):
         }
 
     def _rebilling_review_adjust(self, kind, name, amount, taxes):
-        """Add one manual credit (``kind='credit'``) or charge to the invoice under review."""
+        """Add one manual credit (``kind='credit'``) or charge to the invoice under review.
+
+        On a credit note (a month whose credits outweigh its charges) a credit adds to
+        what is credited and a charge takes from it. Refused when the document would
+        change sign: an invoice stays an invoice, a credit note a credit note.
+        """
         self.ensure_one()
         self._rebilling_review_check_approver()
         self._rebilling_review_check_state("adjust")
         old_total = self.amount_total
+        refund = self.move_type == "out_refund"
         price = -amount if kind == "credit" else amount
         delta = (
             taxes.compute_all(price, currency=self.currency_id, partner=self.partner_id)[
@@ -393,15 +399,26 @@ class AccountMove(models.Model):
             if taxes
             else price
         )
+        # The change of the document's own total: a credit enlarges a credit note.
+        delta = -delta if refund else delta
         if self.currency_id.compare_amounts(old_total + delta, 0.0) < 0:
-            raise UserError(
-                self.env._(
+            if refund:
+                message = self.env._(
+                    "This charge makes %(name)s charge the customer (%(total)s): "
+                    "charge at most the credit note total.",
+                    name=self.name,
+                    total=formatLang(self.env, old_total + delta, currency_obj=self.currency_id),
+                )
+            else:
+                message = self.env._(
                     "This credit makes the total of %(name)s negative (%(total)s): "
                     "credit at most the invoice total.",
                     name=self.name,
                     total=formatLang(self.env, old_total + delta, currency_obj=self.currency_id),
                 )
-            )
+            raise UserError(message)
+        # In a credit note a positive line credits the customer.
+        line_price = -price if refund else price
         self.button_draft()
         self.write(
             {
@@ -410,7 +427,7 @@ class AccountMove(models.Model):
                         {
                             "name": name,
                             "quantity": 1.0,
-                            "price_unit": price,
+                            "price_unit": line_price,
                             "tax_ids": [Command.set(taxes.ids)],
                             "rebilling_line_kind": "manual",
                         }

@@ -6,6 +6,7 @@ from datetime import date
 
 from freezegun import freeze_time
 
+from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
 from .common import ReviewCase
@@ -100,3 +101,33 @@ class TestReissueMoney(ReviewCase):
         again = self.invoices_of(self.customer_a, FEB).filtered(lambda m: m.state == "posted")
         self.assertEqual(again.move_type, "out_invoice")
         self.assertAlmostEqual(again.amount_untaxed, 99.0)
+
+    def test_adjust_of_a_credit_note_keeps_it_a_credit_note(self):
+        self.bill_january()
+        self.service_a.date_end = date(2027, 1, 10)
+        self.bill(FEB)
+        credit_note = self.invoices_of(self.customer_a, FEB)
+        self.assertEqual(credit_note.move_type, "out_refund")
+        # 99.00 x 21/31 = 67.06 credited
+        self.assertAlmostEqual(credit_note.amount_untaxed, 67.06)
+        wizard = Form(
+            self.env["rebilling.review.adjust.wizard"]
+            .with_user(self.approver)
+            .with_context(default_move_id=credit_note.id)
+        )
+        wizard.adjustment_type = "credit"
+        wizard.name = "Goodwill"
+        wizard.amount = 10.0
+        wizard.save().action_adjust()
+        # A credit adds to what is credited: 77.06
+        self.assertAlmostEqual(credit_note.amount_untaxed, 77.06)
+        wizard = Form(
+            self.env["rebilling.review.adjust.wizard"]
+            .with_user(self.approver)
+            .with_context(default_move_id=credit_note.id)
+        )
+        wizard.adjustment_type = "charge"
+        wizard.name = "Too much"
+        wizard.amount = 100.0
+        with self.assertRaisesRegex(UserError, "charge at most the credit note total"):
+            wizard.save().action_adjust()
