@@ -252,6 +252,32 @@ class TestConnectwisePullAndPush(ConnectwiseCase):
         self.assertTrue(found["description"].endswith(f" ({marker})"))
         self.assertEqual(found["cancelledDate"], "2026-11-30T00:00:00Z")
 
+    def test_credit_note_lost_answer_is_found(self):
+        """A credit note's lines go as additions with a negative price, exactly once."""
+        self.seed()
+        self.link_services()
+        self.bill(auto_push=False)
+        self.backend.auto_push = False
+        wizard = Form(
+            self.env["account.move.reversal"].with_context(
+                active_model="account.move", active_ids=self.invoice_a.ids
+            )
+        )
+        wizard.date = date(2026, 11, 20)
+        with freeze_time("2026-11-20 09:00:00", tick=True):
+            credit_note = self.env["account.move"].browse(wizard.save().refund_moves()["res_id"])
+            credit_note.action_post()
+        line = credit_note.invoice_line_ids
+        with self.worker_dies_after("POST", "additions$"):
+            credit_note.action_rebilling_connectwise_push()
+        self.assertEqual(self.binding(line).sync_state, "sending")
+        credit_note.action_rebilling_connectwise_push()
+        self.assertEqual(self.cw.request_count("POST", "additions$"), 1)
+        (addition,) = self.cw.additions()
+        self.assertEqual((addition["quantity"], addition["unitPrice"]), (1.0, -99.0))
+        self.assertEqual(addition["cancelledDate"], "2026-11-30T00:00:00Z")
+        self.assertEqual(self.binding(line).external_id, str(addition["id"]))
+
     def test_charge_agreement_and_mapping(self):
         """A once-off charge goes to its own agreement; never to another customer's."""
         self.seed()
