@@ -56,6 +56,9 @@ def build(env, customers, lines):
     if Move.search_count([("ref", "=", "psa-bench"), ("state", "=", "posted")]):
         return
     company, gst = configure_bench_company(env, "PB-")
+    # Rebilling companies round GST per line (issue 21 "one total", as Xero and the PSAs,
+    # which bill line amounts): an invoice's untaxed total is the sum of its lines.
+    company.tax_calculation_rounding_method = "round_per_line"
     product = env["product.product"].create(
         {
             "name": "Bench SIP trunk",
@@ -334,6 +337,13 @@ def run(system, args):
         with bench_env(DB) as env:
             moves, _services = bench_records(env)
             odoo_untaxed = round(sum(moves.mapped("amount_untaxed_signed")), 2)
+            lines_sum = round(
+                sum(
+                    line.price_subtotal * -line.move_id.direction_sign
+                    for line in moves.invoice_line_ids
+                ),
+                2,
+            )
             odoo_total = round(sum(moves.mapped("amount_total_signed")), 2)
             refunds = len(moves.filtered(lambda m: m.move_type == "out_refund"))
         billed = system.bill(fake)
@@ -356,6 +366,7 @@ def run(system, args):
     print("  exactly once          : " + ("yes" if ok else "NO"))
     print(f"  month in Odoo         : {len(moves) - refunds} invoices, {refunds} credit notes")
     print(f"  Odoo untaxed total    : {odoo_untaxed:,.2f} (with GST {odoo_total:,.2f})")
+    print(f"  Odoo lines' subtotals : {lines_sum:,.2f}")
     print(f"  {system.name} billed     : {billed:,.2f} (after its billing cycle)")
     equal = round(billed - odoo_untaxed, 2) == 0
     print("  equal to the cent     : " + ("yes" if equal else f"NO ({billed - odoo_untaxed:+.2f})"))
