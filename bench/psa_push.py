@@ -367,7 +367,8 @@ def run(system, args):
     print(f"  month in Odoo         : {len(moves) - refunds} invoices, {refunds} credit notes")
     print(f"  Odoo untaxed total    : {odoo_untaxed:,.2f} (with GST {odoo_total:,.2f})")
     print(f"  Odoo lines' subtotals : {lines_sum:,.2f}")
-    print(f"  {system.name} billed     : {billed:,.2f} (after its billing cycle)")
+    label = f"{system.name} billed"
+    print(f"  {label:<22}: {billed:,.2f} (after its billing cycle)")
     equal = round(billed - odoo_untaxed, 2) == 0
     print("  equal to the cent     : " + ("yes" if equal else f"NO ({billed - odoo_untaxed:+.2f})"))
     return ok and equal
