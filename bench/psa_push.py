@@ -6,7 +6,9 @@
 
 Builds (once) the database ``rebilling_psa_bench`` with ``rebilling_autotask`` and
 ``rebilling_connectwise`` and ``--customers`` posted invoices holding ``--lines`` lines
-of a VoIP service in all. Then, for each system, over real HTTP on 127.0.0.1:
+of a VoIP service in all (some with a fractional quantity whose subtotal rounds), and
+the month's credit notes (Odoo's reversal of every tenth invoice). Then, for each
+system, over real HTTP on 127.0.0.1:
 
 1. starts the fake (Autotask: 3 threads per entity, 10,000 calls an hour; ConnectWise:
    the backend's 60 a minute), both windows scaled by ``--time-factor``; connects a
@@ -15,7 +17,10 @@ of a VoIP service in all. Then, for each system, over real HTTP on 127.0.0.1:
 2. pushes every line through the queue-job code path (jobs run inline).
 
 It prints the API calls per line and the share of the hourly budget they take, and
-checks one remote item and one binding per line. With ``--kill`` the push runs in a
+checks one remote item and one binding per line. Then the fake runs its billing
+(ConnectWise: the agreement cycle of the month; Autotask: Approve and Post) and the
+bench prints, for the whole month, the untaxed total of the invoices and credit notes
+in Odoo and what the PSA billed: they must be equal to the cent. With ``--kill`` the push runs in a
 child process that is killed (SIGKILL) half-way, then the lines are pushed again: the
 check must still find one remote item per line.
 """
@@ -36,6 +41,8 @@ from tests.bench_support import bench_env, configure_bench_company, ensure_datab
 DB = "rebilling_psa_bench"
 MODULES = ["rebilling_autotask", "rebilling_connectwise"]
 INVOICE_DATE = date(2026, 10, 1)
+CREDIT_DATE = date(2026, 10, 20)
+MONTH_END = date(2026, 10, 31)
 AUTOTASK_HOURLY = 10000
 FAST = {"connect_timeout": 2.0, "read_timeout": 5.0, "retry_backoff": 0.05, "max_retry_after": 5.0}
 
@@ -49,6 +56,9 @@ def build(env, customers, lines):
     if Move.search_count([("ref", "=", "psa-bench"), ("state", "=", "posted")]):
         return
     company, gst = configure_bench_company(env, "PB-")
+    # Rebilling companies round GST per line (issue 21 "one total", as Xero and the PSAs,
+    # which bill line amounts): an invoice's untaxed total is the sum of its lines.
+    company.tax_calculation_rounding_method = "round_per_line"
     product = env["product.product"].create(
         {
             "name": "Bench SIP trunk",
@@ -88,8 +98,9 @@ def build(env, customers, lines):
                         {
                             "product_id": product.id,
                             "name": f"SIP trunk usage {n}",
-                            "quantity": 1 + n % 5,
-                            "price_unit": 49.0,
+                            # 1.5 x 10.33 = 15.495: rounded to 15.50 by Odoo.
+                            "quantity": 1 + n % 5 + (0.5 if n % 3 == 0 else 0.0),
+                            "price_unit": 49.0 if n % 2 else 10.33,
                             "tax_ids": [Command.set(gst.ids)],
                             "rebilling_service_id": service.id,
                         }
@@ -101,7 +112,21 @@ def build(env, customers, lines):
         ]
     )
     moves.action_post()
-    print(f"  built {len(moves)} invoices, {per_invoice * len(moves)} lines", flush=True)
+    # The month's credit notes: Odoo's reversal (its lines carry no service) of every
+    # tenth invoice, dated in the month.
+    credited = moves[::10]
+    credit_notes = credited._reverse_moves(
+        [
+            {"invoice_date": CREDIT_DATE, "date": CREDIT_DATE, "ref": "psa-bench"}
+            for _move in credited
+        ]
+    )
+    credit_notes.action_post()
+    print(
+        f"  built {len(moves)} invoices, {per_invoice * len(moves)} lines, "
+        f"{len(credit_notes)} credit notes",
+        flush=True,
+    )
 
 
 def bench_records(env):
@@ -154,6 +179,12 @@ class Autotask:
     def items(fake):
         return [(c["contractID"], c["notes"]) for c in fake.charges()]
 
+    @staticmethod
+    def bill(fake):
+        """Approve and Post the month's charges; what it billed."""
+        fake.approve_and_post(until=MONTH_END)
+        return fake.billed_total()
+
     creates = ("POST", r"/Contracts/\d+/Charges$")
     hourly_budget = AUTOTASK_HOURLY
 
@@ -196,6 +227,12 @@ class ConnectWise:
     @staticmethod
     def items(fake):
         return [(a["agreementId"], a.get("description")) for a in fake.additions()]
+
+    @staticmethod
+    def bill(fake):
+        """Run the agreement billing cycle of the month; what it billed."""
+        fake.run_billing_cycle(INVOICE_DATE)
+        return fake.billed_total(INVOICE_DATE)
 
     creates = ("POST", r"additions$")
     # No published limit: the backend's own 60 calls a minute.
@@ -297,6 +334,19 @@ def run(system, args):
         calls = len(fake.requests)
         creates = fake.request_count(*system.creates)
         limited = fake.request_count(status=429)
+        with bench_env(DB) as env:
+            moves, _services = bench_records(env)
+            odoo_untaxed = round(sum(moves.mapped("amount_untaxed_signed")), 2)
+            lines_sum = round(
+                sum(
+                    line.price_subtotal * -line.move_id.direction_sign
+                    for line in moves.invoice_line_ids
+                ),
+                2,
+            )
+            odoo_total = round(sum(moves.mapped("amount_total_signed")), 2)
+            refunds = len(moves.filtered(lambda m: m.move_type == "out_refund"))
+        billed = system.bill(fake)
     finally:
         fake.stop()
     n = len(line_ids)
@@ -314,7 +364,14 @@ def run(system, args):
     print(f"  remote items          : {items} (distinct markers {distinct}), bindings {bound}")
     ok = items == distinct == bound == n
     print("  exactly once          : " + ("yes" if ok else "NO"))
-    return ok
+    print(f"  month in Odoo         : {len(moves) - refunds} invoices, {refunds} credit notes")
+    print(f"  Odoo untaxed total    : {odoo_untaxed:,.2f} (with GST {odoo_total:,.2f})")
+    print(f"  Odoo lines' subtotals : {lines_sum:,.2f}")
+    label = f"{system.name} billed"
+    print(f"  {label:<22}: {billed:,.2f} (after its billing cycle)")
+    equal = round(billed - odoo_untaxed, 2) == 0
+    print("  equal to the cent     : " + ("yes" if equal else f"NO ({billed - odoo_untaxed:+.2f})"))
+    return ok and equal
 
 
 def child(system_name, backend_id):

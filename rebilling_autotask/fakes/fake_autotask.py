@@ -91,10 +91,18 @@ ENTITIES = {
         "create": True,
         "update": True,
         "udf": True,
+        # DOCUMENTED: the required fields of a Contract as Autotask's field info marks
+        # them (isRequired), generated into ecitsolutions/Autotask
+        # Functions/New-AtwsContract.ps1 (Mandatory: AccountID, i.e. companyID in REST,
+        # ContractName, ContractType, EndDate, StartDate, Status,
+        # TimeReportingRequiresStartAndStopTimes); external-apis.md E [C].
         "required": (
             "contractName",
             "companyID",
             "contractType",
+            "startDate",
+            "endDate",
+            "status",
             "timeReportingRequiresStartAndStopTimes",
         ),
         "fields": (
@@ -105,7 +113,7 @@ ENTITIES = {
             "timeReportingRequiresStartAndStopTimes exclusionContractID renewedContractID "
             "organizationalLevelAssociationID lastModifiedDateTime"
         ),
-        "defaults": {"status": 1, "isDefaultContract": False},
+        "defaults": {"isDefaultContract": False},
         "picklists": {
             "contractType": [
                 (1, "Time and Materials"),
@@ -162,6 +170,9 @@ ENTITIES = {
         "create": False,  # only through /Contracts/{id}/Charges
         "update": False,
         "udf": False,
+        # DOCUMENTED: ContractCost (ContractCharges in REST) requires ContractID, CostType
+        # (chargeType), DatePurchased, Name, UnitQuantity [ecitsolutions/Autotask
+        # Functions/New-AtwsContractCost.ps1, generated from Autotask's field info].
         "required": ("name", "datePurchased", "unitQuantity", "chargeType"),
         "fields": (
             "id contractID name description datePurchased unitQuantity unitCost unitPrice "
@@ -318,6 +329,7 @@ class FakeAutotask(FakeServer):
             self.set_concurrency_limit(thread_limit)
         self._ids = itertools.count(29683000)
         self._data = {key: {} for key in ENTITIES}
+        self._invoices = []  # what approve_and_post billed
         self._routes_setup()
 
     # -------------------------------------------------------------- URLs / auth helpers
@@ -370,6 +382,10 @@ class FakeAutotask(FakeServer):
         if contract_name is not None:
             fields["contractName"] = contract_name
         fields.setdefault("contractType", 7)
+        fields.setdefault("status", 1)
+        fields.setdefault("startDate", "2026-01-01T00:00:00")
+        fields.setdefault("endDate", "2027-12-31T00:00:00")
+        fields.setdefault("timeReportingRequiresStartAndStopTimes", 0)
         return self._insert("contracts", fields)
 
     def add_product(self, name=None, **fields):
@@ -393,6 +409,43 @@ class FakeAutotask(FakeServer):
         except HttpError as exc:
             raise ValueError("; ".join(exc.body["errors"]))
         return copy.deepcopy(record)
+
+    def approve_and_post(self, until=None):
+        """Approve and Post every billable charge not billed yet (purchased on or before
+        the day ``until``, if given); return the invoice (``lines``, ``total``).
+
+        What Autotask does after it accepted the charges: billable charges "appear in
+        Approve and Post" [V ContractChargesEntity] and are billed once: a posted charge
+        is ``isBilled`` (update and delete refused) [V]; "the amounts for individual
+        billing items are rounded to two decimal places when approved and posted"
+        [autotask.net help "Contracts and billing system settings"]; a negative unit
+        price is a credit on the invoice [KB "How can I issue a credit..."]. One
+        invoice for all companies: ASSUMED (the totals are what the tests compare).
+        """
+        lines = []
+        with self._state_lock:
+            for charge in self._data["contractcharges"].values():
+                if charge["isBilled"] or not charge.get("isBillableToCompany"):
+                    continue
+                purchased = _parse_dt(charge["datePurchased"])
+                if until is not None and purchased.date() > until:
+                    continue
+                charge["isBilled"] = True
+                lines.append(
+                    {"chargeID": charge["id"], "amount": round(charge["billableAmount"], 2)}
+                )
+            invoice = {"lines": lines, "total": round(sum(x["amount"] for x in lines), 2)}
+            self._invoices.append(invoice)
+        return copy.deepcopy(invoice)
+
+    def billed_total(self):
+        """What Approve and Post billed so far."""
+        with self._state_lock:
+            return round(sum(invoice["total"] for invoice in self._invoices), 2)
+
+    def invoices(self):
+        with self._state_lock:
+            return copy.deepcopy(self._invoices)
 
     def set_charge_billed(self, charge_id, billed=True):
         """Mark a charge billed (Autotask does it when an invoice is posted)."""
@@ -839,11 +892,21 @@ class FakeAutotask(FakeServer):
             self._check_picklists(key, record)
             self._check_refs(record)
             if key == "contracts":
+                self._check_contract_dates(record)
                 record["lastModifiedDateTime"] = _iso_now()
             if not record.get("id"):
                 record["id"] = next(self._ids)
             self._data[key][record["id"]] = record
             return {"itemId": record["id"]}
+
+    def _check_contract_dates(self, record):
+        """Valid start and end dates, the end not before the start (ASSUMED: the
+        rule of the contract form)."""
+        start, end = _parse_dt(record["startDate"]), _parse_dt(record["endDate"])
+        if start is None or end is None:
+            self._fail("startDate and endDate must be dates.")
+        if end < start:
+            self._fail("The contract end date cannot be before its start date.")
 
     def _delete_root(self, request):
         self._entity_key(request.params["entity"])
@@ -943,14 +1006,21 @@ class FakeAutotask(FakeServer):
             price, cost = round(float(price), 4), round(float(cost), 4)
         except (TypeError, ValueError):
             self._fail("unitQuantity, unitPrice and unitCost must be numbers.")
+        # DOCUMENTED [Autotask KB "How can I issue a credit or add a negative charge to an
+        # invoice?": "The Quantity of the charge cannot be a negative value, but the Unit
+        # Price can be a negative amount."]
+        if quantity < 0:
+            self._fail("The quantity of a charge cannot be negative.")
         record.update(
             unitQuantity=quantity,
             unitPrice=price,
             unitCost=cost,
-            billableAmount=round(quantity * price, 2),
-            extendedCost=round(quantity * cost, 2),
+            # Stored with four decimals, rounded to the cent when posted [autotask.net
+            # help "Contracts and billing system settings"].
+            billableAmount=round(quantity * price, 4),
+            extendedCost=round(quantity * cost, 4),
             internalCurrencyUnitPrice=price,
-            internalCurrencyBillableAmount=round(quantity * price, 2),
+            internalCurrencyBillableAmount=round(quantity * price, 4),
         )
         if existing is None or existing.get("status") != record.get("status"):
             record["statusLastModifiedDate"] = _iso_now()

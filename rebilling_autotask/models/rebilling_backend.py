@@ -441,14 +441,16 @@ class RebillingBackend(models.Model):
         service = self._psa_line_source(line)
         move = line.move_id
         day = move.invoice_date or move.date
+        # A credit note's line is a credit: a negative unit price (see _psa_line_amounts).
+        quantity, price, cost = self._psa_line_amounts(line)
         values = {
             "contractID": service.autotask_contract_id.external_id,
             "name": (line.product_id.name or service.name or line.name or "")[:100],
             "description": (line.name or "")[:2000],
             "datePurchased": f"{day.isoformat()}T00:00:00Z",
-            "unitQuantity": line.quantity,
-            "unitCost": round(self._psa_line_unit_cost(line), 4),
-            "unitPrice": self._psa_line_price(line),
+            "unitQuantity": quantity,
+            "unitCost": cost,
+            "unitPrice": price,
             "isBillableToCompany": True,
             "chargeType": self._autotask_charge_type(),
             "purchaseOrderNumber": (move.name or "")[:50],

@@ -1,6 +1,8 @@
 from datetime import date
 from unittest.mock import patch
 
+from freezegun import freeze_time
+
 from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.exceptions import UserError
 from odoo.tests import Form
@@ -314,3 +316,64 @@ class TestAutotaskPush(AutotaskCase):
             trap.assert_jobs_count(1)
             trap.perform_enqueued_jobs()
         self.assertEqual(len(self.autotask.charges()), 1)
+
+    def credit_note_of(self, invoice, post=True):
+        """A credit note of the whole ``invoice`` through Odoo's reversal wizard."""
+        wizard = Form(
+            self.env["account.move.reversal"].with_context(
+                active_model="account.move", active_ids=invoice.ids
+            )
+        )
+        wizard.reason = "Service never delivered"
+        wizard.date = date(2026, 11, 20)
+        credit_note = self.env["account.move"].browse(wizard.save().refund_moves()["res_id"])
+        if post:
+            with trap_jobs() as trap:
+                credit_note.action_post()
+                trap.perform_enqueued_jobs()
+        return credit_note
+
+    def test_credit_note_is_a_negative_charge_once(self):
+        """A posted credit note goes to Autotask as charges with a negative unit price
+        (Autotask refuses negative quantities), exactly once; Approve and Post then
+        bills what Odoo billed in the month."""
+        with freeze_time("2026-11-20 09:00:00", tick=True):
+            self.bill()
+            credit_note = self.credit_note_of(self.invoice_b)
+        line = credit_note.invoice_line_ids
+        (charge,) = [c for c in self.autotask.charges() if c["notes"].endswith(f":{line.id}")]
+        self.assertEqual((charge["unitQuantity"], charge["unitPrice"]), (4, -25.0))
+        self.assertEqual(charge["unitCost"], 0.0)
+        self.assertEqual(charge["contractID"], self.at_contract_b["id"])
+        self.assertEqual(charge["purchaseOrderNumber"], credit_note.name)
+        self.assertEqual(self.binding(line).external_id, str(charge["id"]))
+        log = self.env["rebilling.sync.log"].search(
+            [("backend_id", "=", self.backend.id), ("res_id", "=", line.id)]
+        )
+        self.assertEqual(log.mapped("state"), ["done"])
+        posts = self.charge_posts()
+        self.push(credit_note)
+        self.assertEqual(self.charge_posts(), posts, "sent once")
+        moves = self.invoice_a | self.invoice_b | credit_note
+        self.autotask.approve_and_post(until=date(2026, 11, 30))
+        pushed = sum(
+            line.move_id.direction_sign * -line.price_subtotal
+            for line in self.backend._psa_lines(moves)
+        )
+        self.assertEqual(self.autotask.billed_total(), round(pushed, 2))
+        self.assertEqual(self.autotask.billed_total(), 99.0)  # 99 + 4 x 25 - 4 x 25
+
+    def test_credit_note_lost_answer_is_found(self):
+        self.bill_without_push()
+        self.backend.auto_push = False
+        with freeze_time("2026-11-20 09:00:00", tick=True):
+            credit_note = self.credit_note_of(self.invoice_a)
+        line = credit_note.invoice_line_ids.filtered(lambda ln: ln.product_id == self.product_nbn)
+        with self.worker_dies_after("POST", r"/Contracts/\d+/Charges$"):
+            self.push(credit_note)
+        self.assertEqual(self.binding(line).sync_state, "sending")
+        self.push(credit_note)
+        self.assertEqual(self.charge_posts(), 1)
+        (charge,) = self.autotask.charges()
+        self.assertEqual(charge["unitPrice"], -99.0)
+        self.assertEqual(self.binding(line).external_id, str(charge["id"]))

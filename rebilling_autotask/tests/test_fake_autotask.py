@@ -2,6 +2,7 @@
 
 import threading
 import unittest
+from datetime import date
 
 import requests
 
@@ -168,6 +169,66 @@ class TestFakeAutotask(unittest.TestCase):
         with self.assertRaises(PermanentError) as caught:  # BillingCodes are read-only
             self.client.post("BillingCodes", json={"name": "New"})
         self.assertEqual(caught.exception.status, 405)
+
+    def test_contract_required_fields(self):
+        """A contract needs its name, company, type, start and end dates, status and
+        time-reporting flag (Autotask's field info)."""
+        company = self.at.add_company("Acme")
+        with self.assertRaises(RetryableError) as caught:
+            self.client.post(
+                "Contracts",
+                json={"contractName": "MSA", "companyID": company["id"], "contractType": 7},
+            )
+        self.assertEqual(
+            caught.exception.body["errors"],
+            [
+                "The field startDate is required.",
+                "The field endDate is required.",
+                "The field status is required.",
+                "The field timeReportingRequiresStartAndStopTimes is required.",
+            ],
+        )
+        complete = {
+            "contractName": "MSA",
+            "companyID": company["id"],
+            "contractType": 7,
+            "status": 1,
+            "startDate": "2026-01-01T00:00:00",
+            "endDate": "2025-12-31T00:00:00",
+            "timeReportingRequiresStartAndStopTimes": 0,
+        }
+        with self.assertRaises(RetryableError) as caught:
+            self.client.post("Contracts", json=complete)
+        self.assertIn("end date", caught.exception.body["errors"][0])
+        complete["endDate"] = "2026-12-31T00:00:00"
+        self.assertTrue(self.client.post("Contracts", json=complete)["itemId"])
+
+    def test_approve_and_post_bills_each_charge_once(self):
+        company = self.at.add_company("Acme")
+        contract = self.at.add_contract(company["id"], "Managed services")
+        code = self.at.add_billing_code("Hardware")
+        path = f"Contracts/{contract['id']}/Charges"
+        base = {"name": "Calls", "chargeType": 1, "billingCodeID": code["id"]}
+        with self.assertRaises(RetryableError) as caught:
+            self.client.post(path, json={**base, "datePurchased": "2026-11-01", "unitQuantity": -1})
+        self.assertIn("cannot be negative", caught.exception.body["errors"][0])
+        for day, quantity, price in (
+            ("2026-11-01", 3, 0.3333),  # 0.9999: stored with 4 decimals, posted 1.00
+            ("2026-11-01", 1, -25.0),  # a credit
+            ("2026-12-01", 2, 10.0),
+        ):
+            self.client.post(
+                path,
+                json={**base, "datePurchased": day, "unitQuantity": quantity, "unitPrice": price},
+            )
+        self.assertEqual(
+            sorted(c["billableAmount"] for c in self.at.charges()), [-25.0, 0.9999, 20.0]
+        )
+        november = self.at.approve_and_post(until=date(2026, 11, 30))
+        self.assertEqual(november["total"], -24.0)
+        self.assertEqual(self.at.approve_and_post()["total"], 20.0)
+        self.assertEqual(self.at.approve_and_post()["lines"], [], "each charge posted once")
+        self.assertEqual(self.at.billed_total(), -4.0)
 
     def test_thread_limit(self):
         fake = FakeAutotask(thread_limit=3, latency=0.5)

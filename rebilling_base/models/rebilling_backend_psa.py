@@ -31,7 +31,7 @@ Its calls (override each): :meth:`_psa_discover`, :meth:`_psa_headers`,
 :meth:`_psa_patch`, :meth:`_psa_update`, :meth:`_psa_error_text`.
 
 Generic override points: :meth:`_psa_lines`, :meth:`_psa_line_source`,
-:meth:`_psa_line_unit_cost`, :meth:`_psa_line_price`.
+:meth:`_psa_line_unit_cost`, :meth:`_psa_line_price`, :meth:`_psa_line_amounts`.
 """
 
 import logging
@@ -39,6 +39,7 @@ import time
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import float_compare
 
 from ..connector.http import ConnectorError, HttpClient, RetryableError
 from .rebilling_backend import payload_hash
@@ -391,18 +392,44 @@ class RebillingBackend(models.Model):
     # ------------------------------------------------------------ push: lines
     def _psa_line_source(self, line):
         """Override point: the record holding the PSA fields of ``line`` (contract or
-        agreement, product...): its recurring or once-off charge, else its service."""
+        agreement, product...): its recurring or once-off charge, else its service;
+        a credit note's line has those of the invoice line it credits."""
+        if not (line.rebilling_charge_id or line.rebilling_service_id):
+            line = self._psa_credited_line(line) or line
         return line.rebilling_charge_id or line.rebilling_service_id
+
+    def _psa_credited_line(self, line):
+        """Override point: the invoice line that the credit note line ``line`` credits.
+
+        Odoo's reversal copies an invoice's lines without their service or
+        charge: the credited line is the line of the reversed invoice with the
+        same product and label, in the same order (empty when there is none).
+        """
+        move = line.move_id
+        invoice = move.reversed_entry_id
+        empty = self.env["account.move.line"]
+        if move.move_type != "out_refund" or not invoice:
+            return empty
+
+        def same(lines):
+            return lines.filtered(
+                lambda other: (
+                    other.display_type == "product"
+                    and other.product_id == line.product_id
+                    and other.name == line.name
+                )
+            )
+
+        rank = list(same(move.invoice_line_ids)).index(line)
+        credited = same(invoice.invoice_line_ids)
+        return credited[rank] if rank < len(credited) else empty
 
     def _psa_line_typed(self, line):
         """Whether ``line`` is of a service type this PSA bills (a charge with its own
         PSA fields always is)."""
         types = self._psa_service_types()
-        return (
-            types is None
-            or bool(line.rebilling_charge_id)
-            or (line.rebilling_service_id.service_type in types)
-        )
+        source = self._psa_line_source(line)
+        return types is None or source._name == "rebilling.charge" or (source.service_type in types)
 
     def _psa_lines(self, moves):
         """Override point: the invoice lines of ``moves`` to push (those with a contract)."""
@@ -456,6 +483,30 @@ class RebillingBackend(models.Model):
         """Override point: the unit price of an item (after the line's discount)."""
         return round(line.price_unit * (1 - (line.discount or 0.0) / 100.0), 4)
 
+    def _psa_line_amounts(self, line):
+        """Override point: ``(quantity, unit price, unit cost)`` of the item of ``line``.
+
+        The PSA bills ``quantity x unit price`` rounded to the cent, so the pair
+        sent always makes the line's own subtotal: when the line's quantity times
+        its unit price (after discount) is not exactly its subtotal, the item is
+        one unit at the subtotal. A credit note's line credits: a negative unit
+        price with a positive quantity, the way both PSAs take credits (Autotask:
+        "the Quantity of the charge cannot be a negative value, but the Unit
+        Price can be a negative amount", KB "How can I issue a credit or add a
+        negative charge to an invoice?"), and no cost.
+        """
+        currency = line.move_id.currency_id
+        sign = -1 if line.move_id.move_type == "out_refund" else 1
+        subtotal = sign * line.price_subtotal
+        quantity, price = line.quantity, sign * self._psa_line_price(line)
+        cost = self._psa_line_unit_cost(line) if sign > 0 else 0.0
+        if quantity < 0:
+            quantity, price = -quantity, -price
+        if float_compare(quantity * price, subtotal, precision_digits=6) != 0:
+            cost = cost * quantity
+            quantity, price = 1.0, currency.round(subtotal)
+        return quantity, price, round(cost, 4)
+
     def _psa_marker(self, line):
         """The exactly-once marker of ``line``: the database and the line id."""
         uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
@@ -466,7 +517,7 @@ class RebillingBackend(models.Model):
             return super()._rebilling_push_prepare(record)
         if record.move_id.state != "posted":
             raise UserError(self.env._("The invoice %s is not posted.", record.move_id.name))
-        service = record.rebilling_service_id
+        service = self._psa_line_source(record)
         if not self._psa_line_typed(record):
             raise UserError(
                 self.env._(

@@ -25,13 +25,19 @@ POST → 201, PATCH is a JSON-Patch array, 400 ``InvalidObject`` with ``errors``
 ``description``, ``customerDescription`` [V] and ``subcategory``/``type``
 references [C ConnectPyse]. ASSUMED: the catalog ``identifier`` is unique, an
 agreement needs ``type`` and ``company``.
+
+What the server does after it accepted requests (each rule cites its source
+where it is implemented): ``conditions`` ``contains``/``like`` run as SQL
+Server LIKE (:func:`sql_like`), and the agreement billing cycles bill the
+additions effective in them and not cancelled before them
+(:meth:`FakeConnectWise.run_billing_cycle`; tests and benches run them).
 """
 
 import base64
 import copy
 import itertools
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from odoo.addons.rebilling_base.fakes.base import FakeResponse, FakeServer, HttpError, get_ci
@@ -252,17 +258,66 @@ def _compare(op, left, right):
     if left is None or right is None:
         return False
     if op in ("contains", "like"):
-        text = str(left).casefold()
-        pattern = str(right).casefold()
-        if op == "contains":
-            return pattern in text
-        regex = "".join(".*" if ch == "*" else re.escape(ch) for ch in pattern)
-        return re.fullmatch(regex, text, re.DOTALL) is not None
+        return sql_like(str(left), str(right), op)
     a, b = _norm(left, right)
     try:
         return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
     except TypeError:
         return False
+
+
+def sql_like_regex(pattern):
+    """The regex of a SQL Server LIKE ``pattern``.
+
+    DOCUMENTED [Microsoft Learn "LIKE (Transact-SQL)", wildcard characters]:
+    ``%`` any string of zero or more characters, ``_`` any single character,
+    ``[a-f]``/``[abc]`` any single character of the range or set, ``[^...]``
+    any single character not in it; a wildcard inside brackets is literal
+    (``[%]``, ``[_]``, ``[[]``). ASSUMED: a ``[`` without its ``]`` is literal.
+    """
+    parts = []
+    pos = 0
+    while pos < len(pattern):
+        char = pattern[pos]
+        if char == "%":
+            parts.append(".*")
+        elif char == "_":
+            parts.append(".")
+        elif char == "[" and pattern.find("]", pos + 2) != -1:
+            end = pattern.find("]", pos + 2)
+            body = pattern[pos + 1 : end]
+            negate = body.startswith("^") and len(body) > 1
+            if negate:
+                body = body[1:]
+            items = []
+            i = 0
+            while i < len(body):
+                if i + 2 < len(body) and body[i + 1] == "-":
+                    items.append(f"{re.escape(body[i])}-{re.escape(body[i + 2])}")
+                    i += 3
+                else:
+                    items.append(re.escape(body[i]))
+                    i += 1
+            parts.append(("[^" if negate else "[") + "".join(items) + "]")
+            pos = end
+        else:
+            parts.append(re.escape(char))
+        pos += 1
+    return "".join(parts)
+
+
+def sql_like(text, value, op="like"):
+    """Whether ``text`` matches the condition ``op`` (``like``/``contains``) ``value``.
+
+    The server runs both as SQL Server LIKE, case-insensitive (the default
+    collation; ASSUMED): ``like`` takes ``*`` as its wildcard (DOCUMENTED [C]
+    ``name like "Ac*"``, external-apis.md C2) besides LIKE's own; ``contains``
+    is ``LIKE '%value%'`` and does not escape the value's wildcards (DOCUMENTED
+    [C] external-apis.md E: ``[ ]``, ``%`` and ``_`` are wildcards there).
+    """
+    value = value.replace("*", "%") if op == "like" else f"%{value}%"
+    regex = sql_like_regex(value.casefold())
+    return re.fullmatch(regex, text.casefold(), re.DOTALL) is not None
 
 
 class ConditionParser:
@@ -424,6 +479,8 @@ class FakeConnectWise(FakeServer):
         self.codebase = codebase if codebase.endswith("/") else codebase + "/"
         self._ids = {key: itertools.count(1) for key in ENTITIES}
         self._data = {key: {} for key in ENTITIES}
+        # Agreement invoices of the billing cycles run (see run_billing_cycle).
+        self._agreement_invoices = []
         self._routes_setup()
 
     # -------------------------------------------------------------- URLs / auth helpers
@@ -522,6 +579,112 @@ class FakeConnectWise(FakeServer):
         if agreement_id is not None:
             items = [a for a in items if a["agreementId"] == agreement_id]
         return items
+
+    # -------------------------------------------------------------- agreement billing
+    @staticmethod
+    def billing_period(day):
+        """``(first, last)`` day of the billing cycle holding ``day``.
+
+        ASSUMED: monthly agreements whose cycle starts on the 1st (the
+        ``billingCycle`` "Monthly" with a billing start on a 1st).
+        """
+        first = day.replace(day=1)
+        following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return first, following - timedelta(days=1)
+
+    def run_billing_cycle(self, day, agreement_id=None):
+        """Run the agreement invoicing of the cycle holding ``day``; return the invoices.
+
+        What ConnectWise does after it accepted additions:
+
+        * an agreement's cycle is invoiced once: DOCUMENTED [betterinvoice.io
+          "The Agreement Tab": Create Invoice "generates the invoice for the first
+          or next billing cycle. Grayed out if the current cycle invoice already
+          exists"] (ValueError here);
+        * the cycle bills every addition effective on or before its last day and
+          not cancelled before its first day: DOCUMENTED [betterinvoice.io
+          "Agreement Additions Tab": Effective "date the addition became active for
+          billing", Cancelled "date the addition stopped billing"; "charge a
+          one-time setup fee by setting the Effective Date and Cancelled Date
+          within the same billing period"; external-apis.md E: billed on every
+          cycle until cancelled]; only ``billCustomer`` "Billable" ones (ASSUMED:
+          DoNotBill and NoCharge bill nothing);
+        * at the full price: ASSUMED, the agreement's prorate option is off
+          [support.ceojuice.com "Syncing Prorated Agreements from ConnectWise":
+          without it an addition added mid-month bills the full amount];
+        * a line is ``(quantity - lessIncluded) x unitPrice`` rounded to the cent
+          [betterinvoice.io: "Ext Price: Total Quantity x Unit Price"; the
+          rounding and lessIncluded: ASSUMED]; a negative price is a credit
+          (ASSUMED).
+
+        Only active agreements are invoiced (ASSUMED).
+        """
+        first, last = self.billing_period(day)
+        invoices = []
+        with self._state_lock:
+            agreements = [
+                a
+                for a in self._data["agreements"].values()
+                if (agreement_id is None or a["id"] == agreement_id)
+                and a.get("agreementStatus", "Active") == "Active"
+            ]
+            for agreement in agreements:
+                if any(
+                    i["agreementId"] == agreement["id"] and i["periodStart"] == first
+                    for i in self._agreement_invoices
+                ):
+                    raise ValueError(
+                        f"The invoice of agreement {agreement['id']} for the cycle "
+                        f"{first} - {last} already exists."
+                    )
+                lines = []
+                for addition in self._data["additions"].values():
+                    if addition["agreementId"] != agreement["id"]:
+                        continue
+                    if addition.get("billCustomer") != "Billable":
+                        continue
+                    effective = _parse_dt(addition.get("effectiveDate"))
+                    cancelled = _parse_dt(addition.get("cancelledDate"))
+                    if effective is not None and effective.date() > last:
+                        continue
+                    if cancelled is not None and cancelled.date() < first:
+                        continue
+                    quantity = float(addition.get("quantity") or 0) - float(
+                        addition.get("lessIncluded") or 0
+                    )
+                    amount = round(quantity * float(addition.get("unitPrice") or 0), 2)
+                    lines.append({"additionId": addition["id"], "amount": amount})
+                invoice = {
+                    "agreementId": agreement["id"],
+                    "periodStart": first,
+                    "periodEnd": last,
+                    "lines": lines,
+                    "total": round(sum(line["amount"] for line in lines), 2),
+                }
+                self._agreement_invoices.append(invoice)
+                invoices.append(copy.deepcopy(invoice))
+        return invoices
+
+    def agreement_invoices(self, agreement_id=None):
+        """The agreement invoices of the cycles run so far."""
+        with self._state_lock:
+            return [
+                copy.deepcopy(i)
+                for i in self._agreement_invoices
+                if agreement_id is None or i["agreementId"] == agreement_id
+            ]
+
+    def billed_total(self, day=None):
+        """What the cycles run billed (the one holding ``day`` only, if given)."""
+        first = self.billing_period(day)[0] if day else None
+        return round(
+            sum(
+                i["total"]
+                for i in self.agreement_invoices()
+                if first is None or i["periodStart"] == first
+            ),
+            2,
+        )
 
     # -------------------------------------------------------------- errors
     def _error_body(self, status, message):
@@ -916,7 +1079,24 @@ class FakeConnectWise(FakeServer):
             value = record.get(name)
             if value is not None and not isinstance(value, (int, float)):
                 return [("InvalidValue", f"{name} must be a number.", name)]
-        return []
+        errors = []
+        dates = {}
+        for name in ("effectiveDate", "cancelledDate"):
+            value = record.get(name)
+            if value not in (None, "") and _parse_dt(value) is None:
+                errors.append(("InvalidValue", f"{name} is not a valid date.", name))
+            dates[name] = _parse_dt(value)
+        # ASSUMED: an addition cannot stop billing before it starts.
+        effective, cancelled = dates["effectiveDate"], dates["cancelledDate"]
+        if effective and cancelled and cancelled < effective:
+            errors.append(
+                (
+                    "InvalidValue",
+                    "The cancelled date cannot be before the effective date.",
+                    "cancelledDate",
+                )
+            )
+        return errors
 
     def _compute_addition(self, record, agreement_id):
         item = self._data["catalog"][record["product"]["id"]]

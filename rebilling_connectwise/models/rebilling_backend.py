@@ -12,7 +12,12 @@ Built on the connector core of ``rebilling_base`` (see the docstring of its
   addition, pushed exactly once by the shared PSA push of ``rebilling_base``
   (see ``rebilling_backend_psa``): a changed line PATCHes its addition
   (JSON-Patch), or deletes and recreates it when the agreement changed. The
-  marker ends the addition's ``description``.
+  marker ends the addition's ``description`` in parentheses (no SQL LIKE
+  wildcard: the lookup after a lost answer matches it only);
+* ConnectWise bills an addition on every agreement cycle from its
+  ``effectiveDate`` until its ``cancelledDate``: each addition is effective and
+  cancelled within the month of its invoice or credit note, so it is billed
+  once; a credit note's lines are additions with a negative unit price.
 
 PSA methods overridden for ``connectwise`` (see ``rebilling_backend_psa``):
 ``_psa_values(line)`` (the addition), ``_psa_find/create/patch/update``, the names
@@ -24,6 +29,7 @@ import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import date_utils
 
 _logger = logging.getLogger(__name__)
 
@@ -35,6 +41,7 @@ PATCHED_FIELDS = (
     "unitPrice",
     "unitCost",
     "effectiveDate",
+    "cancelledDate",
     "billCustomer",
     "description",
     "invoiceDescription",
@@ -345,22 +352,52 @@ class RebillingBackend(models.Model):
                 self.env._("Choose the ConnectWise product of %s.", source.display_name)
             )
 
+    def _connectwise_billing_period(self, line):
+        """Override point: ``(first, last)`` day of the agreement billing cycle that bills
+        ``line``: the month of its invoice's (or credit note's) date. Extend for
+        agreements billed on other cycles."""
+        move = line.move_id
+        day = move.invoice_date or move.date
+        return date_utils.start_of(day, "month"), date_utils.end_of(day, "month")
+
+    @staticmethod
+    def _connectwise_marker(marker):
+        """The text ending an addition's description: the marker in parentheses.
+
+        ``conditions`` ``contains`` runs as SQL Server LIKE on the server: the
+        text has none of its wildcard characters (``[ ] % _ ^``), and the closing
+        parenthesis keeps line 42 from matching line 420.
+        """
+        return f"({marker})"
+
+    @staticmethod
+    def _connectwise_legacy_marker(marker):
+        """The marker of the additions pushed before (``[...]``), escaped for LIKE:
+        ``[[]`` is a literal ``[``; a ``]`` outside a set is literal."""
+        return f"[{marker}]", f"[[]{marker}]"
+
     def _psa_values(self, line):
-        """The agreement addition of ``line`` (plus ``agreementId``)."""
+        """The agreement addition of ``line`` (plus ``agreementId``).
+
+        An addition is billed on every agreement cycle from its effective date
+        until its cancelled date: it is effective and cancelled within the cycle
+        of its invoice, so it is billed once (ConnectWise's one-time addition).
+        """
         if self.backend_type != "connectwise":
             return super()._psa_values(line)
         service = self._psa_line_source(line)
-        move = line.move_id
-        day = move.invoice_date or move.date
-        marker = f"[{self._psa_marker(line)}]"
+        first, last = self._connectwise_billing_period(line)
+        marker = self._connectwise_marker(self._psa_marker(line))
         text = line.name or service.name or ""
+        quantity, price, cost = self._psa_line_amounts(line)
         return {
             "agreementId": service.connectwise_agreement_id.external_id,
             "product": {"id": service.connectwise_product_id.external_id},
-            "quantity": line.quantity,
-            "unitPrice": self._psa_line_price(line),
-            "unitCost": round(self._psa_line_unit_cost(line), 4),
-            "effectiveDate": f"{day.isoformat()}T00:00:00Z",
+            "quantity": quantity,
+            "unitPrice": price,
+            "unitCost": cost,
+            "effectiveDate": f"{first.isoformat()}T00:00:00Z",
+            "cancelledDate": f"{last.isoformat()}T00:00:00Z",
             "billCustomer": "Billable",
             "description": f"{text[: 200 - len(marker) - 1]} {marker}",
             "invoiceDescription": text[:6000],
@@ -401,12 +438,18 @@ class RebillingBackend(models.Model):
     def _psa_find(self, client, payload):
         if self.backend_type != "connectwise":
             return super()._psa_find(client, payload)
-        marker = payload["description"].rsplit(" ", 1)[-1].replace('"', "")
+        marker = payload["description"].rsplit(" ", 1)[-1]
+        legacy, legacy_pattern = self._connectwise_legacy_marker(marker[1:-1])
         found = self._connectwise_list(
             self._connectwise_additions(payload["agreementId"]),
-            f'description contains "{marker}"',
+            f'description contains "{marker}" or description contains "{legacy_pattern}"',
             client=client,
         )
+        found = [
+            a
+            for a in found
+            if marker in (a.get("description") or "") or legacy in (a.get("description") or "")
+        ]
         return int(found[0]["id"]) if found else None
 
     def _psa_create(self, client, payload):

@@ -1,10 +1,18 @@
 import time
+from collections import Counter
+from datetime import date
+
+from freezegun import freeze_time
 
 from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, new_test_user
+from odoo.tools import date_utils
 
 from .common import NOV, ConnectwiseCase
+
+DEC = date(2026, 12, 1)
+JAN = date(2027, 1, 1)
 
 
 class TestConnectwiseConfig(ConnectwiseCase):
@@ -192,6 +200,84 @@ class TestConnectwisePullAndPush(ConnectwiseCase):
         self.assertEqual(self.binding(line).external_id, str(self.cw.additions()[0]["id"]))
         self.assertEqual(self.binding(line).sync_state, "done")
 
+    def add_addition(self, description):
+        return self.cw.add_addition(
+            self.cw_agreement_a["id"],
+            product={"id": self.cw_product["id"]},
+            billCustomer="Billable",
+            description=description,
+        )
+
+    def test_lost_create_finds_only_its_own_marker(self):
+        """``contains`` is a SQL Server LIKE: the marker has no wildcard, so the lookup
+        after a lost answer matches its own addition only."""
+        self.seed()
+        self.link_services()
+        self.bill(auto_push=False)
+        line = self.invoice_a.invoice_line_ids
+        marker = self.backend._psa_marker(line)
+        # Earlier additions: one with letters of the marker, one of a line id 10 times more.
+        decoys = [self.add_addition("Handset rental"), self.add_addition(f"NBN ({marker}0)")]
+        with self.worker_dies_after("POST", "additions$"):
+            self.invoice_a.action_rebilling_connectwise_push()
+        self.invoice_a.action_rebilling_connectwise_push()
+        self.assertEqual(self.cw.request_count("POST", "additions$"), 1)
+        (own,) = [a for a in self.cw.additions() if a["id"] not in {d["id"] for d in decoys}]
+        self.assertTrue(own["description"].endswith(f" ({marker})"))
+        self.assertEqual(self.binding(line).external_id, str(own["id"]))
+        self.assertEqual(self.binding(line).sync_state, "done")
+        self.assertEqual(
+            [a["description"] for a in self.cw.additions() if a["id"] != own["id"]],
+            ["Handset rental", f"NBN ({marker}0)"],
+            "the other additions are left alone",
+        )
+
+    def test_lost_create_with_the_old_marker_is_found(self):
+        """An addition pushed with the old ``[marker]`` before its answer was lost is
+        found (escaped: ``[[]``), not created again, and gets the new marker."""
+        self.seed()
+        self.link_services()
+        self.bill(auto_push=False)
+        line = self.invoice_a.invoice_line_ids
+        marker = self.backend._psa_marker(line)
+        self.add_addition(f"NBN [{marker}0]")
+        old = self.add_addition(f"{line.name} [{marker}]")
+        self.env["rebilling.binding"]._rebilling_write_durable(
+            self.backend, line, {"sync_state": "sending", "sync_marker": marker}
+        )
+        self.invoice_a.action_rebilling_connectwise_push()
+        self.assertFalse(self.cw.request_count("POST", "additions$"))
+        self.assertEqual(self.binding(line).external_id, str(old["id"]))
+        (found,) = [a for a in self.cw.additions() if a["id"] == old["id"]]
+        self.assertTrue(found["description"].endswith(f" ({marker})"))
+        self.assertEqual(found["cancelledDate"], "2026-11-30T00:00:00Z")
+
+    def test_credit_note_lost_answer_is_found(self):
+        """A credit note's lines go as additions with a negative price, exactly once."""
+        self.seed()
+        self.link_services()
+        self.bill(auto_push=False)
+        self.backend.auto_push = False
+        wizard = Form(
+            self.env["account.move.reversal"].with_context(
+                active_model="account.move", active_ids=self.invoice_a.ids
+            )
+        )
+        wizard.date = date(2026, 11, 20)
+        with freeze_time("2026-11-20 09:00:00", tick=True):
+            credit_note = self.env["account.move"].browse(wizard.save().refund_moves()["res_id"])
+            credit_note.action_post()
+        line = credit_note.invoice_line_ids
+        with self.worker_dies_after("POST", "additions$"):
+            credit_note.action_rebilling_connectwise_push()
+        self.assertEqual(self.binding(line).sync_state, "sending")
+        credit_note.action_rebilling_connectwise_push()
+        self.assertEqual(self.cw.request_count("POST", "additions$"), 1)
+        (addition,) = self.cw.additions()
+        self.assertEqual((addition["quantity"], addition["unitPrice"]), (1.0, -99.0))
+        self.assertEqual(addition["cancelledDate"], "2026-11-30T00:00:00Z")
+        self.assertEqual(self.binding(line).external_id, str(addition["id"]))
+
     def test_charge_agreement_and_mapping(self):
         """A once-off charge goes to its own agreement; never to another customer's."""
         self.seed()
@@ -229,3 +315,89 @@ class TestConnectwisePullAndPush(ConnectwiseCase):
         self.assertFalse(self.cw.additions())
         with self.assertRaisesRegex(UserError, "no line for ConnectWise"):
             self.invoice_a.action_rebilling_connectwise_push()
+
+
+class TestConnectwiseAgreementBilling(ConnectwiseCase):
+    """What ConnectWise bills on its agreement cycles equals what Odoo billed."""
+
+    def setUp(self):
+        super().setUp()
+        self.connect()
+        self.seed()
+        self.link_services()
+
+    def month_moves(self, month):
+        """The posted invoices and credit notes of the customers dated in ``month``."""
+        return self.env["account.move"].search(
+            [
+                ("partner_id", "in", (self.customer_a | self.customer_b).ids),
+                ("move_type", "in", ("out_invoice", "out_refund")),
+                ("state", "=", "posted"),
+                ("invoice_date", ">=", month),
+                ("invoice_date", "<=", date_utils.end_of(month, "month")),
+            ]
+        )
+
+    def credit_invoice(self, invoice, day):
+        """A credit note of the whole ``invoice`` dated ``day``, posted (pushed by its jobs)."""
+        wizard = Form(
+            self.env["account.move.reversal"].with_context(
+                active_model="account.move", active_ids=invoice.ids
+            )
+        )
+        wizard.reason = "Service never delivered"
+        wizard.date = day
+        action = wizard.save().refund_moves()
+        credit_note = self.env["account.move"].browse(action["res_id"])
+        with trap_jobs() as trap:
+            credit_note.action_post()
+            trap.perform_enqueued_jobs()
+        return credit_note
+
+    def test_three_months_bill_each_line_once(self):
+        with Form(self.env["rebilling.charge"]) as form:
+            form.name = "Cabling"
+            form.charge_type = "once"
+            form.partner_id = self.customer_a
+            form.service_id = self.service_a
+            form.product_id = self.product_fee
+            form.quantity = 2.5
+            form.price_unit = 10.33
+            form.date_start = NOV
+        for month in (NOV, DEC, JAN):
+            with freeze_time(f"{month} 02:00:00", tick=True):
+                self.run_billing(month)
+            if month == DEC:
+                nov_b = self.invoices_of(self.customer_b, NOV)
+                with freeze_time("2026-12-10 09:00:00", tick=True):
+                    credit_note = self.credit_invoice(nov_b, date(2026, 12, 10))
+            self.cw.run_billing_cycle(month)
+            odoo = sum(self.month_moves(month).mapped("amount_untaxed_signed"))
+            self.assertEqual(
+                self.cw.billed_total(month), round(odoo, 2), f"billed in {month:%B %Y}"
+            )
+        self.assertEqual(self.cw.billed_total(NOV), 224.83)  # 99 + 4 x 25 + 25.83
+        self.assertEqual(self.cw.billed_total(DEC), 99.0)  # 99 + 4 x 25 - 4 x 25
+        self.assertEqual(self.cw.billed_total(JAN), 199.0)
+        billed = Counter(
+            line["additionId"]
+            for invoice in self.cw.agreement_invoices()
+            for line in invoice["lines"]
+        )
+        self.assertEqual(len(billed), len(self.cw.additions()), "every addition billed")
+        self.assertEqual(set(billed.values()), {1}, "each addition billed once")
+        (credit,) = [
+            a
+            for a in self.cw.additions()
+            if a["description"].endswith(f":{credit_note.invoice_line_ids.id})")
+        ]
+        self.assertEqual((credit["quantity"], credit["unitPrice"]), (4.0, -25.0))
+        self.assertEqual(credit["effectiveDate"], "2026-12-01T00:00:00Z")
+        self.assertEqual(credit["cancelledDate"], "2026-12-31T00:00:00Z")
+        # The cabling (2.5 x 10.33 = 25.825, 25.83 in Odoo) is one unit at its subtotal.
+        (cabling,) = [
+            a for a in self.cw.additions() if a["invoiceDescription"].startswith("Cabling")
+        ]
+        self.assertEqual((cabling["quantity"], cabling["unitPrice"]), (1.0, 25.83))
+        logs = self.env["rebilling.sync.log"].search([("backend_id", "=", self.backend.id)])
+        self.assertIn(credit_note.invoice_line_ids.id, logs.mapped("res_id"))

@@ -5,6 +5,7 @@ import base64
 import logging
 import threading
 import unittest
+from datetime import date
 
 import requests
 
@@ -269,6 +270,74 @@ class TestFakeConnectWise(unittest.TestCase):
         with self.assertRaises(PermanentError) as caught:
             self.client.get(path, params={"conditions": 'nosuchfield = "x"'})
         self.assertEqual(caught.exception.status, 400)
+
+    def test_contains_and_like_follow_sql_server_like(self):
+        """``contains``/``like`` run as SQL Server LIKE: ``[...]`` is a set, ``_`` one
+        character, ``%`` any text; ``[[]`` a literal bracket."""
+        company = self.cw.add_company("ACME", "Acme Ltd")
+        agreement = self.cw.add_agreement("Acme MSA", company_id=company["id"])
+        product = self.cw.add_product("NBN100", "Business NBN")
+        base = f"finance/agreements/{agreement['id']}/additions"
+        for text in ("Handset", "NBN [rebilling:ab:42]", "NBN [rebilling:ab:420]", "50% off_x"):
+            self.cw.add_addition(
+                agreement["id"],
+                product={"id": product["id"]},
+                billCustomer="Billable",
+                description=text,
+            )
+
+        def found(conditions):
+            items = self.client.get(base, params={"conditions": conditions})
+            return [item["description"] for item in items]
+
+        # A set matches any one of its characters: each description with an "a", "n"...
+        self.assertEqual(len(found('description contains "[rebilling:ab:42]"')), 3)
+        self.assertEqual(
+            found('description contains "[[]rebilling:ab:42]"'), ["NBN [rebilling:ab:42]"]
+        )
+        self.assertEqual(found('description contains "(rebilling:ab:42)"'), [])
+        self.assertEqual(found('description like "h_nds%"'), ["Handset"])
+        self.assertEqual(found('description like "*[%]*"'), ["50% off_x"])
+        self.assertEqual(
+            found('description like "[^h]*"'),
+            ["NBN [rebilling:ab:42]", "NBN [rebilling:ab:420]", "50% off_x"],
+        )
+        self.assertEqual(found('description contains "OFF_"'), ["50% off_x"])
+
+    def test_agreement_billing_cycle(self):
+        """A cycle bills the additions effective in it and not cancelled before it, once."""
+        company = self.cw.add_company("ACME", "Acme Ltd")
+        agreement = self.cw.add_agreement("Acme MSA", company_id=company["id"])
+        product = self.cw.add_product("NBN100", "Business NBN", price=99.0)
+
+        def add(price, effective, cancelled=None, bill="Billable", quantity=1):
+            values = {
+                "product": {"id": product["id"]},
+                "billCustomer": bill,
+                "quantity": quantity,
+                "unitPrice": price,
+                "effectiveDate": f"{effective}T00:00:00Z",
+            }
+            if cancelled:
+                values["cancelledDate"] = f"{cancelled}T00:00:00Z"
+            return self.cw.add_addition(agreement["id"], **values)
+
+        add(10.0, "2026-10-01")  # recurring: every cycle from October
+        add(2.5, "2026-11-01", "2026-11-30", quantity=3)  # once, in November
+        add(-4.0, "2026-11-01", "2026-11-30")  # a credit, in November
+        add(1000.0, "2026-11-01", "2026-11-30", bill="DoNotBill")
+        add(7.0, "2026-12-01", "2026-12-31")
+        with self.assertRaisesRegex(ValueError, "invalid"):
+            add(1.0, "2026-12-01", "2026-11-30")
+        (nov,) = self.cw.run_billing_cycle(date(2026, 11, 15))
+        self.assertEqual(nov["total"], 13.5)  # 10 + 3 x 2.5 - 4
+        with self.assertRaisesRegex(ValueError, "already exists"):
+            self.cw.run_billing_cycle(date(2026, 11, 1))
+        self.cw.run_billing_cycle(date(2026, 12, 1))
+        self.cw.run_billing_cycle(date(2027, 1, 1))
+        self.assertEqual(self.cw.billed_total(date(2026, 12, 1)), 17.0)
+        self.assertEqual(self.cw.billed_total(date(2027, 1, 1)), 10.0)
+        self.assertEqual(self.cw.billed_total(), 40.5)
 
     def test_agreement_additions_and_catalog(self):
         company = self.cw.add_company("ACME", "Acme Ltd")
