@@ -102,7 +102,7 @@ def split_every(size, items):
 class RebillingBackend(models.Model):
     _name = "rebilling.backend"
     _description = "Rebilling Connector Backend"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "rebilling.company.mixin"]
     _order = "company_id, backend_type, name"
     _check_company_auto = True
 

@@ -41,6 +41,7 @@ RECORD_KINDS = [
 class RebillingExternalRecord(models.Model):
     _name = "rebilling.external.record"
     _description = "External System Record"
+    _inherit = ["rebilling.company.mixin"]
     _order = "backend_type, kind, name, id"
 
     backend_id = fields.Many2one("rebilling.backend", required=True, index=True, ondelete="cascade")

@@ -95,6 +95,7 @@ PRICE = SQL(
 class RebillingCdr(models.Model):
     _name = "rebilling.cdr"
     _description = "Call Detail Record"
+    _inherit = ["rebilling.company.mixin"]
     _order = "start_time desc, id desc"
     _log_access = False
     _check_company_auto = True
