@@ -241,6 +241,7 @@ class RebillingBackend(models.Model):
     def _psa_connect(self, connected_message, success_message):
         """Check the connection; report it plainly (the button "Save and connect")."""
         self.ensure_one()
+        self._rebilling_check_manage()
         try:
             self._rebilling_check_connection()
         except UserError as exc:
@@ -354,6 +355,7 @@ class RebillingBackend(models.Model):
     def action_psa_pull(self):
         """Pull everything the PSA gives (companies, contracts, products...) now."""
         self.ensure_one()
+        self._rebilling_check_manage()
         self._psa_check_connected()
         messages = [self._rebilling_pull(what) for what in self._psa_pulls()]
         return self._rebilling_notify(
