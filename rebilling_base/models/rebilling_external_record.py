@@ -27,6 +27,7 @@ def psa_record_field(backend_type, kind, string, default_compute=None, **kwargs)
         "('company_id', '=', company_id)]",
         ondelete="restrict",
         tracking=True,
+        check_company=True,
         **kwargs,
     )
 
