@@ -2,8 +2,10 @@
 
 from datetime import date, datetime
 
+from odoo import Command
 from odoo.addons.rebilling_base.tests.common import RebillingCase
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+from odoo.models import BaseModel
 from odoo.tests import new_test_user, tagged
 
 NOV = date(2026, 11, 1)
@@ -161,3 +163,96 @@ class TestCompanyWrites(RebillingCase):
         self.clerk.company_ids |= second
         charge.with_context(allowed_company_ids=self.company.ids).company_id = second
         self.assertEqual(charge.sudo().company_id, second, "a company of the user")
+
+
+# Public methods that only return an action to open (no side effect): any reader may call them.
+NAVIGATION = {
+    "res.company": {
+        "action_rebilling_check_confirmed",
+        "action_rebilling_configuration",
+        "action_rebilling_open",
+        "action_rebilling_open_email_summary",
+        "action_rebilling_open_summary",
+        "action_rebilling_xero_open_backend",
+    },
+    "res.partner": {
+        "action_rebilling_calls",
+        "action_rebilling_invoices",
+        "action_rebilling_reseller_invoice",
+        "action_rebilling_search_invoices",
+        "action_rebilling_services",
+    },
+    "account.move": {
+        "action_rebilling_open",
+        "action_rebilling_previous_invoices",
+        "action_rebilling_view_calls",
+        "action_rebilling_xero_online_invoice",
+        "action_rebilling_xero_open",
+    },
+}
+
+
+# Odoo's own buttons that the addons only restrict further (Odoo's access rules apply).
+CORE = {"action_register_payment", "button_cancel", "button_draft"}
+
+
+def public_methods(env, model):
+    """The public methods the rebilling addons add to ``model`` (callable over JSON-RPC)."""
+    cls = type(env[model])
+    return sorted(
+        {
+            name
+            for klass in cls.__mro__
+            if klass.__module__.startswith("odoo.addons.rebilling_")
+            for name, value in vars(klass).items()
+            if not name.startswith("_") and callable(value) and not hasattr(BaseModel, name)
+        }
+    )
+
+
+@tagged("post_install", "-at_install")
+class TestPublicMethodsOfSharedModels(RebillingCase):
+    """Portal customers and internal users without a rebilling group read their company,
+    their partner and (portal) their sent invoices: every other public rebilling method
+    on those records is refused before it does anything."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        run = cls.env["rebilling.billing.run"]._get_or_create(cls.company, NOV)
+        run.with_context(queue_job__no_delay=True).action_start()
+        cls.invoice = cls.invoices_of(cls, cls.customer_a, NOV)
+        cls.invoice.is_move_sent = True
+        cls.portal = cls.env["res.users"].create(
+            {
+                "name": "Harbour Portal",
+                "login": "walk-portal",
+                "partner_id": cls.customer_a.id,
+                "group_ids": [Command.set([cls.env.ref("base.group_portal").id])],
+            }
+        )
+        cls.internal = new_test_user(cls.env, login="walk-internal", groups="base.group_user")
+
+    def test_every_public_method_refused_to_portal_and_plain_users(self):
+        targets = {
+            "res.company": self.company,
+            "res.partner": self.customer_a,
+            "account.move": self.invoice,
+        }
+        walked = 0
+        for user in (self.portal, self.internal):
+            for model, record in targets.items():
+                for name in public_methods(self.env, model):
+                    if name in NAVIGATION[model] or name in CORE:
+                        continue
+                    walked += 1
+                    method = getattr(record.with_user(user), name)
+                    args = (
+                        ("rebilling_base.action_rebilling_summary",)
+                        if name.endswith("_open")
+                        else ()
+                    )
+                    with self.subTest(user=user.login, method=f"{model}.{name}"):
+                        with self.assertRaises(AccessError):
+                            method(*args)
+        self.assertGreater(walked, 30)

@@ -318,6 +318,7 @@ class AccountMove(models.Model):
 
     def action_rebilling_cancel_send(self):
         """Take invoices not sent yet out of the sending queue; sent ones are refused."""
+        self.check_access("write")
         moves = self.filtered("rebilling_period")
         sent = moves.filtered(lambda m: m.rebilling_mail_accepted or m.is_move_sent)
         if sent:

@@ -376,6 +376,7 @@ class RebillingBackend(models.Model):
     @api.model
     def _psa_confirm_companies(self, partners, backend_type):
         """Map each of ``partners`` to its suggested company of the PSA ``backend_type``."""
+        partners._rebilling_check_user()
         psa = self._psa_of_type(backend_type)
         suggested, mapped = psa._psa_suggested_field(), psa._psa_partner_field()
         todo = partners.filtered(suggested)
@@ -387,6 +388,7 @@ class RebillingBackend(models.Model):
 
     @api.model
     def _psa_reject_suggestions(self, partners, backend_type):
+        partners._rebilling_check_user()
         partners.write({self._psa_of_type(backend_type)._psa_suggested_field(): False})
         return True
 

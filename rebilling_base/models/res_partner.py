@@ -1,7 +1,7 @@
 import logging
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import email_normalize
 
 from ..tools import abr, notify
@@ -107,6 +107,7 @@ class ResPartner(models.Model):
     def action_rebilling_check_abn(self):
         """Button: check the ABN (tax id) of the customer with the ABR ABN Lookup."""
         self.ensure_one()
+        self._rebilling_check_user()
         if not self.vat:
             raise UserError(self.env._("Enter the ABN of %s first.", self.display_name))
         company = self.company_id or self.env.company
@@ -114,6 +115,15 @@ class ResPartner(models.Model):
         return notify.notification(
             self._rebilling_abn_summary(), "success" if self.rebilling_abn_gst else "warning"
         )
+
+    def _rebilling_check_user(self):
+        """Raise unless a Rebilling User who may change these customers calls: first thing in
+        the customer buttons that query a service or change what a service recorded."""
+        if self.env.su:
+            return
+        if not self.env.user.has_group("rebilling_base.group_rebilling_user"):
+            raise AccessError(self.env._("Only Rebilling Users can do this."))
+        self.check_access("write")
 
     def _rebilling_abn_summary(self):
         self.ensure_one()
