@@ -172,3 +172,29 @@ class TestCompanyActions(RebillingCase, HttpCase):
         with self.assertRaisesRegex(UserError, "far too large"):
             with Form(self.company.with_user(self.manager), view=CONFIG_VIEW) as form:
                 form.rebilling_logo = raw
+
+
+@tagged("post_install", "-at_install")
+class TestCustomerClassOfTheCompany(RebillingCase):
+    def test_class_of_another_company_refused(self):
+        other = self.env["res.company"].create({"name": "Other reseller"})
+        class_b = self.env["rebilling.customer.class"].create(
+            {"name": "B enterprise", "company_id": other.id}
+        )
+        clerk = new_test_user(
+            self.env,
+            login="class-clerk",
+            groups="rebilling_base.group_rebilling_user,base.group_partner_manager",
+            company_id=self.company.id,
+            company_ids=[Command.set(self.company.ids)],
+        )
+        with self.assertRaises(ValidationError):
+            self.customer_a.with_user(clerk).rebilling_class_id = class_b
+        self.customer_b.company_id = self.company
+        with self.assertRaises(ValidationError):
+            self.customer_b.rebilling_class_id = class_b
+        own = self.env["rebilling.customer.class"].create(
+            {"name": "A enterprise", "company_id": self.company.id}
+        )
+        self.customer_a.with_user(clerk).rebilling_class_id = own
+        self.assertEqual(self.customer_a.rebilling_class_id, own)
