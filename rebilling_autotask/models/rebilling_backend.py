@@ -164,6 +164,7 @@ class RebillingBackend(models.Model):
         if self.backend_type != "autotask":
             return super().action_test_connection()
         self.ensure_one()
+        self._rebilling_check_manage()
         self._rebilling_check_connection()
         return self._rebilling_notify(
             self.env._("The connection works: zone %s.", self.autotask_zone_name or "?"),

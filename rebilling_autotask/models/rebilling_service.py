@@ -8,6 +8,7 @@ class RebillingService(models.Model):
         "rebilling.external.record",
         domain="[('backend_type', '=', 'autotask'), ('kind', '=', 'contract'), "
         "('company_id', '=', company_id)]",
+        check_company=True,
         ondelete="restrict",
         tracking=True,
         help="Invoice items of this service become contract charges of this contract.",
@@ -16,6 +17,7 @@ class RebillingService(models.Model):
         "rebilling.external.record",
         domain="[('backend_type', '=', 'autotask'), ('kind', '=', 'product'), "
         "('company_id', '=', company_id)]",
+        check_company=True,
         ondelete="restrict",
         tracking=True,
     )
@@ -24,6 +26,7 @@ class RebillingService(models.Model):
         "Autotask Material Code",
         domain="[('backend_type', '=', 'autotask'), ('kind', '=', 'billing_code'), "
         "('company_id', '=', company_id)]",
+        check_company=True,
         ondelete="restrict",
         tracking=True,
         help="Used when no product is chosen.",

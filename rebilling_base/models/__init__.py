@@ -1,3 +1,7 @@
+# The mixin first: models of this module inherit it.
+from . import rebilling_company_mixin as rebilling_company_mixin
+
+# isort: split
 from . import (
     account_move,
     account_move_line,

@@ -4,7 +4,7 @@ import zipfile
 from collections import defaultdict
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import format_date
 
 from ..tools import notify
@@ -24,6 +24,9 @@ SMTP_REFUSED = re.compile(r"""'([^']+)': \((\d{3}), b?['"](.*?)['"]\)""")
 # Context key of a reissue: ids of the invoices computed again, whose own billed
 # items (calls) count as not billed yet (see ``_rebilling_reissue_prepare``).
 REISSUE_CONTEXT = "rebilling_reissue_move_ids"
+# What the sending recorded on a rebilling invoice: written only by the sending itself
+# (Odoo's send, the mail queue's answer, bounces), with sudo after their checks.
+SEND_RECORD_FIELDS = frozenset({"rebilling_mail_accepted", "is_move_sent"})
 
 
 class AccountMove(models.Model):
@@ -77,6 +80,16 @@ class AccountMove(models.Model):
         "WHERE rebilling_period IS NOT NULL AND state != 'cancel' AND move_type = 'out_invoice'",
         "This customer already has an invoice for this billing period.",
     )
+
+    def write(self, vals):
+        if not self.env.su and SEND_RECORD_FIELDS & set(vals) and self.filtered("rebilling_period"):
+            raise AccessError(
+                self.env._(
+                    "Whether a rebilling invoice was sent is recorded by sending it: "
+                    "use Send, or Cancel sending."
+                )
+            )
+        return super().write(vals)
 
     @api.depends(
         "state",
@@ -268,6 +281,9 @@ class AccountMove(models.Model):
         reason ``no email address`` (their runs' chatter says which customers).
         """
         moves = self._rebilling_sendable()
+        moves.check_access("write")
+        # The send state is written with sudo (SEND_RECORD_FIELDS), the access checked above.
+        moves = moves.sudo()
         no_address = moves.filtered(lambda m: not m.partner_id._rebilling_email())
         if no_address:
             no_address.write(
@@ -292,7 +308,7 @@ class AccountMove(models.Model):
             )
         if moves:
             self.env.ref("account.ir_cron_account_move_send")._trigger()
-        return moves | no_address
+        return (moves | no_address).with_env(self.env)
 
     def _rebilling_warn_no_address(self):
         """Warn in each billing run's chatter about its customers that cannot be emailed."""
@@ -332,6 +348,7 @@ class AccountMove(models.Model):
 
     def action_rebilling_cancel_send(self):
         """Take invoices not sent yet out of the sending queue; sent ones are refused."""
+        self.check_access("write")
         moves = self.filtered("rebilling_period")
         sent = moves.filtered(lambda m: m.rebilling_mail_accepted or m.is_move_sent)
         if sent:
@@ -416,7 +433,7 @@ class AccountMove(models.Model):
     # ------------------------------------------------------------ mail feedback
     def _message_receive_bounce(self, email, partner):
         res = super()._message_receive_bounce(email, partner)
-        moves = self.filtered("rebilling_period")
+        moves = self.filtered("rebilling_period").sudo()
         reason = self.env._("Hard bounce: %s did not accept the email", email)
         moves.write({"rebilling_send_error": reason, "rebilling_mail_accepted": False})
         moves._rebilling_notify_failure(reason)
@@ -428,7 +445,7 @@ class AccountMove(models.Model):
         Accepted: the invoice is Sent. Refused: Failed with the reason, and the
         notification email of the configuration is told.
         """
-        moves = self.filtered("rebilling_period")
+        moves = self.filtered("rebilling_period").sudo()
         if not failure_reason:
             moves.filtered(lambda m: not m.rebilling_send_error).write(
                 {"rebilling_mail_accepted": True}

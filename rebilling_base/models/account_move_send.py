@@ -62,3 +62,11 @@ class AccountMoveSend(models.AbstractModel):
             if move.rebilling_period and move_data.get("error"):
                 move.rebilling_send_error = self._format_error_text(move_data["error"])[:500]
         return super()._hook_if_errors(moves_data, allow_raising=allow_raising)
+
+    @api.model
+    def _link_invoice_documents(self, invoices_data):
+        """The send records the invoice as sent (``is_move_sent``): with sudo, as the send state
+        of rebilling invoices changes only by sending (``SEND_RECORD_FIELDS``)."""
+        return super()._link_invoice_documents(
+            {invoice.sudo(): data for invoice, data in invoices_data.items()}
+        )

@@ -102,7 +102,7 @@ def split_every(size, items):
 class RebillingBackend(models.Model):
     _name = "rebilling.backend"
     _description = "Rebilling Connector Backend"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "rebilling.company.mixin"]
     _order = "company_id, backend_type, name"
     _check_company_auto = True
 
@@ -378,8 +378,15 @@ class RebillingBackend(models.Model):
     def _rebilling_set_error(self, message):
         self.write({"state": "error", "state_message": message})
 
+    def _rebilling_check_manage(self):
+        """Raise unless the user manages these integrations (write access: a Rebilling
+        Administrator of their company). Called first by every action that talks to the
+        integration or changes its connection, before any request; extend for more checks."""
+        self.check_access("write")
+
     def action_test_connection(self):
         self.ensure_one()
+        self._rebilling_check_manage()
         try:
             self._rebilling_check_connection()
         except ConnectorError as exc:
@@ -388,6 +395,7 @@ class RebillingBackend(models.Model):
 
     def action_disconnect(self):
         """Disconnect; bindings, logs and settings are kept for a later reconnection."""
+        self._rebilling_check_manage()
         for backend in self:
             try:
                 backend._rebilling_disconnect()

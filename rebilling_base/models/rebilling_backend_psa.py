@@ -242,6 +242,7 @@ class RebillingBackend(models.Model):
     def _psa_connect(self, connected_message, success_message):
         """Check the connection; report it plainly (the button "Save and connect")."""
         self.ensure_one()
+        self._rebilling_check_manage()
         try:
             self._rebilling_check_connection()
         except UserError as exc:
@@ -355,6 +356,7 @@ class RebillingBackend(models.Model):
     def action_psa_pull(self):
         """Pull everything the PSA gives (companies, contracts, products...) now."""
         self.ensure_one()
+        self._rebilling_check_manage()
         self._psa_check_connected()
         messages = [self._rebilling_pull(what) for what in self._psa_pulls()]
         return self._rebilling_notify(
@@ -375,6 +377,7 @@ class RebillingBackend(models.Model):
     @api.model
     def _psa_confirm_companies(self, partners, backend_type):
         """Map each of ``partners`` to its suggested company of the PSA ``backend_type``."""
+        partners._rebilling_check_user()
         psa = self._psa_of_type(backend_type)
         suggested, mapped = psa._psa_suggested_field(), psa._psa_partner_field()
         todo = partners.filtered(suggested)
@@ -386,6 +389,7 @@ class RebillingBackend(models.Model):
 
     @api.model
     def _psa_reject_suggestions(self, partners, backend_type):
+        partners._rebilling_check_user()
         partners.write({self._psa_of_type(backend_type)._psa_suggested_field(): False})
         return True
 

@@ -62,7 +62,7 @@ def month_bounds(day):
 class RebillingBillingRun(models.Model):
     _name = "rebilling.billing.run"
     _description = "Rebilling Billing Run"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "rebilling.company.mixin"]
     _order = "period_start desc, id desc"
     _check_company_auto = True
 

@@ -6,6 +6,7 @@ class RebillingBillingRunLine(models.Model):
 
     _name = "rebilling.billing.run.line"
     _description = "Rebilling Billing Run Customer Log"
+    _inherit = ["rebilling.company.mixin"]
     _order = "run_id desc, state, partner_id"
 
     run_id = fields.Many2one("rebilling.billing.run", required=True, index=True, ondelete="cascade")

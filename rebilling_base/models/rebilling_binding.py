@@ -24,6 +24,7 @@ from odoo import api, fields, models
 class RebillingBinding(models.Model):
     _name = "rebilling.binding"
     _description = "Rebilling External Binding"
+    _inherit = ["rebilling.company.mixin"]
     _order = "backend_id, res_model, res_id"
     _rec_name = "external_id"
 

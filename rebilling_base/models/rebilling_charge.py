@@ -7,7 +7,7 @@ class RebillingCharge(models.Model):
 
     _name = "rebilling.charge"
     _description = "Rebilling Charge"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "rebilling.company.mixin"]
     _order = "partner_id, date_start desc, id"
     _check_company_auto = True
 

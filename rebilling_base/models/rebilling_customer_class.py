@@ -10,6 +10,7 @@ class RebillingCustomerClass(models.Model):
 
     _name = "rebilling.customer.class"
     _description = "Rebilling Customer Class"
+    _inherit = ["rebilling.company.mixin"]
     _order = "sequence, name"
 
     name = fields.Char(required=True, translate=True)

@@ -27,6 +27,7 @@ def psa_record_field(backend_type, kind, string, default_compute=None, **kwargs)
         "('company_id', '=', company_id)]",
         ondelete="restrict",
         tracking=True,
+        check_company=True,
         **kwargs,
     )
 
@@ -41,6 +42,7 @@ RECORD_KINDS = [
 class RebillingExternalRecord(models.Model):
     _name = "rebilling.external.record"
     _description = "External System Record"
+    _inherit = ["rebilling.company.mixin"]
     _order = "backend_type, kind, name, id"
 
     backend_id = fields.Many2one("rebilling.backend", required=True, index=True, ondelete="cascade")

@@ -9,7 +9,7 @@ class RebillingService(models.Model):
 
     _name = "rebilling.service"
     _description = "Rebilling Service"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "rebilling.company.mixin"]
     _order = "partner_id, sequence, id"
     _check_company_auto = True
 

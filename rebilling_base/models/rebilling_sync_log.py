@@ -12,6 +12,7 @@ from odoo.exceptions import UserError
 class RebillingSyncLog(models.Model):
     _name = "rebilling.sync.log"
     _description = "Rebilling Sync Log"
+    _inherit = ["rebilling.company.mixin"]
     _order = "id desc"
 
     backend_id = fields.Many2one("rebilling.backend", required=True, index=True, ondelete="cascade")

@@ -13,7 +13,7 @@ from stdnum.au import abn as stdnum_abn
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL, format_date
+from odoo.tools import SQL, email_split, format_date
 
 from ..tools import notify, spf
 from .account_move import NO_EMAIL_ADDRESS
@@ -94,6 +94,7 @@ class ResCompany(models.Model):
     rebilling_sequence_id = fields.Many2one("ir.sequence", copy=False, readonly=True)
     rebilling_journal_id = fields.Many2one(
         "account.journal",
+        check_company=True,
         domain="[('type', '=', 'sale'), ('company_id', '=', id)]",
         help="Sales journal of the rebilling invoices; a journal of their own (code RBL) is "
         "created by the first run when empty. Customer invoices of this journal, manual ones "
@@ -457,6 +458,25 @@ class ResCompany(models.Model):
                     )
                 )
 
+    @api.constrains("rebilling_journal_id")
+    def _check_rebilling_journal_company(self):
+        """The company's own journal (``res.company`` has no automatic company check)."""
+        self._check_company(["rebilling_journal_id"])
+
+    @api.constrains("rebilling_sender_email")
+    def _check_rebilling_sender_email(self):
+        """One plain address: the confirmation goes to it, and only to it."""
+        for company in self:
+            email = (company.rebilling_sender_email or "").strip()
+            if email and email_split(email) != [email]:
+                raise ValidationError(
+                    self.env._(
+                        "The invoice sender email must be one address, like "
+                        "billing@example.com: %s",
+                        email,
+                    )
+                )
+
     @api.constrains("rebilling_logo")
     def _check_rebilling_logo(self):
         for company in self:
@@ -469,7 +489,16 @@ class ResCompany(models.Model):
             image = Image.open(io.BytesIO(raw))
             image_format = image.format
             width, height = image.size
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        except Image.DecompressionBombError as exc:
+            raise ValidationError(
+                self.env._(
+                    "The logo is far too large: the largest accepted size is "
+                    "%(mw)s px wide and %(mh)s px high.",
+                    mw=LOGO_MAX_WIDTH,
+                    mh=LOGO_MAX_HEIGHT,
+                )
+            ) from exc
+        except (OSError, ValueError) as exc:
             raise ValidationError(
                 self.env._("The logo is not an image: upload a JPG, GIF or PNG file.")
             ) from exc
@@ -661,11 +690,20 @@ class ResCompany(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             self._rebilling_check_abn(vals.get("rebilling_abn"))
+            self._rebilling_check_logo_vals(vals)
         companies = super().create(vals_list)
         companies.filtered("rebilling_logo")._rebilling_replace_default_logo()
         return companies
 
+    @api.model
+    def _rebilling_check_logo_vals(self, vals):
+        """Check a new logo before Odoo stores it: the attachment of an image is decoded (and
+        resized) on creation, where a decompression bomb would be a server error."""
+        if vals.get("rebilling_logo"):
+            self._rebilling_validate_logo(base64.b64decode(vals["rebilling_logo"]))
+
     def write(self, vals):
+        self._rebilling_check_logo_vals(vals)
         if vals.get("rebilling_sender_confirmed") and not self.env.su:
             raise AccessError(
                 self.env._("The sender email is confirmed by the link of the confirmation email.")
@@ -701,11 +739,31 @@ class ResCompany(models.Model):
         self.sudo().rebilling_sender_token = token
         template = self.env.ref("rebilling_base.mail_template_sender_confirmation")
         url = self._rebilling_confirmation_url(token)
+        # To the address being confirmed, and to it only (not the company's own contacts).
         template.sudo().with_context(rebilling_confirm_url=url).send_mail(
-            self.id, force_send=False, email_layout_xmlid="mail.mail_notification_light"
+            self.id,
+            force_send=False,
+            email_layout_xmlid="mail.mail_notification_light",
+            email_values={
+                "email_to": self.rebilling_sender_email.strip(),
+                "email_cc": False,
+                "recipient_ids": [],
+            },
         )
 
+    def _rebilling_check_configure(self):
+        """Raise unless the user configures rebilling in these companies (a Rebilling
+        Administrator working in them). Called first by the configuration's buttons that
+        send mail or query a service, before any side effect."""
+        if self.env.su:
+            return
+        if not self._rebilling_can_configure() or self - self.env.user.company_ids:
+            raise AccessError(
+                self.env._("Only a Rebilling Administrator of the company can do this.")
+            )
+
     def action_rebilling_resend_confirmation(self):
+        self._rebilling_check_configure()
         for company in self:
             if not company.rebilling_sender_email:
                 raise UserError(self.env._("Enter the invoice sender email first."))
@@ -754,6 +812,7 @@ class ResCompany(models.Model):
     # ------------------------------------------------------------ SPF
     def action_rebilling_check_spf(self):
         self.ensure_one()
+        self._rebilling_check_configure()
         if not self.rebilling_sender_email or "@" not in self.rebilling_sender_email:
             raise UserError(self.env._("Enter the invoice sender email first."))
         domain = self.rebilling_sender_email.rsplit("@", 1)[1]
@@ -770,6 +829,7 @@ class ResCompany(models.Model):
     def action_rebilling_check_abn(self):
         """Button: check the company's ABN; GST registration follows the register."""
         self.ensure_one()
+        self._rebilling_check_configure()
         if not self.rebilling_abn:
             raise UserError(self.env._("Enter the ABN first."))
         self._rebilling_check_abns()

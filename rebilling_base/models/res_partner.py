@@ -1,7 +1,7 @@
 import logging
 
-from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo import SUPERUSER_ID, api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import email_normalize
 
 from ..tools import abr, notify
@@ -49,6 +49,25 @@ class ResPartner(models.Model):
             email = partner.rebilling_invoice_email
             if email and not email_normalize(email):
                 raise ValidationError(self.env._("%s is not a valid email address.", email))
+
+    @api.constrains("rebilling_class_id", "company_id")
+    def _check_rebilling_class_company(self):
+        """A customer's class is shared or of its company; a customer of every company (no
+        company) takes a class of a company the user works in (constraints run with sudo:
+        the user is the one writing; the superuser, e.g. a cron, may set any)."""
+        for partner in self:
+            owner = partner.rebilling_class_id.company_id
+            if not owner or (not partner.company_id and self.env.uid == SUPERUSER_ID):
+                continue
+            allowed = partner.company_id or self.env.user.company_ids
+            if owner not in allowed:
+                raise ValidationError(
+                    self.env._(
+                        "The customer class %(cls)s belongs to another company than %(partner)s.",
+                        cls=partner.rebilling_class_id.sudo().display_name,
+                        partner=partner.display_name,
+                    )
+                )
 
     @api.depends_context("company", "uid")
     def _compute_rebilling_config_gate(self):
@@ -107,6 +126,7 @@ class ResPartner(models.Model):
     def action_rebilling_check_abn(self):
         """Button: check the ABN (tax id) of the customer with the ABR ABN Lookup."""
         self.ensure_one()
+        self._rebilling_check_user()
         if not self.vat:
             raise UserError(self.env._("Enter the ABN of %s first.", self.display_name))
         company = self.company_id or self.env.company
@@ -114,6 +134,15 @@ class ResPartner(models.Model):
         return notify.notification(
             self._rebilling_abn_summary(), "success" if self.rebilling_abn_gst else "warning"
         )
+
+    def _rebilling_check_user(self):
+        """Raise unless a Rebilling User who sees these customers calls: first thing in the
+        customer buttons that query a service or change what a service recorded."""
+        if self.env.su:
+            return
+        if not self.env.user.has_group("rebilling_base.group_rebilling_user"):
+            raise AccessError(self.env._("Only Rebilling Users can do this."))
+        self.check_access("read")
 
     def _rebilling_abn_summary(self):
         self.ensure_one()

@@ -66,6 +66,7 @@ class RebillingExportWizard(models.TransientModel):
 
     _name = "rebilling.export.wizard"
     _description = "Rebilling Invoice Export"
+    _inherit = ["rebilling.company.mixin"]
 
     month = fields.Date(
         default=lambda self: fields.Date.context_today(self).replace(day=1),

@@ -6,6 +6,7 @@ class RebillingRunWizard(models.TransientModel):
 
     _name = "rebilling.run.wizard"
     _description = "Run Rebilling"
+    _inherit = ["rebilling.company.mixin"]
 
     company_id = fields.Many2one(
         "res.company", required=True, default=lambda self: self.env.company

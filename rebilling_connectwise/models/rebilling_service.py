@@ -9,6 +9,7 @@ class RebillingService(models.Model):
         "ConnectWise Agreement",
         domain="[('backend_type', '=', 'connectwise'), ('kind', '=', 'agreement'), "
         "('company_id', '=', company_id)]",
+        check_company=True,
         ondelete="restrict",
         tracking=True,
         help="Invoice lines of this service become additions of this agreement.",
@@ -18,6 +19,7 @@ class RebillingService(models.Model):
         "ConnectWise Product",
         domain="[('backend_type', '=', 'connectwise'), ('kind', '=', 'product'), "
         "('company_id', '=', company_id)]",
+        check_company=True,
         ondelete="restrict",
         tracking=True,
     )

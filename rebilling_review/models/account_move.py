@@ -51,6 +51,7 @@ REVIEW_FIELDS = frozenset(
     {
         "rebilling_review_state",
         "rebilling_review_deadline",
+        "rebilling_review_flag_ids",
         "rebilling_approved_by_id",
         "rebilling_approved_date",
         "rebilling_reissue_at",
@@ -142,6 +143,25 @@ class AccountMove(models.Model):
                 )
             )
         return super().write(vals)
+
+    def button_draft(self):
+        """An invoice held for review is reset to draft only by an approver (adjust, reissue)."""
+        if self.filtered(lambda m: m.rebilling_review_state in HELD_STATES):
+            self._rebilling_review_check_approver()
+        return super().button_draft()
+
+    def _post(self, soft=True):
+        """A held invoice posted again (reset to draft by an approver): the hold starts again
+        and its flags are computed again (adjust and reissue do it too)."""
+        reposted = self.filtered(
+            lambda m: m.posted_before and m.rebilling_review_state in HELD_STATES
+        )
+        posted = super()._post(soft=soft)
+        reposted &= posted
+        if reposted:
+            reposted._rebilling_review_restart_hold()
+            reposted._rebilling_review_start()
+        return posted
 
     def _rebilling_review_check_approver(self):
         if not self.env.su and not self.env.user.has_group(APPROVER_GROUP):
@@ -878,7 +898,7 @@ class AccountMove(models.Model):
             key = frozenset(code for code in codes.get(move.id, ()) if code in flags)
             by_set[key].append(move.id)
         for key, ids in by_set.items():
-            self.browse(ids).with_context(**NO_LINE_SYNC).write(
+            self.browse(ids).sudo().with_context(**NO_LINE_SYNC).write(
                 {"rebilling_review_flag_ids": [Command.set([flags[code].id for code in key])]}
             )
 

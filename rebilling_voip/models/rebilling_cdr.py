@@ -95,6 +95,7 @@ PRICE = SQL(
 class RebillingCdr(models.Model):
     _name = "rebilling.cdr"
     _description = "Call Detail Record"
+    _inherit = ["rebilling.company.mixin"]
     _order = "start_time desc, id desc"
     _log_access = False
     _check_company_auto = True
@@ -585,10 +586,12 @@ class RebillingCdr(models.Model):
             .with_company(company)
             .search([("company_id", "=", company.id), ("identifiers", "!=", False)])
         )
-        default_plan = company.rebilling_rate_plan_id
+        # Only plans of the rating company: another company's plan never prices its calls.
+        default_plan = company.rebilling_rate_plan_id.filtered(lambda p: p.company_id == company)
         by_ident = defaultdict(list)
         for service in services:
-            plan = service.partner_id.rebilling_rate_plan_id or default_plan
+            plan = service.partner_id.rebilling_rate_plan_id
+            plan = plan if plan.company_id == company else default_plan
             valid_from, valid_to = company._rebilling_days_utc(service.date_start, service.date_end)
             value = (service.id, service.partner_id.id, plan.id or 0)
             for ident in service._identifier_list():
@@ -658,7 +661,11 @@ class RebillingCdr(models.Model):
             self.env["rebilling.rate"]
             .sudo()
             .search(
-                [("plan_id", "in", [p for p in plans if p]), ("plan_id.active", "=", True)],
+                [
+                    ("plan_id", "in", [p for p in plans if p]),
+                    ("plan_id.active", "=", True),
+                    ("plan_id.company_id", "=", company.id),
+                ],
                 order="plan_id, destination_group_id, date_from, id",
             )
         )

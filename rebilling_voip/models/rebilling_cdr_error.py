@@ -22,6 +22,7 @@ class RebillingCdrError(models.Model):
 
     _name = "rebilling.cdr.error"
     _description = "CDR Import Error"
+    _inherit = ["rebilling.company.mixin"]
     _order = "import_id desc, line_number, id"
     _rec_name = "line_number"
     _check_company_auto = True

@@ -42,7 +42,7 @@ class RebillingCdrFormat(models.Model):
 
     _name = "rebilling.cdr.format"
     _description = "CDR File Format"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "rebilling.company.mixin"]
     _order = "name, id"
     _check_company_auto = True
 

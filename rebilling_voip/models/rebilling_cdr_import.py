@@ -220,7 +220,7 @@ def _date_sql(date_format, tz, fast=False):
 class RebillingCdrImport(models.Model):
     _name = "rebilling.cdr.import"
     _description = "CDR Import"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "rebilling.company.mixin"]
     _order = "id desc"
     _check_company_auto = True
 

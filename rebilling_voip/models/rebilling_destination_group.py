@@ -17,6 +17,7 @@ class RebillingDestinationGroup(models.Model):
 
     _name = "rebilling.destination.group"
     _description = "Call Destination Group"
+    _inherit = ["rebilling.company.mixin"]
     _order = "sequence, id"
     _check_company_auto = True
 

@@ -5,6 +5,7 @@ from odoo.exceptions import ValidationError
 class RebillingDestinationPrefix(models.Model):
     _name = "rebilling.destination.prefix"
     _description = "Call Destination Prefix"
+    _inherit = ["rebilling.company.mixin"]
     _order = "prefix, id"
     _rec_name = "prefix"
 

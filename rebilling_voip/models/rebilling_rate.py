@@ -19,6 +19,7 @@ class RebillingRate(models.Model):
 
     _name = "rebilling.rate"
     _description = "Call Rate"
+    _inherit = ["rebilling.company.mixin"]
     _order = "plan_id, destination_group_id, date_from desc, id"
     _check_company_auto = True
 

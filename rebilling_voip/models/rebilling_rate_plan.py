@@ -6,7 +6,7 @@ class RebillingRatePlan(models.Model):
 
     _name = "rebilling.rate.plan"
     _description = "Call Rate Plan"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "rebilling.company.mixin"]
     _order = "name, id"
     _check_company_auto = True
 

@@ -12,15 +12,23 @@ class ResCompany(models.Model):
     rebilling_rate_plan_id = fields.Many2one(
         "rebilling.rate.plan",
         "Default Rate Plan",
+        check_company=True,
         domain="[('company_id', 'in', [id, False])]",
         help="Rates the calls of customers that have no rate plan of their own.",
     )
     rebilling_voice_product_id = fields.Many2one(
         "product.product",
         "Voice Usage Product",
+        check_company=True,
         domain="[('rebilling_voice_usage', '=', True), ('company_id', 'in', [id, False])]",
         help="Product of the usage invoice lines when the destination group has none.",
     )
+
+    @api.constrains("rebilling_rate_plan_id", "rebilling_voice_product_id")
+    def _check_rebilling_voip_company(self):
+        """The default plan and voice product are the company's own or shared (``res.company``
+        has no automatic company check)."""
+        self._check_company(["rebilling_rate_plan_id", "rebilling_voice_product_id"])
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_rebilling_cdrs(self):

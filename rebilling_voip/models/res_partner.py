@@ -8,6 +8,7 @@ class ResPartner(models.Model):
         "rebilling.rate.plan",
         "Rate Plan",
         company_dependent=True,
+        check_company=True,
         domain="[('company_id', '=', current_company_id)]",
         help="Rates this customer's calls in the current company (each company has its own "
         "plans); the company's default rate plan when empty.",

@@ -5,6 +5,7 @@ from odoo.addons.rebilling_base.tools import notify
 class RebillingCdrRateWizard(models.TransientModel):
     _name = "rebilling.cdr.rate.wizard"
     _description = "Rate Calls"
+    _inherit = ["rebilling.company.mixin"]
 
     company_id = fields.Many2one(
         "res.company", required=True, default=lambda self: self.env.company

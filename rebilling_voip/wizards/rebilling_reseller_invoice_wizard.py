@@ -19,6 +19,7 @@ class RebillingResellerInvoiceWizard(models.TransientModel):
 
     _name = "rebilling.reseller.invoice.wizard"
     _description = "Create a Usage Invoice for a Period"
+    _inherit = ["rebilling.company.mixin"]
 
     partner_id = fields.Many2one("res.partner", "Customer", required=True, readonly=True)
     company_id = fields.Many2one(

@@ -372,6 +372,7 @@ class RebillingBackend(models.Model):
     def action_xero_authenticate(self):
         """Start the OAuth2 authorization-code flow (PKCE, checked ``state``)."""
         self.ensure_one()
+        self._rebilling_check_manage()
         secret = self.sudo()
         if not secret.client_id or not secret.client_secret:
             raise UserError(self.env._("Enter the client ID and secret of your Xero app first."))
@@ -520,6 +521,7 @@ class RebillingBackend(models.Model):
     def action_xero_reload_tenants(self):
         """Read the organisations again (after a failure, or to switch organisation)."""
         self.ensure_one()
+        self._rebilling_check_manage()
         try:
             self._xero_load_tenants()
         except ConnectorError as exc:
@@ -530,6 +532,7 @@ class RebillingBackend(models.Model):
 
     def action_xero_select_tenant(self):
         self.ensure_one()
+        self._rebilling_check_manage()
         if not self.xero_tenant_id:
             raise UserError(self.env._("Choose the Xero organisation to connect."))
         if self._xero_bound_elsewhere(self.xero_tenant_id):
@@ -588,15 +591,18 @@ class RebillingBackend(models.Model):
     def action_xero_pull(self):
         """Button: pull the organisation's settings, accounts and contacts now."""
         self.ensure_one()
+        self._rebilling_check_manage()
         messages = [self._rebilling_pull(what) for what in ("settings", "accounts", "contacts")]
         return self._rebilling_notify(" ".join(m for m in messages if m), "success")
 
     def action_xero_pull_accounts(self):
         self.ensure_one()
+        self._rebilling_check_manage()
         return self._rebilling_notify(self._rebilling_pull("accounts"), "success")
 
     def action_xero_sync_contacts(self):
         self.ensure_one()
+        self._rebilling_check_manage()
         return self._rebilling_notify(self._rebilling_pull("contacts"), "success")
 
     def _rebilling_pull_settings(self):

@@ -6,6 +6,7 @@ class RebillingXeroAccount(models.Model):
 
     _name = "rebilling.xero.account"
     _description = "Xero Account"
+    _inherit = ["rebilling.company.mixin"]
     _order = "code"
     _rec_names_search = ["code", "name"]
 

@@ -6,6 +6,7 @@ class RebillingXeroTenant(models.Model):
 
     _name = "rebilling.xero.tenant"
     _description = "Xero Organisation"
+    _inherit = ["rebilling.company.mixin"]
     _order = "backend_id, name"
 
     backend_id = fields.Many2one("rebilling.backend", required=True, index=True, ondelete="cascade")
