@@ -14,6 +14,7 @@ from . import (
     rebilling_adjustment,
     rebilling_billing_run,
     rebilling_billing_run_line,
+    rebilling_billing_run_month_end,
     rebilling_charge,
     rebilling_customer_class,
     rebilling_demo,

@@ -106,6 +106,12 @@ class ResCompany(models.Model):
         help="Account code of the invoice lines in Xero exports and pushes; "
         "a product can override it.",
     )
+    rebilling_digest_days = fields.Integer(
+        "Month-end Digest (days before the run)",
+        default=3,
+        help="From this many days before the 1st, the notification email gets a daily list of "
+        "what would block or spoil the next run (Rebilling > Month end), when there is any.",
+    )
     rebilling_run_hour = fields.Integer(
         "Billing Run Hour",
         default=1,

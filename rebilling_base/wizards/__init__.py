@@ -1,1 +1,6 @@
-from . import rebilling_export_wizard, rebilling_run_wizard
+from . import (
+    rebilling_export_wizard,
+    rebilling_month_end,
+    rebilling_month_end_line,
+    rebilling_run_wizard,
+)

@@ -1,1 +1,5 @@
-from . import rebilling_review_adjust_wizard, rebilling_review_reissue_wizard
+from . import (
+    rebilling_month_end,
+    rebilling_review_adjust_wizard,
+    rebilling_review_reissue_wizard,
+)

@@ -1,1 +1,1 @@
-from . import rebilling_export_wizard
+from . import rebilling_export_wizard, rebilling_month_end
