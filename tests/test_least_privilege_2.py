@@ -129,6 +129,7 @@ class TestCompanyWrites(RebillingCase):
                     "rebilling.reseller.invoice.wizard"
                 ].create({"partner_id": self.customer_a.id, **c}),
                 "rebilling.run.wizard": wizards["rebilling.run.wizard"].create(c),
+                "rebilling.month.end": wizards["rebilling.month.end"].create(c),
             }
         return records
 

@@ -25,6 +25,7 @@ class RebillingMonthEnd(models.TransientModel):
     """
 
     _name = "rebilling.month.end"
+    _inherit = ["rebilling.company.mixin"]
     _description = "Month End Readiness"
 
     company_id = fields.Many2one(
