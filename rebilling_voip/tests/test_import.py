@@ -147,29 +147,66 @@ class TestImport(VoipCase):
 
     def test_same_file_twice_is_all_duplicates(self):
         first = self.import_csv(self.sample())
-        second = self.import_csv(self.sample())
-        self.assertEqual(second.imported_count, 0)
+        # Another file with the same calls (one line more): its calls are duplicates.
+        second = self.import_csv(
+            [*self.sample(), csv_line("2026-10-03 09:00:00", 60, A, "0412 000 009", "N1")]
+        )
+        self.assertEqual(second.imported_count, 1)
         self.assertEqual(second.duplicate_count, 6)
         self.assertEqual(second.error_count, 7)
         self.assert_accounted(second)
-        self.assertEqual(self.Cdr.search_count([]), first.imported_count)
+        self.assertEqual(self.Cdr.search_count([]), first.imported_count + 1)
+
+    def test_same_file_content_again_adds_nothing_and_says_so(self):
+        first = self.import_csv(self.sample(), filename="oct.csv")
+        errors = self.env["rebilling.cdr.error"].search_count([])
+        calls = self.Cdr.search_count([])
+        again = self.import_csv(self.sample(), filename="oct (copy).csv")
+        self.assertEqual(again.state, "done")
+        self.assertEqual(
+            (again.row_count, again.imported_count, again.error_count, again.duplicate_count),
+            (0, 0, 0, 0),
+        )
+        self.assertIn("Same content as oct.csv", again.message)
+        self.assertEqual(self.Cdr.search_count([]), calls)
+        self.assertEqual(self.env["rebilling.cdr.error"].search_count([]), errors)
+        self.assertEqual(first.checksum, again.checksum)
+        # Dropped in the import folder again: the same, and the file goes to done/.
+        with tempfile.TemporaryDirectory() as folder:
+            self.fmt.sudo().import_directory = folder
+            text = "\n".join([HEADER, *self.sample()]) + "\n"
+            with open(os.path.join(folder, "oct.csv"), "w") as fh:
+                fh.write(text)
+            dropped = self.fmt._import_directory(commit=False)
+            self.assertEqual((dropped.state, dropped.row_count), ("done", 0))
+            self.assertIn("nothing imported again", dropped.message)
+            self.assertTrue(os.path.exists(os.path.join(folder, "done", "oct.csv")))
+        self.assertEqual(self.env["rebilling.cdr.error"].search_count([]), errors)
 
     def test_duplicate_by_call_id_or_by_call(self):
-        self.import_csv([csv_line("2026-10-02 08:00:00", 60, A, "0412 000 010", "K1")])
+        self.import_csv(
+            [
+                csv_line("2026-10-02 08:00:00", 60, A, "0412 000 010", "K1"),
+                csv_line("2026-10-02 08:10:00", 60, A, "0412 000 010", ""),
+            ]
+        )
         imp = self.import_csv(
             [
                 # Same supplier call id, details changed by the supplier: skipped.
                 csv_line("2026-10-02 08:00:01", 61, A, "0412 000 010", "K1"),
-                # Same caller, called, start and duration under a new id: skipped.
+                # Same caller, called, start and duration under another id: another call
+                # (the supplier's call id tells calls apart).
                 csv_line("2026-10-02 08:00:00", 60, "02 9999 0001", "0412000010", "K2"),
+                # Same call without a call id: a duplicate.
+                csv_line("2026-10-02 08:10:00", 60, "02 9999 0001", "0412000010", ""),
                 # Same number at another time: a new call.
                 csv_line("2026-10-02 08:30:00", 60, A, "0412 000 010", "K3"),
             ]
         )
-        self.assertEqual((imp.imported_count, imp.duplicate_count), (1, 2))
+        self.assertEqual((imp.imported_count, imp.duplicate_count), (2, 2))
         self.assert_accounted(imp)
         self.assertTrue(self.cdr("K3"))
-        self.assertFalse(self.cdr("K2"))
+        self.assertTrue(self.cdr("K2"))
 
     def test_call_id_reused_far_away_is_still_a_duplicate(self):
         # Outside the window searched on the fast path: the unique index catches it.

@@ -16,6 +16,11 @@ class RebillingCdrImportWizard(models.TransientModel):
     )
     file = fields.Binary("CDR File", required=True)
     filename = fields.Char()
+    trunk = fields.Char(
+        "Trunk of Every Call",
+        help="The trunk (a service identifier) of the calls of this file that have none, "
+        "e.g. the PBX of one customer; the format's when empty.",
+    )
     rate = fields.Boolean(
         "Rate the Calls", default=True, help="Rate the new calls of the file's period right away."
     )
@@ -24,7 +29,7 @@ class RebillingCdrImportWizard(models.TransientModel):
         self.ensure_one()
         data = base64.b64decode(self.file)
         imp = self.env["rebilling.cdr.import"]._import_file(
-            self.format_id, data, self.filename, rate=self.rate
+            self.format_id, data, self.filename, rate=self.rate, trunk=self.trunk
         )
         # The file's calls are rated as they are inserted; this rates the other new
         # calls of its period, and the file's when billing held the rating then.
