@@ -562,3 +562,57 @@ class TestImport(VoipCase):
         self.assertIn(
             'ANALYZE "rebilling_cdr" ("company_id", "state", "start_time", "format_id")', analyzed
         )
+
+    def test_over_long_fields_are_error_rows(self):
+        """A 5,000-digit number or a 6,000-character call id: that row is an error, the
+        rest imports (no "index row size exceeds" failing the whole file)."""
+        long_number = "0" + "4" * 4999
+        long_id = "X" * 6000
+        imp = self.import_csv(
+            [
+                csv_line("2026-10-06 09:00:00", 60, A, long_number, "L1"),
+                csv_line("2026-10-06 09:01:00", 60, A, "0412 000 020", long_id),
+                csv_line("2026-10-06 09:02:00", 60, long_number, "0412 000 021", "L3"),
+                csv_line("2026-10-06 09:03:00", 60, A, "0412 000 022", "L4"),
+            ]
+        )
+        self.assertEqual((imp.state, imp.imported_count, imp.error_count), ("done", 1, 3))
+        self.assert_accounted(imp)
+        reasons = {err.line_number: err.reason for err in imp.error_ids}
+        self.assertIn("Unknown number format (called)", reasons[2])
+        self.assertIn("Call id longer than 255 characters", reasons[3])
+        self.assertIn("Unknown number format (caller)", reasons[4])
+        self.assertTrue(self.cdr("L4"))
+        self.assertFalse(
+            self.env["rebilling.phone.number"].search_count([("raw", "=", long_number)]),
+            "a text that long is not kept as a number",
+        )
+
+    def test_dst_end_repeated_hour_calls_told_apart_by_call_id(self):
+        """Daylight saving ends on the first Sunday of April in Sydney: 02:00-03:00 comes
+        twice. Two calls at 02:30 with their own call ids are two calls; an ambiguous
+        local time is read as standard time (the later one, PostgreSQL's rule), a time
+        skipped when daylight saving starts with the offset before the change."""
+        fmt = self.fmt.copy({"timezone": "Australia/Sydney"})
+        imp = self.import_csv(
+            [
+                csv_line("2026-04-05 02:30:00", 60, A, "0412 000 030", "DST-1"),
+                csv_line("2026-04-05 02:30:00", 60, A, "0412 000 030", "DST-2"),
+                csv_line("2026-10-04 02:30:00", 60, A, "0412 000 031", "DST-3"),
+            ],
+            fmt=fmt,
+        )
+        self.assertEqual((imp.imported_count, imp.duplicate_count), (3, 0))
+        self.assertEqual(self.cdr("DST-1").start_time, datetime(2026, 4, 4, 16, 30))
+        self.assertEqual(self.cdr("DST-2").start_time, datetime(2026, 4, 4, 16, 30))
+        self.assertEqual(self.cdr("DST-3").start_time, datetime(2026, 10, 3, 16, 30))
+        # Without call ids the two rows are one call.
+        fmt.col_call_id = 0
+        imp = self.import_csv(
+            [
+                csv_line("2026-04-05 02:40:00", 60, A, "0412 000 030", "x"),
+                csv_line("2026-04-05 02:40:00", 60, A, "0412 000 030", "y"),
+            ],
+            fmt=fmt,
+        )
+        self.assertEqual((imp.imported_count, imp.duplicate_count), (1, 1))
