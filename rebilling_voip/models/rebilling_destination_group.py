@@ -31,7 +31,7 @@ class RebillingDestinationGroup(models.Model):
         "for it (freecall 1800 numbers, emergency 000): rated at zero, never an error.",
     )
     review_calls = fields.Boolean(
-        "Review Calls",
+        "Calls to Review",
         help="Calls to this group are rated and billed, and also listed in Calls to Review "
         "(premium-rate numbers).",
     )

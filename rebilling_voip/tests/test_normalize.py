@@ -62,6 +62,11 @@ class TestNormalize(VoipCase):
             "61412345678": "+61412345678",
             "0412 345 678": "+61412345678",  # a leading 0 is still national
             "0011 44 20 7946 0958": "+442079460958",
+            "14155550100": "+14155550100",
+            # No valid international number: the Australian service numbers they are.
+            "1300123456": "+611300123456",
+            "1800555666": "+611800555666",
+            "131313": "+61131313",
         }
         for raw, e164 in cases.items():
             with self.subTest(raw=raw):

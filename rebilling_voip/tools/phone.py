@@ -16,8 +16,9 @@ Beyond ``phonenumbers``, numbers as carriers send them:
   there (``0011 64 9 123 4567`` is New Zealand, never ``+1 649``);
 - ``style="intl"``: the supplier writes international numbers as E.164
   without the plus (``442079460011``, ``61412345678``): digits not starting
-  with 0 are a country code and the number; numbers starting with 0 are still
-  read as dialled in the region.
+  with 0 are a country code and the number, unless that is no valid number and
+  the digits are a valid national one (``1300 123 456``, ``13 13 13``); numbers
+  starting with 0 are still read as dialled in the region.
 """
 
 import re
@@ -59,8 +60,17 @@ def _normalize(raw, region, style=None):
     if region and digits.isdigit() and phonenumbers.is_emergency_number(digits, region):
         code = phonenumbers.country_code_for_region(region)
         return f"+{code}{digits}" if code else None
+    number = None
     if style == "intl" and digits.isdigit() and digits[:1] not in ("", "0"):
-        text = "+" + digits
+        number = _parse("+" + digits, region)
+        if number is not None and not phonenumbers.is_valid_number(number):
+            # Not a valid international number: a national one as dialled (13 13 13,
+            # 1300 123 456), when it is valid there.
+            national = _parse(text, region)
+            if national is not None and phonenumbers.is_valid_number(national):
+                number = national
+        if number is not None:
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     number = _parse(text, region)
     # Not a valid number with 00 when the region's own international prefix is
     # another (0011 in Australia): 00 and a country code.
