@@ -988,7 +988,16 @@ class RebillingCdrImport(models.Model):
         conds = []
         withheld = fmt._list_values("withheld_callers")
         if withheld:
-            conds.append(SQL("lower(%s) = ANY(%s)", caller, withheld))
+            # Numbers (digits, +, parentheses) never are: tested first, without a copy.
+            conds.append(
+                SQL(
+                    "(left(%s, 1) NOT IN ('+', '(', '0', '1', '2', '3', '4', '5', '6', '7', "
+                    "'8', '9') AND lower(%s) = ANY(%s))",
+                    caller,
+                    caller,
+                    withheld,
+                )
+            )
         if fmt.extension_digits:
             conds.append(self._extension_sql(caller))
         return SQL("(%s)", SQL(" OR ").join(conds)) if conds else None
@@ -1000,7 +1009,9 @@ class RebillingCdrImport(models.Model):
             t=text,
         )
         return SQL(
-            "(length(%(b)s) BETWEEN 1 AND %(n)s AND translate(%(b)s, '0123456789', '') = '')",
+            "(length(%(t)s) <= %(n)s + 4 AND length(%(b)s) BETWEEN 1 AND %(n)s "
+            "AND translate(%(b)s, '0123456789', '') = '')",
+            t=text,
             b=bare,
             n=self.format_id.extension_digits,
         )

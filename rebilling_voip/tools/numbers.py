@@ -29,13 +29,18 @@ def local_dialling_sql(region, called_raw, caller_e164, called_e164):
     length, areas = rule
     prefix_len = len(areas[0])
     digits = SQL("replace(%s, ' ', '')", called_raw)
+    # Nested: the cheap test of the first character rules out most numbers (0..., +...)
+    # before any text is copied.
     return SQL(
-        """CASE WHEN length(%(digits)s) = %(length)s
-                     AND translate(%(digits)s, '0123456789', '') = ''
-                     AND left(%(digits)s, 1) NOT IN ('0', '1')
-                     AND left(%(caller)s, %(plen)s) = ANY(%(areas)s)
-                THEN left(%(caller)s, %(plen)s) || %(digits)s
+        """CASE WHEN left(%(raw)s, 1) IN ('2', '3', '4', '5', '6', '7', '8', '9')
+                     AND length(%(raw)s) BETWEEN %(length)s AND %(length)s + 3
+                THEN CASE WHEN length(%(digits)s) = %(length)s
+                               AND translate(%(digits)s, '0123456789', '') = ''
+                               AND left(%(caller)s, %(plen)s) = ANY(%(areas)s)
+                          THEN left(%(caller)s, %(plen)s) || %(digits)s
+                          ELSE %(called)s END
                 ELSE %(called)s END""",
+        raw=called_raw,
         digits=digits,
         length=length,
         caller=caller_e164,
