@@ -39,7 +39,7 @@ class TestCdrLayouts(VoipCase):
         """The preset, duplicated and adapted as a user does (Action > Duplicate)."""
         return self.env.ref(f"rebilling_voip.{xmlid}").copy(changes)
 
-    def upload(self, fmt, filename, trunk=None, data=None):
+    def upload(self, fmt, filename, trunk=None, data=None, partner=None):
         """Upload a sample file through the wizard, rated; returns the import."""
         if data is None:
             with file_open(f"rebilling_voip/tests/data/{filename}", "rb") as fh:
@@ -47,6 +47,8 @@ class TestCdrLayouts(VoipCase):
         form = Form(self.env["rebilling.cdr.import.wizard"].with_context(default_filename=filename))
         form.format_id = fmt
         form.file = base64.b64encode(data)
+        if partner:
+            form.partner_id = partner
         if trunk:
             form.trunk = trunk
         form.rate = True
@@ -161,6 +163,16 @@ class TestCdrLayouts(VoipCase):
         )
         self.assertEqual(self.cdr("00000-001").duration, 65)
         self.assertEqual(self.cdr("00000-001").start_time, datetime(2026, 10, 4, 22, 0, 0))
+
+    def test_3cx_call_log_of_a_customer(self):
+        """The customer of the file chosen at the upload: their voice service's trunk."""
+        fmt = self.preset("cdr_format_3cx")
+        imp = self.upload(fmt, "3cx_call_log.csv", partner=self.customer_b)
+        self.assertEqual(imp.trunk, "(03) 9999 0002")
+        self.assert_counts(imp, imported=3, skipped=3, errors=1)
+        cdr = self.cdr("00000-001")
+        # B's service is in Melbourne: Sydney is national (65 s: 2 minutes).
+        self.assertEqual((cdr.partner_id, cdr.price), (self.customer_b, 0.20))
 
     def test_au_wholesale_carrier(self):
         fmt = self.preset("cdr_format_au_wholesale")
