@@ -11,6 +11,7 @@ from . import (
     rebilling_demo,
     rebilling_destination_group,
     rebilling_destination_prefix,
+    rebilling_local_zone,
     rebilling_phone_number,
     rebilling_rate,
     rebilling_rate_plan,

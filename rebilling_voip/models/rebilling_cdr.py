@@ -119,6 +119,9 @@ class RebillingCdr(models.Model):
         "rebilling.destination.group", "Destination", readonly=True
     )
     rate_id = Many2oneNoForeignKey("rebilling.rate", readonly=True)
+    review_calls = fields.Boolean(
+        related="destination_group_id.review_calls", string="To Review (Destination)"
+    )
     cost = fields.Float("Wholesale Cost", digits=(16, 4), readonly=True)
     price = fields.Float("Rated Price", digits=(16, 4), readonly=True)
     margin = fields.Float(digits=(16, 4), readonly=True)
@@ -142,9 +145,11 @@ class RebillingCdr(models.Model):
     # the period scans of rating and billing (company, start_time, ...). Both are
     # per supplier (format): two suppliers may number their calls alike; the trunk
     # is part of a call (two trunks may call the same number in the same second).
+    # The supplier call id is part of a call too: two calls alike under two call
+    # ids are two calls (e.g. at the repeated hour when daylight saving ends).
     _dedup_uniq = models.UniqueIndex(
         "(company_id, start_time, COALESCE(caller_e164, ''), called_e164, duration, "
-        "COALESCE(trunk, ''), COALESCE(format_id, 0))",
+        "COALESCE(trunk, ''), COALESCE(format_id, 0), COALESCE(supplier_call_id, ''))",
         "This call (caller, trunk, called number, start and duration) is already recorded.",
     )
     _call_id_uniq = models.UniqueIndex(
@@ -498,11 +503,26 @@ class RebillingCdr(models.Model):
                 """r.plan_id = s.plan_id
                    AND r.group_id = CASE WHEN d.loc_group IS NOT NULL
                                               AND d.loc_len >= COALESCE(d.nat_len, 0)
-                                              AND left(t.caller_e164, d.loc_len) = d.loc_prefix
+                                              AND %s
                                          THEN d.loc_group ELSE COALESCE(d.nat_group, 0) END
-                   AND t.start_time >= r.valid_from AND t.start_time < r.valid_to"""
+                   AND t.start_time >= r.valid_from AND t.start_time < r.valid_to""",
+                self._local_call_sql(),
             ),
         }
+
+    @api.model
+    def _local_call_sql(self):
+        """SQL condition: the call ``t`` (service lookup ``s``, destination ``d``) is local.
+
+        By the local zones (``rebilling.local.zone``) of the caller (or of the
+        service, for a call matched by its trunk) and of the called number when
+        either has one, else by the area code of the called number's local prefix.
+        Extend for another notion of local.
+        """
+        return SQL(
+            """CASE WHEN d.loc_zone IS NOT NULL OR s.zone IS NOT NULL THEN d.loc_zone = s.zone
+                    ELSE left(t.caller_e164, d.loc_len) = d.loc_prefix END"""
+        )
 
     @api.model
     def _rating_columns(self):
@@ -613,6 +633,18 @@ class RebillingCdr(models.Model):
         """
         cr = self.env.cr
         by_ident = self._service_periods(company)
+        Zone = self.env["rebilling.local.zone"]
+        zone_prefixes = Zone._zone_prefixes(company)
+        service_zones = {}
+        if zone_prefixes:
+            services = (
+                self.env["rebilling.service"]
+                .sudo()
+                .search([("company_id", "=", company.id), ("identifiers", "!=", False)])
+            )
+            service_zones = Zone._service_zones(
+                services, zone_prefixes, company._rebilling_region()
+            )
         cr.execute(SQL("SELECT caller, trunk FROM %s WHERE kind = 1", tables["keys"]))
         rows = []
         plans = {0}
@@ -631,16 +663,18 @@ class RebillingCdr(models.Model):
                     if lo < hi:
                         merged.append([lo, hi, c_value])
             merged.sort(key=lambda p: p[0])
+            caller_zone = Zone._zone_of(caller, zone_prefixes) if zone_prefixes else None
             for start, end, value in self._tile(merged, window):
                 service_id, partner_id, plan_id = value or (None, None, 0)
                 plans.add(plan_id)
-                rows.append((caller, trunk, start, end, service_id, partner_id, plan_id))
+                zone = caller_zone or service_zones.get(service_id)
+                rows.append((caller, trunk, start, end, service_id, partner_id, plan_id, zone))
         self._create_lookup(
             tables,
             "svc",
             SQL(
                 """(caller text, trunk text, valid_from timestamp, valid_to timestamp,
-                    service_id int, partner_id int, plan_id int)"""
+                    service_id int, partner_id int, plan_id int, zone int)"""
             ),
         )
         self._fill_lookup(tables["svc"], rows)
@@ -751,7 +785,8 @@ class RebillingCdr(models.Model):
                       JOIN pref pr ON pr.prefix = left(n.num, l.n)
                   )
                 SELECT n.num, nat.group_id AS nat_group, nat.len AS nat_len,
-                       loc.group_id AS loc_group, loc.prefix AS loc_prefix, loc.len AS loc_len
+                       loc.group_id AS loc_group, loc.prefix AS loc_prefix, loc.len AS loc_len,
+                       CASE WHEN loc.group_id IS NOT NULL THEN %(zone)s END AS loc_zone
                   FROM nums n
                   LEFT JOIN (
                     SELECT DISTINCT ON (num) num, group_id, len FROM cand WHERE NOT same_area
@@ -764,6 +799,9 @@ class RebillingCdr(models.Model):
                 """,
                 keys=tables["keys"],
                 company=company.id,
+                zone=self.env["rebilling.local.zone"]._zone_sql(
+                    SQL("n.num"), self.env["rebilling.local.zone"]._zone_prefixes(company)
+                ),
             ),
         )
         self.env.cr.execute(SQL("ANALYZE %s", tables["dest"]))

@@ -48,6 +48,22 @@ class RebillingCdrError(models.Model):
     cost_raw = fields.Char("Cost")
     trunk_raw = fields.Char("Trunk")
 
+    def _corrected_values(self):
+        """``{column (1-based): text}`` of the corrected fields, in the format's columns."""
+        fmt = self.import_id.format_id
+        values = {}
+        for fname, col_field in FIELD_COLUMNS.items():
+            if fname == "duration_raw" and fmt.duration_format == "times":
+                col_field = "col_release"  # the duration is read from the release time
+            col = fmt[col_field]
+            if col:
+                values[col] = self[fname] or ""
+        if fmt.col_time and fmt.col_start:
+            # The start is the date and time columns joined by a space.
+            date, _sep, time = (self.start_raw or "").rpartition(" ")
+            values[fmt.col_start], values[fmt.col_time] = (date, time) if date else (time, "")
+        return values
+
     def _corrected_line(self):
         """The line to import again: the raw line with the corrected fields put back."""
         self.ensure_one()
@@ -55,16 +71,22 @@ class RebillingCdrError(models.Model):
         delimiter = fmt._delimiter_char()
         if not self.has_fields:
             return self.raw_line or ""
+        if fmt.delimiter == "fixed":
+            positions = fmt._positions()
+            width = max(first + length - 1 for first, length in positions)
+            chars = list((self.raw_line or "").ljust(width))
+            for col, text in self._corrected_values().items():
+                first, length = positions[col - 1]
+                chars[first - 1 : first - 1 + length] = text[:length].ljust(length)
+            return "".join(chars).rstrip()
         try:
             parts = next(csv.reader([self.raw_line or ""], delimiter=delimiter))
         except (csv.Error, StopIteration):
             parts = []
         if len(parts) != fmt.column_count:
             parts = [""] * fmt.column_count
-        for fname, col_field in FIELD_COLUMNS.items():
-            col = fmt[col_field]
-            if col:
-                parts[col - 1] = self[fname] or ""
+        for col, text in self._corrected_values().items():
+            parts[col - 1] = text
         buf = io.StringIO()
         csv.writer(buf, delimiter=delimiter, lineterminator="").writerow(parts)
         return buf.getvalue()
@@ -79,7 +101,7 @@ class RebillingCdrError(models.Model):
             raise UserError(self.env._("Select the error rows to import again."))
         # Users correct rows, they do not delete them: the rows leave the list here only.
         self.check_access("write")
-        totals = {"imported": 0, "duplicates": 0, "errors": 0}
+        totals = {"imported": 0, "duplicates": 0, "errors": 0, "skipped": 0}
         for imp, errors in self.grouped("import_id").items():
             if imp.state != "done":
                 raise UserError(
@@ -96,6 +118,7 @@ class RebillingCdrError(models.Model):
                         "imported_count": imp.imported_count + counts["imported"],
                         "duplicate_count": imp.duplicate_count + counts["duplicates"],
                         "error_count": imp.error_count - count + counts["errors"],
+                        "skipped_count": imp.skipped_count + counts["skipped"],
                     }
                 )
                 imp._stage_drop()

@@ -15,8 +15,8 @@ by SQL (Python's csv module for the quoted ones); on that path the raw line is
 kept as it was for the error list, on the first one it is written back from the
 fields.
 
-Duplicates (same supplier call id, or same caller, called number, start and
-duration) are kept out by two unique indexes of ``rebilling_cdr``. The insert
+Duplicates (same supplier call id, or same caller, called number, start,
+duration and call id or none) are kept out by two unique indexes of ``rebilling_cdr``. The insert
 first anti-joins the rows already stored around the file's time window and
 inserts plainly (fast); should a unique index still object (a duplicate inside
 the file, a call id reused long ago, a concurrent import), it falls back to
@@ -29,6 +29,7 @@ Unless they add up to the rows of the file the import fails, in one transaction.
 """
 
 import csv
+import hashlib
 import io
 import logging
 import time
@@ -42,6 +43,8 @@ from odoo.addons.rebilling_base.tools.transient import raise_if_transient
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from ..tools import numbers
+
 _logger = logging.getLogger(__name__)
 
 STATES = [("draft", "Draft"), ("done", "Done"), ("failed", "Failed")]
@@ -53,6 +56,9 @@ WORK_TABLES = ("csv", "stg", "nums", "numsnew", "fields", "rows")
 # Searching stored CDRs for a reused call id: this far around the file's calls
 # (beyond it the unique index still catches them, on the slower path).
 CALL_ID_WINDOW = "2 days"
+# Longest call id and trunk of a call: both are in unique indexes of rebilling_cdr
+# (PostgreSQL refuses index rows over about 2,700 bytes). Longer ones are errors.
+MAX_KEY_LENGTH = 255
 
 
 def _is_int(expr, lo, hi):
@@ -109,8 +115,11 @@ def _make_start(ok, y, mo, d, h, mi, sec, tz):
     return SQL("CASE WHEN %s THEN CASE WHEN %s THEN %s END END", ok, ranges, local)
 
 
-def _date_sql(date_format, tz, fast=False):
+def _date_sql(date_format, tz, fast=False, raw="start_raw", prefix=""):
     """([select list of each query level], SQL of the UTC start) from ``start_raw``.
+
+    ``raw``: another column in the same format (answer, release times), its
+    level columns named with ``prefix``.
 
     Each level is computed once per row and used by the next (no regular
     expressions: PostgreSQL's are slow). ISO dates are recognized by their shape
@@ -124,96 +133,128 @@ def _date_sql(date_format, tz, fast=False):
     30 February makes PostgreSQL's parser raise: the caller types again without
     ``fast``.
     """
-    raw = SQL.identifier("start_raw")
+    raw_id = SQL.identifier(raw)
+
+    def sql(text, *args):
+        # ``raw`` is one of our column names (never user input).
+        return SQL(text.replace("{raw}", raw), *args)
+
     if date_format == "epoch":
-        start = SQL(
-            "CASE WHEN %s THEN to_timestamp(floor(start_raw::numeric)::float8) "
-            "AT TIME ZONE 'UTC' END",
-            _is_dec(raw, 14),
+        start = sql(
+            "CASE WHEN %s THEN to_timestamp(floor({raw}::numeric)::float8) AT TIME ZONE 'UTC' END",
+            _is_dec(raw_id, 14),
         )
         return [], start
     if date_format == "iso":
         # The shape is computed once (the operand of a simple CASE), then only text
         # comparisons at fixed positions and PostgreSQL's own parser are needed.
-        ok = SQL(
+        ok = sql(
             """
-            CASE WHEN CASE translate(start_raw, '0123456789', '9999999999')
+            CASE WHEN CASE translate({raw}, '0123456789', '9999999999')
                  WHEN '9999-99-99 99:99:99' THEN true WHEN '9999-99-99T99:99:99' THEN true
                  WHEN '9999-99-99 99:99:99Z' THEN true WHEN '9999-99-99T99:99:99Z' THEN true
                  WHEN '9999-99-99 99:99' THEN true WHEN '9999-99-99T99:99' THEN true
-                 ELSE translate(substr(start_raw, 1, 20), '0123456789', '9999999999')
+                 ELSE translate(substr({raw}, 1, 20), '0123456789', '9999999999')
                           IN ('9999-99-99 99:99:99.', '9999-99-99T99:99:99.')
-                      AND length(start_raw) > 20
-                      AND translate(substr(start_raw, 21), '0123456789', '') IN ('', 'Z')
+                      AND length({raw}) > 20
+                      AND translate(substr({raw}, 21), '0123456789', '') IN ('', 'Z')
                  END
-            THEN substr(start_raw, 1, 4) BETWEEN '1900' AND '2999'
-                 AND substr(start_raw, 6, 2) BETWEEN '01' AND '12'
-                 AND substr(start_raw, 9, 2) BETWEEN '01' AND '31'
-                 AND substr(start_raw, 12, 2) <= '23'
-                 AND substr(start_raw, 15, 2) <= '59'
-                 AND (length(start_raw) < 19 OR substr(start_raw, 18, 2) <= '59')
-                 AND (substr(start_raw, 9, 2) <= '28' OR substr(start_raw, 9, 2)::int <= %s)
+            THEN substr({raw}, 1, 4) BETWEEN '1900' AND '2999'
+                 AND substr({raw}, 6, 2) BETWEEN '01' AND '12'
+                 AND substr({raw}, 9, 2) BETWEEN '01' AND '31'
+                 AND substr({raw}, 12, 2) <= '23'
+                 AND substr({raw}, 15, 2) <= '59'
+                 AND (length({raw}) < 19 OR substr({raw}, 18, 2) <= '59')
+                 AND (substr({raw}, 9, 2) <= '28' OR substr({raw}, 9, 2)::int <= %s)
             ELSE false END
             """,
-            _days_in_month(
-                SQL("substr(start_raw, 1, 4)::int"), SQL("substr(start_raw, 6, 2)::int")
-            ),
+            _days_in_month(sql("substr({raw}, 1, 4)::int"), sql("substr({raw}, 6, 2)::int")),
         )
-        local = SQL("left(start_raw, 19)::timestamp")
+        local = sql("left({raw}, 19)::timestamp")
         if tz and tz != "UTC":
             local = SQL("((%s) AT TIME ZONE %s) AT TIME ZONE 'UTC'", local, tz)
         start = SQL("CASE WHEN %s THEN %s END", ok, local)
         if fast:
-            usual = SQL(
-                "start_raw LIKE '____-__-__ __:__:__' AND start_raw >= '1900' "
-                "AND start_raw < '3' AND start_raw::timestamp::text = start_raw"
+            usual = sql(
+                "{raw} LIKE '____-__-__ __:__:__' AND {raw} >= '1900' "
+                "AND {raw} < '3' AND {raw}::timestamp::text = {raw}"
             )
-            read = SQL("start_raw::timestamp")
+            read = sql("{raw}::timestamp")
             if tz and tz != "UTC":
                 read = SQL("((%s) AT TIME ZONE %s) AT TIME ZONE 'UTC'", read, tz)
             start = SQL("CASE WHEN %s THEN %s ELSE %s END", usual, read, start)
         return [], start
+
+    def col(name):
+        return SQL.identifier(prefix + name)
+
+    if date_format == "compact":
+        # yyyymmddhhmmss, optionally .fff: digits at fixed positions.
+        ok = sql(
+            "(length({raw}) = 14 OR (length({raw}) BETWEEN 16 AND 20 "
+            "AND substr({raw}, 15, 1) = '.')) "
+            "AND translate(left({raw}, 14) || substr({raw}, 16), '0123456789', '') = '' "
+            "AND left({raw}, 4) BETWEEN '1900' AND '2999'"
+        )
+
+        def part(first, length):
+            return sql("substr({raw}, %s, %s)::int", first, length)
+
+        start = _make_start(
+            ok, part(1, 4), part(5, 2), part(7, 2), part(9, 2), part(11, 2), part(13, 2), tz
+        )
+        return [], start
     sep = "/"
-    order = {"dmy": ("d", "mo", "y"), "mdy": ("mo", "d", "y")}[date_format]
+    order = {"dmy": ("d", "mo", "y"), "mdy": ("mo", "d", "y"), "ymd": ("y", "mo", "d")}[date_format]
     levels = [
-        SQL("replace(rtrim(start_raw, 'Z'), 'T', ' ') AS stamp"),
+        SQL("replace(rtrim(%s, 'Z'), 'T', ' ') AS %s", raw_id, col("stamp")),
         SQL(
-            "split_part(stamp, ' ', 1) AS date_part, split_part(stamp, ' ', 2) AS time_part, "
-            "split_part(stamp, ' ', 3) AS rest"
+            "split_part(%(stamp)s, ' ', 1) AS %(date)s, split_part(%(stamp)s, ' ', 2) AS %(time)s, "
+            "split_part(%(stamp)s, ' ', 3) AS %(rest)s",
+            stamp=col("stamp"),
+            date=col("date_part"),
+            time=col("time_part"),
+            rest=col("rest"),
         ),
         SQL(", ").join(
             [
-                SQL("split_part(date_part, %s, %s) AS %s", sep, i + 1, SQL.identifier(name))
+                SQL("split_part(%s, %s, %s) AS %s", col("date_part"), sep, i + 1, col(name))
                 for i, name in enumerate(order)
             ]
             + [
-                SQL("split_part(time_part, ':', %s) AS %s", i + 1, SQL.identifier(name))
+                SQL("split_part(%s, ':', %s) AS %s", col("time_part"), i + 1, col(name))
                 for i, name in enumerate(("h", "mi", "sec"))
             ]
             + [
                 SQL(
-                    "split_part(date_part, %s, 4) = '' AND split_part(time_part, ':', 4) = '' "
-                    "AND rest = '' AS shape_ok",
-                    sep,
+                    "split_part(%(date)s, %(sep)s, 4) = '' "
+                    "AND split_part(%(time)s, ':', 4) = '' AND %(rest)s = '' AS %(ok)s",
+                    date=col("date_part"),
+                    time=col("time_part"),
+                    rest=col("rest"),
+                    sep=sep,
+                    ok=col("shape_ok"),
                 )
             ]
         ),
     ]
     ok = SQL(" AND ").join(
         [
-            SQL("shape_ok"),
-            _is_int(SQL("y"), 4, 4),
-            _is_int(SQL("mo"), 1, 2),
-            _is_int(SQL("d"), 1, 2),
-            _is_int(SQL("h"), 1, 2),
-            _is_int(SQL("mi"), 1, 2),
-            SQL("(sec = '' OR %s)", _is_int(SQL("sec"), 1, 2)),
+            col("shape_ok"),
+            _is_int(col("y"), 4, 4),
+            _is_int(col("mo"), 1, 2),
+            _is_int(col("d"), 1, 2),
+            _is_int(col("h"), 1, 2),
+            _is_int(col("mi"), 1, 2),
+            SQL("(%s = '' OR %s)", col("sec"), _is_int(col("sec"), 1, 2)),
         ]
     )
-    sec = SQL("CASE WHEN sec = '' THEN 0 ELSE sec::int END")
-    start = _make_start(
-        ok, SQL("y::int"), SQL("mo::int"), SQL("d::int"), SQL("h::int"), SQL("mi::int"), sec, tz
-    )
+    sec = SQL("CASE WHEN %s = '' THEN 0 ELSE %s::int END", col("sec"), col("sec"))
+
+    def num(name):
+        return SQL("%s::int", col(name))
+
+    start = _make_start(ok, num("y"), num("mo"), num("d"), num("h"), num("mi"), sec, tz)
     return levels, start
 
 
@@ -236,6 +277,20 @@ class RebillingCdrImport(models.Model):
         "Duplicates", readonly=True, help="Calls already recorded (or twice in the file): skipped."
     )
     error_count = fields.Integer("Errors", readonly=True, help="Rows waiting in the error list.")
+    skipped_count = fields.Integer(
+        "Skipped",
+        readonly=True,
+        help="Rows the format's filters leave out (direction, disposition, minimum seconds, "
+        "calls to an extension): not calls to bill, not errors.",
+    )
+    trunk = fields.Char(
+        "Trunk of Every Call",
+        readonly=True,
+        help="Given at the upload: the trunk of the calls without one (instead of the format's).",
+    )
+    checksum = fields.Char(
+        readonly=True, index=True, help="SHA-256 of the file: the same file is imported once."
+    )
     message = fields.Text(readonly=True)
     duration = fields.Float("Duration (s)", readonly=True, digits=(16, 2))
     date_first = fields.Datetime("First Call", readonly=True)
@@ -244,8 +299,9 @@ class RebillingCdrImport(models.Model):
     cdr_count = fields.Integer("Calls", compute="_compute_cdr_count")
 
     _counts_add_up = models.Constraint(
-        "CHECK (state != 'done' OR imported_count + duplicate_count + error_count = row_count)",
-        "Every row of an import must be imported, a duplicate or an error.",
+        "CHECK (state != 'done' OR imported_count + duplicate_count + error_count "
+        "+ COALESCE(skipped_count, 0) = row_count)",
+        "Every row of an import must be imported, a duplicate, skipped or an error.",
     )
 
     @api.ondelete(at_uninstall=False)
@@ -283,19 +339,39 @@ class RebillingCdrImport(models.Model):
 
     # ------------------------------------------------------------ API
     @api.model
-    def _import_file(self, cdr_format, data, filename, raise_on_error=True, rate=False):
+    def _import_file(self, cdr_format, data, filename, raise_on_error=True, rate=False, trunk=None):
         """Import the CSV ``data`` (bytes) in ``cdr_format``; returns the import record.
 
         For scheduled imports pass ``raise_on_error=False``: a file that cannot be
         imported then leaves a failed import with the reason, and nothing else.
         ``rate``: the new calls are rated as they are inserted (see ``_insert_cdrs``).
+        ``trunk``: the trunk of the calls without one (else the format's).
+
+        A file whose content was already imported in this format (``checksum``)
+        is not read again: the import says so and adds nothing.
         """
         cdr_format.ensure_one()
+        if isinstance(data, str):
+            data = data.encode()
+        checksum = hashlib.sha256(data).hexdigest()
         vals = {
             "name": filename or "cdr.csv",
             "format_id": cdr_format.id,
             "company_id": cdr_format.company_id.id,
+            "trunk": (trunk or "").strip() or False,
+            "checksum": checksum,
         }
+        same = self._same_file(cdr_format, checksum, vals["trunk"])
+        if same:
+            vals.update(
+                state="done",
+                message=self.env._(
+                    "Same content as %(file)s, imported on %(date)s: nothing imported again.",
+                    file=same.name,
+                    date=same.create_date,
+                ),
+            )
+            return self.create(vals)
         try:
             with self.env.cr.savepoint():
                 imp = self.create(vals)
@@ -309,6 +385,24 @@ class RebillingCdrImport(models.Model):
             message = exc.args[0] if isinstance(exc, UserError) else str(exc)
             _logger.warning("CDR import of %s failed: %s", vals["name"], message)
             return self._create_failed(cdr_format, filename, message)
+
+    @api.model
+    def _same_file(self, cdr_format, checksum, trunk):
+        """The done import of ``cdr_format`` with this file content (and upload trunk), if any.
+
+        Extend for another notion of the same file.
+        """
+        return self.sudo().search(
+            [
+                ("format_id", "=", cdr_format.id),
+                ("checksum", "=", checksum),
+                ("trunk", "=", trunk),
+                ("state", "=", "done"),
+                ("row_count", ">", 0),
+            ],
+            order="id",
+            limit=1,
+        )
 
     @api.model
     def _create_failed(self, cdr_format, filename, message):
@@ -380,6 +474,7 @@ class RebillingCdrImport(models.Model):
                 "imported_count": counts["imported"],
                 "duplicate_count": counts["duplicates"],
                 "error_count": counts["errors"],
+                "skipped_count": counts["skipped"],
                 "date_first": counts["date_first"],
                 "date_last": counts["date_last"],
                 "duration": time.monotonic() - started,
@@ -408,7 +503,7 @@ class RebillingCdrImport(models.Model):
         """
         fmt = self.format_id
         header = 1 if fmt.has_header else 0
-        if lines - header < 1:
+        if lines - header < 1 or fmt.delimiter == "fixed":
             return False
         cr = self.env.cr
         table = self._work("csv")
@@ -487,17 +582,18 @@ class RebillingCdrImport(models.Model):
 
     def _check_counts(self, counts, expected_rows=None):
         rows = counts["rows"] if expected_rows is None else expected_rows
-        total = counts["imported"] + counts["duplicates"] + counts["errors"]
+        total = counts["imported"] + counts["duplicates"] + counts["errors"] + counts["skipped"]
         if total != rows:
             raise UserError(
                 self.env._(
                     "%(file)s: %(rows)s rows but %(imported)s imported + %(dups)s duplicates + "
-                    "%(errors)s errors = %(total)s. The import was cancelled; nothing was "
-                    "imported.",
+                    "%(skipped)s skipped + %(errors)s errors = %(total)s. The import was "
+                    "cancelled; nothing was imported.",
                     file=self.name,
                     rows=rows,
                     imported=counts["imported"],
                     dups=counts["duplicates"],
+                    skipped=counts["skipped"],
                     errors=counts["errors"],
                     total=total,
                 )
@@ -509,7 +605,7 @@ class RebillingCdrImport(models.Model):
         stg = self._work("stg")
         cr.execute(SQL("SELECT lineno, line FROM %s WHERE strpos(line, '\"') > 0", stg))
         quoted = cr.fetchall()
-        if not quoted:
+        if not quoted or self.format_id.delimiter == "fixed":
             return
         delimiter = self.format_id._delimiter_char()
         values = []
@@ -534,6 +630,10 @@ class RebillingCdrImport(models.Model):
         """
         if not column:
             return SQL("NULL::text")
+        fmt = self.format_id
+        if fmt.delimiter == "fixed":
+            first, length = fmt._positions()[column - 1]
+            return SQL("NULLIF(btrim(substr(s.line, %s, %s)), '')", first, length)
         return SQL(
             "NULLIF(btrim(CASE WHEN s.f IS NULL THEN split_part(s.line, %s, %s) "
             "ELSE s.f[%s] END), '')",
@@ -573,16 +673,17 @@ class RebillingCdrImport(models.Model):
                 """
                 SELECT count(*), count(*) FILTER (WHERE %(valid)s),
                        min(start_ts) FILTER (WHERE %(valid)s),
-                       max(start_ts) FILTER (WHERE %(valid)s)
+                       max(start_ts) FILTER (WHERE %(valid)s),
+                       count(*) FILTER (WHERE skip)
                   FROM %(rows)s
                 """,
                 valid=self._valid_sql(ncols),
                 rows=rows,
             )
         )
-        total, valid, date_first, date_last = cr.fetchone()
+        total, valid, date_first, date_last, skipped = cr.fetchone()
         # Most files have no bad row: no scan for them then.
-        errors = self._insert_errors(fields_sql) if valid != total else 0
+        errors = self._insert_errors(fields_sql) if valid + skipped != total else 0
         imported = duplicates = 0
         if valid:
             imported, duplicates = self._insert_cdrs(date_first, date_last, valid, rate)
@@ -594,6 +695,7 @@ class RebillingCdrImport(models.Model):
             "imported": imported,
             "duplicates": duplicates,
             "errors": errors,
+            "skipped": skipped,
             "date_first": date_first,
             "date_last": date_last,
         }
@@ -625,7 +727,7 @@ class RebillingCdrImport(models.Model):
                        CASE WHEN ncols = %(ncols)s THEN trunk END,
                        %(uid)s, %(now)s, %(uid)s, %(now)s
                   FROM (SELECT b.*, d.start_raw, d.duration_raw, d.cost_raw, d.line
-                          FROM (SELECT * FROM %(rows)s WHERE NOT (%(valid)s)) b
+                          FROM (SELECT * FROM %(rows)s WHERE NOT (%(valid)s) AND NOT skip) b
                           JOIN (%(fields)s) d ON d.lineno = b.lineno) r
                  ORDER BY lineno
                 """,
@@ -646,10 +748,14 @@ class RebillingCdrImport(models.Model):
     def _valid_sql(self, ncols):
         """SQL condition on a row of the rows table: it can become a CDR."""
         return SQL(
-            "ncols = %s AND start_ts IS NOT NULL AND duration IS NOT NULL AND cost IS NOT NULL "
-            "AND called_e164 IS NOT NULL AND (caller_raw <> '' OR trunk IS NOT NULL) "
-            "AND (caller_raw = '' OR caller_e164 IS NOT NULL)",
+            "ncols = %s AND NOT skip AND start_ts IS NOT NULL AND duration IS NOT NULL "
+            "AND cost IS NOT NULL AND called_e164 IS NOT NULL "
+            "AND (caller_raw <> '' OR trunk IS NOT NULL) "
+            "AND (caller_raw = '' OR caller_e164 IS NOT NULL) "
+            "AND COALESCE(length(call_id), 0) <= %s AND COALESCE(length(trunk), 0) <= %s",
             ncols,
+            MAX_KEY_LENGTH,
+            MAX_KEY_LENGTH,
         )
 
     def _reason_sql(self, ncols):
@@ -665,6 +771,8 @@ class RebillingCdrImport(models.Model):
                 WHEN called_raw IS NULL THEN %(no_called)s
                 WHEN cost IS NULL THEN %(bad_cost)s || cost_raw
                 WHEN caller_raw = '' AND trunk IS NULL THEN %(no_caller)s
+                WHEN length(call_id) > %(max)s THEN %(long_id)s
+                WHEN length(trunk) > %(max)s THEN %(long_trunk)s
                 WHEN called_e164 IS NULL THEN %(bad_called)s || called_raw || %(hint)s
                 ELSE %(bad_caller)s || caller_raw || %(hint)s
             END
@@ -682,6 +790,9 @@ class RebillingCdrImport(models.Model):
             no_caller=self.env._("Missing caller and trunk"),
             bad_called=self.env._("Unknown number format (called): "),
             bad_caller=self.env._("Unknown number format (caller): "),
+            max=MAX_KEY_LENGTH,
+            long_id=self.env._("Call id longer than %s characters", MAX_KEY_LENGTH),
+            long_trunk=self.env._("Trunk longer than %s characters", MAX_KEY_LENGTH),
         )
 
     def _reason_region_hint(self):
@@ -722,6 +833,14 @@ class RebillingCdrImport(models.Model):
         )
         if "col_cost" in used:
             unclean = SQL("%s OR strpos(%s, '$') > 0", unclean, used["col_cost"])
+        # A withheld caller or an extension: no number (the trunk matches the call).
+        blank = "col_caller" in used and self._blank_caller_sql(used["col_caller"])
+        if blank:
+            trimmed = cleaned["col_caller"]
+            cleaned["col_caller"] = SQL(
+                "CASE WHEN %s THEN NULL ELSE %s END", self._blank_caller_sql(trimmed), trimmed
+            )
+            unclean = SQL("%s OR %s", unclean, blank)
         cr = self.env.cr
         cr.execute(SQL("SELECT count(*) FROM %s WHERE %s", table, unclean))
         if cr.fetchone()[0]:
@@ -746,24 +865,12 @@ class RebillingCdrImport(models.Model):
             return used.get(name, SQL("NULL::text"))
 
         return SQL(
-            """
-            SELECT lineno, COALESCE(line, %(line)s) AS line, %(ncols)s AS ncols,
-                   %(c_start)s AS start_raw,
-                   %(c_duration)s AS duration_raw, COALESCE(%(c_caller)s, '') AS caller_raw,
-                   %(c_called)s AS called_raw, %(c_call_id)s AS call_id,
-                   %(c_cost)s AS cost_raw, %(c_trunk)s AS trunk
-              FROM %(csv)s
-            """,
+            "SELECT lineno, COALESCE(line, %(line)s) AS line, %(ncols)s AS ncols, %(select)s "
+            "FROM %(csv)s",
             ncols=self.format_id.column_count,
             line=self._csv_line_sql(),
             csv=table,
-            c_start=field("col_start"),
-            c_duration=field("col_duration"),
-            c_caller=field("col_caller"),
-            c_called=field("col_called"),
-            c_call_id=field("col_call_id"),
-            c_cost=field("col_cost"),
-            c_trunk=field("col_trunk"),
+            select=self._fields_select(field, field("col_caller"), field("col_cost")),
         )
 
     def _csv_line_sql(self):
@@ -793,36 +900,120 @@ class RebillingCdrImport(models.Model):
         """
         fmt = self.format_id
         cols = fmt._columns()
-        delim = fmt._delimiter_char()
+        if fmt.delimiter == "fixed":
+            # A line reaching into the last column has all of them.
+            last = max(first for first, _length in fmt._positions())
+            ncols = SQL(
+                "CASE WHEN length(rtrim(s.line)) >= %s THEN %s ELSE 1 END", last, fmt.column_count
+            )
+        else:
+            ncols = SQL(
+                "CASE WHEN s.f IS NULL "
+                "THEN length(s.line) - length(replace(s.line, %(delim)s, '')) + 1 "
+                "ELSE cardinality(s.f) END",
+                delim=fmt._delimiter_char(),
+            )
+
+        def field(name):
+            return self._field(cols[name])
+
+        caller = field("col_caller")
+        blank = self._blank_caller_sql(caller)
+        if blank:
+            caller = SQL("CASE WHEN %s THEN NULL ELSE %s END", blank, caller)
         self.env.cr.execute(
             SQL(
                 """
             CREATE UNLOGGED TABLE %(fields)s AS
-            SELECT s.lineno, s.line,
-                   CASE WHEN s.f IS NULL
-                        THEN length(s.line) - length(replace(s.line, %(delim)s, '')) + 1
-                        ELSE cardinality(s.f) END AS ncols,
-                   %(c_start)s AS start_raw,
-                   %(c_duration)s AS duration_raw,
-                   COALESCE(%(c_caller)s, '') AS caller_raw,
-                   %(c_called)s AS called_raw,
-                   %(c_call_id)s AS call_id,
-                   replace(%(c_cost)s, '$', '') AS cost_raw,
-                   %(c_trunk)s AS trunk
+            SELECT s.lineno, s.line, %(ncols)s AS ncols, %(select)s
               FROM %(stg)s s
              WHERE s.line IS NOT NULL AND btrim(s.line) <> ''
             """,
                 fields=self._work("fields"),
                 stg=self._work("stg"),
-                delim=delim,
-                c_start=self._field(cols["col_start"]),
-                c_duration=self._field(cols["col_duration"]),
-                c_caller=self._field(cols["col_caller"]),
-                c_called=self._field(cols["col_called"]),
-                c_call_id=self._field(cols["col_call_id"]),
-                c_cost=self._field(cols["col_cost"]),
-                c_trunk=self._field(cols["col_trunk"]),
+                ncols=ncols,
+                select=self._fields_select(
+                    field, caller, SQL("replace(%s, '$', '')", field("col_cost"))
+                ),
             )
+        )
+
+    def _fields_select(self, field, caller, cost):
+        """Select list of the text fields of a staged row, as the typing reads them.
+
+        ``field(mapping field)``: SQL of the column's text (NULL when empty or none);
+        ``caller`` and ``cost``: SQL of the caller and cost, cleaned by the caller
+        of this method. The date and time columns make one start; a call without
+        trunk gets the upload's or format's trunk.
+        """
+        fmt = self.format_id
+        start = field("col_start")
+        if fmt.col_time:
+            start = SQL("%s || ' ' || %s", start, field("col_time"))
+        trunk = field("col_trunk")
+        fixed = self.trunk or fmt.fixed_trunk
+        if fixed:
+            trunk = SQL("COALESCE(%s, %s)", trunk, fixed.strip())
+        duration = field("col_duration")
+        if fmt.duration_format == "times":
+            duration = field("col_release")
+        return SQL(
+            """
+            %(start)s AS start_raw, %(duration)s AS duration_raw,
+            COALESCE(%(caller)s, '') AS caller_raw, %(called)s AS called_raw,
+            %(call_id)s AS call_id, %(cost)s AS cost_raw, %(trunk)s AS trunk,
+            %(answer)s AS answer_raw, %(release)s AS release_raw,
+            %(direction)s AS direction_raw, %(disposition)s AS disposition_raw
+            """,
+            start=start,
+            duration=duration,
+            caller=caller,
+            called=field("col_called"),
+            call_id=field("col_call_id"),
+            cost=cost,
+            trunk=trunk,
+            answer=field("col_answer") if fmt.col_answer else start,
+            release=field("col_release"),
+            direction=field("col_direction"),
+            disposition=field("col_disposition"),
+        )
+
+    def _blank_caller_sql(self, caller):
+        """SQL condition: the ``caller`` text is no number to match (withheld, an extension).
+
+        ``None`` when the format has no such values. Such calls are matched by
+        their trunk.
+        """
+        fmt = self.format_id
+        conds = []
+        withheld = fmt._list_values("withheld_callers")
+        if withheld:
+            # Numbers (digits, +, parentheses) never are: tested first, without a copy.
+            conds.append(
+                SQL(
+                    "(left(%s, 1) NOT IN ('+', '(', '0', '1', '2', '3', '4', '5', '6', '7', "
+                    "'8', '9') AND lower(%s) = ANY(%s))",
+                    caller,
+                    caller,
+                    withheld,
+                )
+            )
+        if fmt.extension_digits:
+            conds.append(self._extension_sql(caller))
+        return SQL("(%s)", SQL(" OR ").join(conds)) if conds else None
+
+    def _extension_sql(self, text):
+        """SQL condition: ``text`` is an extension of the PBX (``extension_digits``)."""
+        bare = SQL(
+            "CASE WHEN lower(%(t)s) LIKE 'ext%%' THEN ltrim(substr(%(t)s, 4), '. ') ELSE %(t)s END",
+            t=text,
+        )
+        return SQL(
+            "(length(%(t)s) <= %(n)s + 4 AND length(%(b)s) BETWEEN 1 AND %(n)s "
+            "AND translate(%(b)s, '0123456789', '') = '')",
+            t=text,
+            b=bare,
+            n=self.format_id.extension_digits,
         )
 
     def _build_rows(self, fields_sql):
@@ -846,9 +1037,55 @@ class RebillingCdrImport(models.Model):
         """The query of ``_build_rows``; ``fast``: see ``_date_sql``."""
         fmt = self.format_id
         date_levels, start_expr = _date_sql(fmt.date_format, fmt.timezone, fast=fast)
+        if fmt.duration_format == "times":
+            levels, release = _date_sql(
+                fmt.date_format, fmt.timezone, raw="release_raw", prefix="r_"
+            )
+            date_levels += levels
+            answer = start_expr
+            if fmt.col_answer:
+                levels, answer = _date_sql(
+                    fmt.date_format, fmt.timezone, raw="answer_raw", prefix="a_"
+                )
+                date_levels += levels
         # Plain subqueries: PostgreSQL folds them into one level.
         for level in date_levels:
             fields_sql = SQL("SELECT p.*, %s FROM (%s) p", level, fields_sql)
+        if fmt.duration_format == "times":
+            # Not answered (no answer time): 0 s.
+            duration = SQL(
+                """CASE WHEN d.answer_raw IS NULL THEN CASE WHEN %(release)s IS NOT NULL THEN 0 END
+                        ELSE GREATEST(0, ceil(extract(epoch FROM %(release)s - %(answer)s)))::int
+                   END""",
+                release=release,
+                answer=answer,
+            )
+        elif fmt.duration_format == "hms":
+            part = [SQL("split_part(d.duration_raw, ':', %s)", i) for i in (1, 2, 3, 4)]
+            duration = SQL(
+                """CASE WHEN length(d.duration_raw) <= 12 AND %(p2)s <> '' AND %(p4)s = ''
+                            AND translate(d.duration_raw, '0123456789:', '') = ''
+                            AND %(p1)s <> '' AND right(d.duration_raw, 1) <> ':'
+                            AND strpos(d.duration_raw, '::') = 0
+                        THEN CASE WHEN %(p3)s = '' THEN %(p1)s::int * 60 + %(p2)s::int
+                                  ELSE %(p1)s::int * 3600 + %(p2)s::int * 60 + %(p3)s::int END
+                   END""",
+                p1=part[0],
+                p2=part[1],
+                p3=part[2],
+                p4=part[3],
+            )
+        else:
+            duration = SQL(
+                """CASE WHEN length(d.duration_raw) <= 9
+                             AND translate(d.duration_raw, '0123456789', '') = ''
+                        THEN d.duration_raw::int
+                        WHEN %s THEN ceil(d.duration_raw::numeric)::int END""",
+                _is_dec(SQL.identifier("duration_raw")),
+            )
+        called = numbers.local_dialling_sql(
+            self.company_id._rebilling_region(), SQL("d.called_raw"), SQL("nc.e164"), SQL("nd.e164")
+        )
         # A number: digits with at most a leading minus and one dot (one translate).
         cost_ok = SQL(
             """
@@ -867,14 +1104,11 @@ class RebillingCdrImport(models.Model):
                 CREATE UNLOGGED TABLE %(rows)s AS
                 SELECT d.lineno, d.ncols, d.caller_raw, d.called_raw, d.call_id, d.trunk,
                        %(start)s AS start_ts,
-                       CASE WHEN length(d.duration_raw) <= 9
-                                 AND translate(d.duration_raw, '0123456789', '') = ''
-                            THEN d.duration_raw::int
-                            WHEN %(duration_ok)s
-                            THEN ceil(d.duration_raw::numeric)::int END AS duration,
+                       %(duration)s AS duration,
                        CASE WHEN d.cost_raw IS NULL THEN 0::numeric
                             WHEN %(cost_ok)s THEN d.cost_raw::numeric END AS cost,
-                       nc.e164 AS caller_e164, nd.e164 AS called_e164
+                       nc.e164 AS caller_e164, %(called)s AS called_e164,
+                       %(skip)s AS skip
                   FROM (%(fields)s) d
                   LEFT JOIN %(nums)s nc ON nc.raw = d.caller_raw
                   LEFT JOIN %(nums)s nd ON nd.raw = d.called_raw
@@ -883,10 +1117,42 @@ class RebillingCdrImport(models.Model):
                 nums=self._work("nums"),
                 fields=fields_sql,
                 start=start_expr,
-                duration_ok=_is_dec(SQL.identifier("duration_raw")),
+                duration=duration,
+                called=called,
+                skip=self._skip_sql(duration),
                 cost_ok=cost_ok,
             ),
             log_exceptions=not fast,
+        )
+
+    def _skip_sql(self, duration):
+        """SQL condition on a typed row ``d``: the format's filters leave it out.
+
+        Rows of another direction or disposition than those billed, shorter than
+        the minimum billable seconds (``duration``: its SQL), or calls to an
+        extension (not a phone number). Extend for other filters.
+        """
+        fmt = self.format_id
+        conds = []
+        for column, col_field, fname in (
+            ("direction_raw", "col_direction", "direction_values"),
+            ("disposition_raw", "col_disposition", "disposition_values"),
+        ):
+            values = fmt._list_values(fname)
+            if values and fmt[col_field]:
+                conds.append(
+                    SQL("lower(COALESCE(%s, '')) <> ALL(%s)", SQL.identifier("d", column), values)
+                )
+        if fmt.min_seconds > 0:
+            conds.append(SQL("(%s) < %s", duration, fmt.min_seconds))
+        if fmt.extension_digits:
+            conds.append(SQL("nd.e164 IS NULL AND %s", self._extension_sql(SQL("d.called_raw"))))
+        if not conds:
+            return SQL("false")
+        return SQL(
+            "(d.ncols = %s AND COALESCE(%s, false))",
+            fmt.column_count,
+            SQL(" OR ").join(SQL("(%s)", c) for c in conds),
         )
 
     def _build_numbers(self, region, fields_sql):
@@ -911,6 +1177,9 @@ class RebillingCdrImport(models.Model):
                 fields=fields_sql,
             ),
             region,
+            style=None
+            if self.format_id.number_style == "national"
+            else self.format_id.number_style,
         )
 
     def _new_calls(self, date_first, date_last):
@@ -932,7 +1201,8 @@ class RebillingCdrImport(models.Model):
                        AND COALESCE(k.caller_e164, '') = COALESCE(f.caller_e164, '')
                        AND k.called_e164 = f.called_e164 AND k.duration = f.duration
                        AND COALESCE(k.trunk, '') = COALESCE(f.trunk, '')
-                       AND COALESCE(k.format_id, 0) = %(format)s)
+                       AND COALESCE(k.format_id, 0) = %(format)s
+                       AND COALESCE(k.supplier_call_id, '') = COALESCE(f.call_id, ''))
             """,
             company=company,
             format=self.format_id.id,

@@ -6,6 +6,7 @@ CATEGORIES = [
     ("mobile", "Mobile"),
     ("special", "13/1300"),
     ("freecall", "Freecall 1800"),
+    ("premium", "Premium 19xx"),
     ("emergency", "Emergency"),
     ("international", "International"),
     ("other", "Other"),
@@ -29,6 +30,11 @@ class RebillingDestinationGroup(models.Model):
     free_call = fields.Boolean(
         help="Calls to this group cost the customer nothing unless the rate plan has a rate "
         "for it (freecall 1800 numbers, emergency 000): rated at zero, never an error.",
+    )
+    review_calls = fields.Boolean(
+        "Calls to Review",
+        help="Calls to this group are rated and billed, and also listed in Calls to Review "
+        "(premium-rate numbers).",
     )
     company_id = fields.Many2one(
         "res.company",

@@ -40,16 +40,19 @@ class RebillingPhoneNumber(models.Model):
     _raw_uniq = models.UniqueIndex("(region, raw)", "A number is normalized once per region.")
 
     @api.model
-    def _build_lookup(self, table, new_table, raws, region):
+    def _build_lookup(self, table, new_table, raws, region, style=None):
         """Create the table ``table (raw, e164)`` of the distinct numbers ``raws`` (SQL).
 
         Known numbers come from here; the others are normalized now (in Python,
         each once) through the table ``new_table`` (dropped after) and added
         here. Returns how many numbers were normalized now. ``region``: ``None``
         when the company has no country (only international numbers can be read).
+        ``style``: how the supplier writes numbers (``tools.phone.normalize``); kept
+        apart from the numbers as dialled (the region key gets a suffix). Texts
+        longer than ``tools.phone.MAX_LENGTH`` are no numbers, and not kept.
         """
         cr = self.env.cr
-        region, key = region or None, region or ""
+        region, key = region or None, (region or "") + (f":{style}" if style else "")
         version = f"{phonenumbers.__version__}+{phone.RULES_VERSION}"
         self.flush_model()
         cr.execute(
@@ -72,7 +75,7 @@ class RebillingPhoneNumber(models.Model):
         if missing:
             buf = io.StringIO()
             writer = csv.writer(buf, lineterminator="\n")
-            for raw, e164 in phone.normalize_many(missing, region).items():
+            for raw, e164 in phone.normalize_many(missing, region, style).items():
                 writer.writerow((raw, e164 or ""))
             buf.seek(0)
             cr.execute(SQL("CREATE UNLOGGED TABLE %s (raw text, e164 text)", new_table))
@@ -85,12 +88,14 @@ class RebillingPhoneNumber(models.Model):
                     """
                     INSERT INTO rebilling_phone_number (region, raw, e164, version)
                     SELECT %(region)s, raw, e164, %(version)s FROM %(new)s
+                     WHERE length(raw) <= %(max)s
                     ON CONFLICT (region, raw)
                     DO UPDATE SET e164 = EXCLUDED.e164, version = EXCLUDED.version
                     """,
                     region=key,
                     version=version,
                     new=new_table,
+                    max=phone.MAX_LENGTH,
                 )
             )
             cr.execute(

@@ -1,4 +1,5 @@
 from . import (
+    test_cdr_layouts,
     test_destination,
     test_import,
     test_invoice,

@@ -88,7 +88,7 @@ class TestDestination(VoipCase):
     def test_unmatched_calls_are_listed_not_billed(self):
         cdrs = self.rate_calls(
             [
-                ("+61299990001", "1900 123 456"),  # premium: no destination group
+                ("+61299990001", "0550 123 456"),  # 05 (UPT): no destination group
                 ("+61288887777", "0412 345 678"),  # nobody's number
             ]
         )

@@ -147,29 +147,66 @@ class TestImport(VoipCase):
 
     def test_same_file_twice_is_all_duplicates(self):
         first = self.import_csv(self.sample())
-        second = self.import_csv(self.sample())
-        self.assertEqual(second.imported_count, 0)
+        # Another file with the same calls (one line more): its calls are duplicates.
+        second = self.import_csv(
+            [*self.sample(), csv_line("2026-10-03 09:00:00", 60, A, "0412 000 009", "N1")]
+        )
+        self.assertEqual(second.imported_count, 1)
         self.assertEqual(second.duplicate_count, 6)
         self.assertEqual(second.error_count, 7)
         self.assert_accounted(second)
-        self.assertEqual(self.Cdr.search_count([]), first.imported_count)
+        self.assertEqual(self.Cdr.search_count([]), first.imported_count + 1)
+
+    def test_same_file_content_again_adds_nothing_and_says_so(self):
+        first = self.import_csv(self.sample(), filename="oct.csv")
+        errors = self.env["rebilling.cdr.error"].search_count([])
+        calls = self.Cdr.search_count([])
+        again = self.import_csv(self.sample(), filename="oct (copy).csv")
+        self.assertEqual(again.state, "done")
+        self.assertEqual(
+            (again.row_count, again.imported_count, again.error_count, again.duplicate_count),
+            (0, 0, 0, 0),
+        )
+        self.assertIn("Same content as oct.csv", again.message)
+        self.assertEqual(self.Cdr.search_count([]), calls)
+        self.assertEqual(self.env["rebilling.cdr.error"].search_count([]), errors)
+        self.assertEqual(first.checksum, again.checksum)
+        # Dropped in the import folder again: the same, and the file goes to done/.
+        with tempfile.TemporaryDirectory() as folder:
+            self.fmt.sudo().import_directory = folder
+            text = "\n".join([HEADER, *self.sample()]) + "\n"
+            with open(os.path.join(folder, "oct.csv"), "w") as fh:
+                fh.write(text)
+            dropped = self.fmt._import_directory(commit=False)
+            self.assertEqual((dropped.state, dropped.row_count), ("done", 0))
+            self.assertIn("nothing imported again", dropped.message)
+            self.assertTrue(os.path.exists(os.path.join(folder, "done", "oct.csv")))
+        self.assertEqual(self.env["rebilling.cdr.error"].search_count([]), errors)
 
     def test_duplicate_by_call_id_or_by_call(self):
-        self.import_csv([csv_line("2026-10-02 08:00:00", 60, A, "0412 000 010", "K1")])
+        self.import_csv(
+            [
+                csv_line("2026-10-02 08:00:00", 60, A, "0412 000 010", "K1"),
+                csv_line("2026-10-02 08:10:00", 60, A, "0412 000 010", ""),
+            ]
+        )
         imp = self.import_csv(
             [
                 # Same supplier call id, details changed by the supplier: skipped.
                 csv_line("2026-10-02 08:00:01", 61, A, "0412 000 010", "K1"),
-                # Same caller, called, start and duration under a new id: skipped.
+                # Same caller, called, start and duration under another id: another call
+                # (the supplier's call id tells calls apart).
                 csv_line("2026-10-02 08:00:00", 60, "02 9999 0001", "0412000010", "K2"),
+                # Same call without a call id: a duplicate.
+                csv_line("2026-10-02 08:10:00", 60, "02 9999 0001", "0412000010", ""),
                 # Same number at another time: a new call.
                 csv_line("2026-10-02 08:30:00", 60, A, "0412 000 010", "K3"),
             ]
         )
-        self.assertEqual((imp.imported_count, imp.duplicate_count), (1, 2))
+        self.assertEqual((imp.imported_count, imp.duplicate_count), (2, 2))
         self.assert_accounted(imp)
         self.assertTrue(self.cdr("K3"))
-        self.assertFalse(self.cdr("K2"))
+        self.assertTrue(self.cdr("K2"))
 
     def test_call_id_reused_far_away_is_still_a_duplicate(self):
         # Outside the window searched on the fast path: the unique index catches it.
@@ -525,3 +562,57 @@ class TestImport(VoipCase):
         self.assertIn(
             'ANALYZE "rebilling_cdr" ("company_id", "state", "start_time", "format_id")', analyzed
         )
+
+    def test_over_long_fields_are_error_rows(self):
+        """A 5,000-digit number or a 6,000-character call id: that row is an error, the
+        rest imports (no "index row size exceeds" failing the whole file)."""
+        long_number = "0" + "4" * 4999
+        long_id = "X" * 6000
+        imp = self.import_csv(
+            [
+                csv_line("2026-10-06 09:00:00", 60, A, long_number, "L1"),
+                csv_line("2026-10-06 09:01:00", 60, A, "0412 000 020", long_id),
+                csv_line("2026-10-06 09:02:00", 60, long_number, "0412 000 021", "L3"),
+                csv_line("2026-10-06 09:03:00", 60, A, "0412 000 022", "L4"),
+            ]
+        )
+        self.assertEqual((imp.state, imp.imported_count, imp.error_count), ("done", 1, 3))
+        self.assert_accounted(imp)
+        reasons = {err.line_number: err.reason for err in imp.error_ids}
+        self.assertIn("Unknown number format (called)", reasons[2])
+        self.assertIn("Call id longer than 255 characters", reasons[3])
+        self.assertIn("Unknown number format (caller)", reasons[4])
+        self.assertTrue(self.cdr("L4"))
+        self.assertFalse(
+            self.env["rebilling.phone.number"].search_count([("raw", "=", long_number)]),
+            "a text that long is not kept as a number",
+        )
+
+    def test_dst_end_repeated_hour_calls_told_apart_by_call_id(self):
+        """Daylight saving ends on the first Sunday of April in Sydney: 02:00-03:00 comes
+        twice. Two calls at 02:30 with their own call ids are two calls; an ambiguous
+        local time is read as standard time (the later one, PostgreSQL's rule), a time
+        skipped when daylight saving starts with the offset before the change."""
+        fmt = self.fmt.copy({"timezone": "Australia/Sydney"})
+        imp = self.import_csv(
+            [
+                csv_line("2026-04-05 02:30:00", 60, A, "0412 000 030", "DST-1"),
+                csv_line("2026-04-05 02:30:00", 60, A, "0412 000 030", "DST-2"),
+                csv_line("2026-10-04 02:30:00", 60, A, "0412 000 031", "DST-3"),
+            ],
+            fmt=fmt,
+        )
+        self.assertEqual((imp.imported_count, imp.duplicate_count), (3, 0))
+        self.assertEqual(self.cdr("DST-1").start_time, datetime(2026, 4, 4, 16, 30))
+        self.assertEqual(self.cdr("DST-2").start_time, datetime(2026, 4, 4, 16, 30))
+        self.assertEqual(self.cdr("DST-3").start_time, datetime(2026, 10, 3, 16, 30))
+        # Without call ids the two rows are one call.
+        fmt.col_call_id = 0
+        imp = self.import_csv(
+            [
+                csv_line("2026-04-05 02:40:00", 60, A, "0412 000 030", "x"),
+                csv_line("2026-04-05 02:40:00", 60, A, "0412 000 030", "y"),
+            ],
+            fmt=fmt,
+        )
+        self.assertEqual((imp.imported_count, imp.duplicate_count), (1, 1))

@@ -30,7 +30,7 @@ class TestUsageInvoice(VoipCase):
         lines.append(csv_line("2026-10-15 09:00:00", 10, B, "0412 555 101", "B2"))
         lines.append(csv_line("2026-11-01 00:00:00", 60, A, "0412 555 200", "NOV1"))
         # Unmatched: never billed.
-        lines.append(csv_line("2026-10-15 09:00:00", 60, A, "1900 123 456", "U1"))
+        lines.append(csv_line("2026-10-15 09:00:00", 60, A, "0550 123 456", "U1"))
         cls.imp = cls.import_csv_class(lines)
 
     @classmethod
@@ -107,7 +107,7 @@ class TestUsageInvoice(VoipCase):
         inv_a = self.invoices_of(self.customer_a, NOV)
         inv_b = self.invoices_of(self.customer_b, NOV)
         flags = (inv_a | inv_b)._rebilling_review_flags()
-        self.assertIn("unmatched_cdr", flags[inv_a.id], "the 1900 call of A matched nothing")
+        self.assertIn("unmatched_cdr", flags[inv_a.id], "the 0550 call of A matched nothing")
         self.assertNotIn("zero_usage", flags[inv_a.id])
         self.assertNotIn("negative_margin", flags[inv_a.id])
         self.assertIn("negative_margin", flags[inv_b.id])

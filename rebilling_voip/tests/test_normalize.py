@@ -41,6 +41,64 @@ class TestNormalize(VoipCase):
         # A national number reads in the region given: the same digits, another country.
         self.assertEqual(phone.normalize("020 7946 0958", "GB"), "+442079460958")
 
+    def test_idd_reads_the_country_code_never_a_neighbouring_plan(self):
+        cases = {
+            # New Zealand via the Australian prefix: +64, not +1 649 (Turks and Caicos),
+            # although 9 123 4567 is no valid Auckland number for phonenumbers.
+            "0011 64 9 123 4567": "+6491234567",
+            "00116491234567": "+6491234567",
+            "00 64 9 123 4567": "+6491234567",
+            "0011 1 649 123 4567": "+16491234567",  # Turks and Caicos when dialled so
+        }
+        for raw, e164 in cases.items():
+            with self.subTest(raw=raw):
+                self.assertEqual(phone.normalize(raw, "AU"), e164)
+
+    def test_e164_without_plus(self):
+        """Suppliers writing international numbers without + (format: number style)."""
+        cases = {
+            "442079460011": "+442079460011",  # London, not an Australian mobile
+            "861012345678": "+861012345678",  # Beijing, not national
+            "61412345678": "+61412345678",
+            "0412 345 678": "+61412345678",  # a leading 0 is still national
+            "0011 44 20 7946 0958": "+442079460958",
+            "14155550100": "+14155550100",
+            # No valid international number: the Australian service numbers they are.
+            "1300123456": "+611300123456",
+            "1800555666": "+611800555666",
+            "131313": "+61131313",
+        }
+        for raw, e164 in cases.items():
+            with self.subTest(raw=raw):
+                self.assertEqual(phone.normalize(raw, "AU", "intl"), e164)
+        # As dialled (the default), such digits are read as national.
+        self.assertNotEqual(phone.normalize("442079460011", "AU"), "+442079460011")
+
+    def test_local_zones_decide_local(self):
+        """Sydney to Canberra (both 02) is national; Sydney 9xxx to Sydney 8xxx is local."""
+        cdrs = {}
+        imp = self.import_csv(
+            [
+                csv_line(OCT5, 60, "02 9999 0001", "02 6200 1234", "Z1"),  # Canberra
+                csv_line(OCT5, 61, "02 9999 0001", "02 8000 1234", "Z2"),  # Sydney 8xxx
+                csv_line(OCT5, 62, "02 9999 0001", "02 4900 1234", "Z3"),  # Newcastle
+                csv_line(OCT5, 63, "02 9999 0001", "9000 5678", "Z4"),  # 8 digits: Sydney
+            ]
+        )
+        self.assertEqual(imp.imported_count, 4)
+        self.rate_all()
+        for call_id in ("Z1", "Z2", "Z3", "Z4"):
+            cdrs[call_id] = self.cdr(call_id)
+        self.assertEqual(cdrs["Z1"].destination_group_id, self.g_national)
+        self.assertEqual(cdrs["Z2"].destination_group_id, self.g_local)
+        self.assertEqual(cdrs["Z3"].destination_group_id, self.g_national)
+        self.assertEqual(cdrs["Z4"].called_e164, "+61290005678")
+        self.assertEqual(cdrs["Z4"].destination_group_id, self.g_local)
+        # A company adds a zone: Newcastle numbers become local to Sydney callers.
+        self.env.ref("rebilling_voip.local_zone_sydney").prefixes += "\n+61249"
+        self.rate_all(rerate=True)
+        self.assertEqual(cdrs["Z3"].destination_group_id, self.g_local)
+
     def test_not_numbers(self):
         for raw in ("call me", "12", "", "0000"):
             with self.subTest(raw=raw):

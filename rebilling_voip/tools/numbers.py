@@ -1,0 +1,50 @@
+"""Numbers as callers dial them, beyond ``phonenumbers``: local dialling.
+
+In Australia a geographic number can be dialled without its area code (8
+digits, from a fixed line): it is then in the caller's area. ``LOCAL_DIALLING``
+gives, per region, the length of such numbers and the E.164 area prefixes
+(country code and area code) in which they are dialled so. Source: ACMA,
+Numbering Plan 2015 (area codes 02, 03, 07, 08; 8-digit local numbers).
+"""
+
+from odoo.tools import SQL
+
+# region: (digits of a local number, E.164 prefixes of the areas)
+LOCAL_DIALLING = {
+    "AU": (8, ("+612", "+613", "+617", "+618")),
+}
+
+
+def local_dialling_sql(region, called_raw, caller_e164, called_e164):
+    """SQL of the called number in E.164, local dialling taken into account.
+
+    ``called_raw``: the text as sent; ``caller_e164``/``called_e164``: SQL of the
+    normalized caller and called numbers. A called number of exactly the local
+    length (spaces allowed), not starting with 0 or 1, called from a number of
+    an area, is in that area. Otherwise ``called_e164``.
+    """
+    rule = LOCAL_DIALLING.get(region)
+    if not rule:
+        return called_e164
+    length, areas = rule
+    prefix_len = len(areas[0])
+    digits = SQL("replace(%s, ' ', '')", called_raw)
+    # Nested: the cheap test of the first character rules out most numbers (0..., +...)
+    # before any text is copied.
+    return SQL(
+        """CASE WHEN left(%(raw)s, 1) IN ('2', '3', '4', '5', '6', '7', '8', '9')
+                     AND length(%(raw)s) BETWEEN %(length)s AND %(length)s + 3
+                THEN CASE WHEN length(%(digits)s) = %(length)s
+                               AND translate(%(digits)s, '0123456789', '') = ''
+                               AND left(%(caller)s, %(plen)s) = ANY(%(areas)s)
+                          THEN left(%(caller)s, %(plen)s) || %(digits)s
+                          ELSE %(called)s END
+                ELSE %(called)s END""",
+        raw=called_raw,
+        digits=digits,
+        length=length,
+        caller=caller_e164,
+        plen=prefix_len,
+        areas=list(areas),
+        called=called_e164,
+    )
