@@ -101,6 +101,9 @@ class TestCompanyWrites(RebillingCase):
                 {"plan_id": plan.id, "destination_group_id": group.id}
             ),
             "rebilling.rate.plan": plan,
+            "rebilling.local.zone": env["rebilling.local.zone"].create(
+                {"name": f"Zone {company.id}", "prefixes": f"+6129{company.id}", **c}
+            ),
             "rebilling.service": env["rebilling.service"].create(
                 {
                     "partner_id": self.customer_a.id,

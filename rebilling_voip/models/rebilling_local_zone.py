@@ -18,6 +18,7 @@ class RebillingLocalZone(models.Model):
     """
 
     _name = "rebilling.local.zone"
+    _inherit = ["rebilling.company.mixin"]
     _description = "Local Calling Zone"
     _order = "name, id"
     _check_company_auto = True
