@@ -16,6 +16,7 @@
         "data/queue_job_sync.xml",
         "data/ir_cron.xml",
         "data/ir_cron_abn.xml",
+        "data/res_company_tax_rounding.xml",
         "data/mail_template.xml",
         "report/rebilling_invoice_report.xml",
         "views/res_company_views.xml",

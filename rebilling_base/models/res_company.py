@@ -650,6 +650,7 @@ class ResCompany(models.Model):
             self._rebilling_check_abn(vals.get("rebilling_abn"))
         companies = super().create(vals_list)
         companies.filtered("rebilling_logo")._rebilling_replace_default_logo()
+        companies._rebilling_round_tax_per_line()
         return companies
 
     def write(self, vals):
@@ -673,7 +674,28 @@ class ResCompany(models.Model):
             "rebilling_invoice_start",
         } & set(vals):
             self._rebilling_sync_sequence()
+        if {"rebilling_company_name", "tax_calculation_rounding_method"} & set(vals):
+            self._rebilling_round_tax_per_line()
         return res
+
+    def _rebilling_round_tax_per_line(self):
+        """Rebilling companies round GST per line (extend for other rebilling markers).
+
+        Xero computes the tax of every line, rounded to the cent, and sums the
+        lines (developer.xero.com "Rounding in Xero"); so do its CSV import and
+        the PSAs, which receive line amounts. Rounding per line in Odoo makes the
+        PDF, the Summary, the CSV and what Xero computes one and the same total.
+        """
+        companies = self.filtered(
+            lambda c: c.rebilling_company_name and c.tax_calculation_rounding_method != "round_per_line"
+        )
+        if companies:
+            companies.sudo().write({"tax_calculation_rounding_method": "round_per_line"})
+
+    @api.model
+    def _rebilling_round_tax_per_line_all(self):
+        """Called on module install/update (data): existing rebilling companies round per line."""
+        self.sudo().search([("rebilling_company_name", "!=", False)])._rebilling_round_tax_per_line()
 
     def _rebilling_replace_default_logo(self):
         """White label: the reseller's logo replaces Odoo's "Your logo" placeholder, the

@@ -38,6 +38,7 @@ import secrets
 import time
 import uuid
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from odoo.addons.rebilling_base.fakes.base import (
@@ -120,6 +121,12 @@ SCOPES = {
 
 
 # ------------------------------------------------------------------ dates
+def cents(value):
+    """``value`` rounded to the cent, halves away from zero (assumed: Xero does not
+    document its midpoint rule; all its amounts have two decimals)."""
+    return float(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
 def ms_date(value):
     """``/Date(ms+0000)/`` for a date or an aware/naive-UTC datetime."""
     if isinstance(value, datetime):
@@ -1577,19 +1584,28 @@ class FakeXero(FakeServer):
         except (TypeError, ValueError, ZeroDivisionError):
             errors.append("Quantity, UnitAmount, DiscountRate and LineAmount must be numbers.")
             return {}
-        amount = round(quantity * unit * (100 - discount) / 100, 2)
+        amount = cents(quantity * unit * (100 - discount) / 100)
         if given is not None and abs(float(given) - amount) > 0.01:
             errors.append(
                 f"The line total {float(given):.2f} does not match the expected line total "
                 f"{amount:.2f}."
             )
+        # Tax per line, rounded to the cent, summed on the document ("Rounding in
+        # Xero": "Xero calculates tax on a per line basis, rounding to two decimal
+        # places, and then sums the tax totals of each line"); a TaxAmount given on
+        # the line is kept (spec, LineItem.TaxAmount: "This value can be overriden
+        # if the calculated <TaxAmount> is not correct").
         rate = 0.0 if line_types == "NoTax" else rates.get(tax_type, 0.0)
         if line.get("TaxAmount") is not None:
-            tax = round(float(line["TaxAmount"]), 2)
+            try:
+                tax = cents(float(line["TaxAmount"]))
+            except (TypeError, ValueError):
+                errors.append("TaxAmount must be a number.")
+                return {}
         elif line_types == "Inclusive":
-            tax = round(amount - amount / (1 + rate / 100), 2)
+            tax = cents(amount - amount / (1 + rate / 100))
         else:
-            tax = round(amount * rate / 100, 2)
+            tax = cents(amount * rate / 100)
         result = {
             "LineItemID": line.get("LineItemID") or str(uuid.uuid4()),
             "Description": description or "",

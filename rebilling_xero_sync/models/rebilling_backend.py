@@ -850,6 +850,8 @@ class RebillingBackend(models.Model):
                 "UnitAmount": round(line.price_unit, 4),
                 "AccountCode": code,
                 "TaxType": self._xero_tax_type(line),
+                # The line's GST as on the invoice: Xero keeps a given TaxAmount.
+                "TaxAmount": line.currency_id.round(line.price_total - line.price_subtotal),
             }
             if line.discount:
                 item["DiscountRate"] = line.discount

@@ -1,5 +1,6 @@
 from freezegun import freeze_time
 
+from odoo import Command
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.exceptions import UserError
@@ -255,3 +256,59 @@ class TestXeroPush(XeroCase):
         self.assertEqual(partner.rebilling_xero_contact_id, named[0]["ContactID"])
         self.assertEqual(move.rebilling_xero_state, "done")
         self.assertEqual(len(self.xero.invoices()), 1)
+
+    # ------------------------------------------------------------ one total everywhere
+    def make_fraction_invoice(self, move_type="out_invoice", partner=None):
+        """Lines whose GST is a fraction of a cent: rounded per line (as Xero does) it
+        differs from GST rounded on the total (12 x 0.004 = 0.048)."""
+        lines = [(0.04, 1.0)] * 12 + [(0.25, 1.0), (0.15, 3.0), (1234.5678, 1.0)]
+        move = (
+            self.env["account.move"]
+            .with_company(self.company)
+            .create(
+                {
+                    "move_type": move_type,
+                    "partner_id": (partner or self.customer_a).id,
+                    "invoice_date": OCT,
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": self.product_nbn.id,
+                                "name": f"Usage {n}",
+                                "quantity": quantity,
+                                "price_unit": price,
+                                "tax_ids": [Command.set(self.gst.ids)],
+                            }
+                        )
+                        for n, (price, quantity) in enumerate(lines)
+                    ],
+                }
+            )
+        )
+        move.action_post()
+        return move
+
+    def test_gst_of_fractions_of_a_cent_one_total_in_odoo_and_xero(self):
+        """Xero taxes every line rounded to the cent: Odoo's total is Xero's total."""
+        self.assertEqual(self.company.tax_calculation_rounding_method, "round_per_line")
+        move = self.make_fraction_invoice()
+        self.assertEqual(move.amount_tax, round(0.03 + 0.05 + 123.46, 2))
+        move.action_rebilling_xero_upload()
+        pushed = self.xero.get_invoice(move.name)
+        self.assertEqual(pushed["Total"], move.amount_total)
+        self.assertEqual(pushed["TotalTax"], move.amount_tax)
+        self.assertEqual(pushed["SubTotal"], move.amount_untaxed)
+        sent = self.api_requests("PUT", "Invoices")[-1].json["Invoices"][0]["LineItems"]
+        self.assertEqual([line["TaxAmount"] for line in sent[12:]], [0.03, 0.05, 123.46])
+
+    def test_lost_answer_of_a_rounding_invoice_is_relinked(self):
+        """The adoption check compares totals: equal to the cent, the invoice is linked."""
+        move = self.make_fraction_invoice()
+        self.backend._xero_ensure_contacts(move.partner_id)
+        with self.worker_dies_after("PUT", r"/Invoices$"):
+            move.action_rebilling_xero_upload()
+        self.xero._tenant()["idempotency"].clear()
+        move.action_rebilling_xero_upload()
+        (invoice,) = self.xero.invoices()
+        self.assertEqual(move.rebilling_xero_state, "done")
+        self.assertEqual(move.rebilling_xero_invoice_id, invoice["InvoiceID"])
