@@ -180,10 +180,13 @@ class AccountMove(models.Model):
     def _rebilling_external_ready(self):
         """Override point: the invoices of ``self`` that may go to external systems now.
 
-        Posted customer invoices. ``rebilling_review`` leaves out those held for
-        review; the connectors (Xero, Autotask, ConnectWise) push only these.
+        Posted customer invoices and credit notes. ``rebilling_review`` leaves out
+        those held for review; the connectors (Xero, Autotask, ConnectWise) push
+        only these.
         """
-        return self.filtered(lambda m: m.move_type == "out_invoice" and m.state == "posted")
+        return self.filtered(
+            lambda m: m.move_type in ("out_invoice", "out_refund") and m.state == "posted"
+        )
 
     def _rebilling_external_trigger_fields(self):
         """Override point: fields whose change makes invoices ready again (posted again)."""

@@ -687,7 +687,9 @@ class ResCompany(models.Model):
         PDF, the Summary, the CSV and what Xero computes one and the same total.
         """
         companies = self.filtered(
-            lambda c: c.rebilling_company_name and c.tax_calculation_rounding_method != "round_per_line"
+            lambda c: (
+                c.rebilling_company_name and c.tax_calculation_rounding_method != "round_per_line"
+            )
         )
         if companies:
             companies.sudo().write({"tax_calculation_rounding_method": "round_per_line"})
@@ -695,7 +697,9 @@ class ResCompany(models.Model):
     @api.model
     def _rebilling_round_tax_per_line_all(self):
         """Called on module install/update (data): existing rebilling companies round per line."""
-        self.sudo().search([("rebilling_company_name", "!=", False)])._rebilling_round_tax_per_line()
+        self.sudo().search(
+            [("rebilling_company_name", "!=", False)]
+        )._rebilling_round_tax_per_line()
 
     def _rebilling_replace_default_logo(self):
         """White label: the reseller's logo replaces Odoo's "Your logo" placeholder, the

@@ -4,7 +4,7 @@ from odoo import Command
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from .common import NOV, OCT, XeroCase
 
@@ -312,3 +312,113 @@ class TestXeroPush(XeroCase):
         (invoice,) = self.xero.invoices()
         self.assertEqual(move.rebilling_xero_state, "done")
         self.assertEqual(move.rebilling_xero_invoice_id, invoice["InvoiceID"])
+
+    # ------------------------------------------------------------ credit notes
+    def credit(self, invoice, reason="Service never delivered"):
+        """The user's "Credit Note" button on ``invoice``, then Confirm."""
+        wizard = Form(
+            self.env["account.move.reversal"].with_context(
+                active_model="account.move", active_ids=invoice.ids
+            )
+        )
+        wizard.reason = reason
+        action = wizard.save().refund_moves()
+        credit_note = self.env["account.move"].browse(action["res_id"])
+        credit_note.action_post()
+        return credit_note
+
+    def sync_log(self, move):
+        return self.env["rebilling.sync.log"].search(
+            [("res_model", "=", "account.move"), ("res_id", "=", move.id)], order="id desc"
+        )
+
+    def test_credit_note_goes_to_xero_allocated_to_its_invoice_once(self):
+        invoice = self.make_fraction_invoice()
+        invoice.action_rebilling_xero_upload()
+        with trap_jobs() as trap:
+            credit_note = self.credit(invoice)
+            trap.assert_jobs_count(1, only=self.backend._rebilling_push_job)
+            trap.perform_enqueued_jobs()
+        self.assertEqual(credit_note.rebilling_xero_state, "done")
+        (note,) = self.xero.credit_notes()
+        self.assertEqual(note["Type"], "ACCRECCREDIT")
+        self.assertEqual(note["CreditNoteNumber"], credit_note.name)
+        self.assertEqual(note["CreditNoteID"], credit_note.rebilling_xero_invoice_id)
+        self.assertEqual(note["Total"], credit_note.amount_total)
+        self.assertEqual(note["Contact"]["ContactID"], self.customer_a.rebilling_xero_contact_id)
+        self.assertEqual(note["RemainingCredit"], 0.0)
+        (allocation,) = note["Allocations"]
+        self.assertEqual(allocation["Amount"], invoice.amount_total)
+        pushed = self.xero.get_invoice(invoice.name)
+        self.assertEqual(pushed["AmountDue"], 0.0)
+        self.assertEqual(pushed["AmountCredited"], invoice.amount_total)
+        self.assertIn("ViewCreditNote.aspx", credit_note.rebilling_xero_url)
+        log = self.sync_log(credit_note)[0]
+        self.assertEqual(log.state, "done")
+        self.assertIn(f"allocated to {invoice.name}", log.message)
+        # Uploading again creates and allocates nothing more.
+        credit_note.action_rebilling_xero_upload()
+        self.backend._rebilling_push(credit_note, force=True)
+        self.assertEqual(len(self.xero.credit_notes()), 1)
+        self.assertEqual(len(self.xero.credit_notes()[0]["Allocations"]), 1)
+        self.assertEqual(len(self.api_requests("PUT", r"CreditNotes/[^/]+/Allocations")), 1)
+
+    def test_credit_note_lost_answers_create_and_allocate_once(self):
+        invoice = self.make_invoices(self.customer_a, OCT)
+        invoice.action_rebilling_xero_upload()
+        self.backend.auto_push = False
+        credit_note = self.credit(invoice)
+        with self.worker_dies_after("PUT", r"/CreditNotes$"):
+            credit_note.action_rebilling_xero_upload()
+        self.assertEqual(len(self.xero.credit_notes()), 1)
+        self.assertEqual(credit_note.rebilling_xero_state, "todo")
+        self.xero._tenant()["idempotency"].clear()
+        with self.worker_dies_after("PUT", r"/Allocations$"):
+            credit_note.action_rebilling_xero_upload()
+        self.assertEqual(credit_note.rebilling_xero_state, "todo")
+        self.xero._tenant()["idempotency"].clear()
+        credit_note.action_rebilling_xero_upload()
+        (note,) = self.xero.credit_notes()
+        self.assertEqual(credit_note.rebilling_xero_invoice_id, note["CreditNoteID"])
+        self.assertEqual(len(note["Allocations"]), 1, "allocated once")
+        self.assertEqual(self.xero.get_invoice(invoice.name)["AmountDue"], 0.0)
+
+    def test_credit_note_of_a_paid_invoice_stays_as_credit(self):
+        invoice = self.make_invoices(self.customer_b, OCT)
+        invoice.action_rebilling_xero_upload()
+        self.xero.pay_invoice(invoice.rebilling_xero_invoice_id)
+        self.backend.auto_push = False
+        credit_note = self.credit(invoice)
+        credit_note.action_rebilling_xero_upload()
+        (note,) = self.xero.credit_notes()
+        self.assertEqual(note["Allocations"], [])
+        self.assertEqual(note["RemainingCredit"], credit_note.amount_total)
+        self.assertEqual(credit_note.rebilling_xero_state, "done")
+        self.assertIn("nothing is due", self.sync_log(credit_note)[0].message)
+
+    def test_credit_note_namesake_of_another_contact_is_a_conflict(self):
+        invoice = self.make_invoices(self.customer_a, OCT)
+        invoice.action_rebilling_xero_upload()
+        self.backend.auto_push = False
+        credit_note = self.credit(invoice)
+        stranger = self.xero.add_contact("Someone Else Pty Ltd")
+        with self.xero._state_lock:
+            work = self.xero._work_copy(self.xero._tenant())
+            self.xero._apply_credit_note(
+                work,
+                {
+                    "Type": "ACCRECCREDIT",
+                    "CreditNoteNumber": credit_note.name,
+                    "Contact": {"ContactID": stranger["ContactID"]},
+                    "Date": "2026-10-02",
+                    "LineItems": [
+                        {"Description": "x", "Quantity": 1, "UnitAmount": 5, "AccountCode": "200"}
+                    ],
+                },
+                upsert=False,
+            )
+            self.xero._commit(self.xero._tenant(), work)
+        credit_note.action_rebilling_xero_upload()
+        self.assertEqual(len(self.xero.credit_notes()), 1, "nothing created, nothing linked")
+        self.assertEqual(credit_note.rebilling_xero_state, "error")
+        self.assertIn("Conflict: Xero already has a credit note", credit_note.rebilling_xero_error)
