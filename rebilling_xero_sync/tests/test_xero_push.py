@@ -1,3 +1,5 @@
+from datetime import date
+
 from freezegun import freeze_time
 
 from odoo import Command
@@ -422,3 +424,32 @@ class TestXeroPush(XeroCase):
         self.assertEqual(len(self.xero.credit_notes()), 1, "nothing created, nothing linked")
         self.assertEqual(credit_note.rebilling_xero_state, "error")
         self.assertIn("Conflict: Xero already has a credit note", credit_note.rebilling_xero_error)
+
+    # ------------------------------------------------------------ lock dates
+    def test_document_before_the_lock_date_is_a_clear_error_not_retried(self):
+        """Xero refuses documents dated on or before the period / end-of-year lock date."""
+        invoice = self.make_invoices(self.customer_a, OCT)
+        self.xero.set_lock_dates(period=date(2026, 10, 31))
+        with trap_jobs() as trap:
+            self.backend._rebilling_enqueue_push(invoice)
+            trap.perform_enqueued_jobs()  # no RetryableJobError: not retried
+        self.assertFalse(self.xero.invoices())
+        self.assertEqual(invoice.rebilling_xero_state, "error")
+        self.assertIn("lock date (31 Oct 2026)", invoice.rebilling_xero_error)
+        log = self.sync_log(invoice)
+        self.assertEqual(len(log), 1)
+        self.assertEqual(log.state, "error")
+        self.assertIn("lock date", log.message)
+        self.assertEqual(len(self.api_requests("PUT", "Invoices")), 1, "asked once")
+        # The end-of-year lock date too, for credit notes.
+        self.xero.set_lock_dates(end_of_year=date(2026, 6, 30))
+        self.xero._tenant()["idempotency"].clear()  # later than Xero's replay window
+        invoice.action_rebilling_xero_upload()
+        self.assertEqual(invoice.rebilling_xero_state, "done")
+        self.backend.auto_push = False
+        credit_note = self.credit(invoice)
+        self.xero.set_lock_dates(end_of_year=credit_note.invoice_date)  # on the date: refused
+        credit_note.action_rebilling_xero_upload()
+        self.assertFalse(self.xero.credit_notes())
+        self.assertEqual(credit_note.rebilling_xero_state, "error")
+        self.assertIn("lock date", credit_note.rebilling_xero_error)
