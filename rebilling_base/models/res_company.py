@@ -15,7 +15,7 @@ from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, format_date
 
-from ..tools import notify, spf
+from ..tools import abr, notify, spf
 from .account_move import NO_EMAIL_ADDRESS
 
 _logger = logging.getLogger(__name__)
@@ -785,21 +785,23 @@ class ResCompany(models.Model):
         self.ensure_one()
         if not self.rebilling_abn:
             raise UserError(self.env._("Enter the ABN first."))
-        self._rebilling_check_abns()
+        results = self._rebilling_check_abns()
+        read = not isinstance(results.get(self.partner_id), abr.AbrAnswerError)
         return self._rebilling_notify(
             self.partner_id._rebilling_abn_summary(),
-            "success" if self.rebilling_abn_status == "active" else "warning",
+            "success" if read and self.rebilling_abn_status == "active" else "warning",
         )
 
     def _rebilling_check_abns(self, customers=None):
         """Check the company's ABN (and ``customers``'); keep GST registration in step."""
         self.ensure_one()
         partners = self.partner_id.filtered("vat") | (customers or self.env["res.partner"])
-        partners._rebilling_check_abns(self)
+        results = partners._rebilling_check_abns(self)
         if self.partner_id.rebilling_abn_status:
             gst = self.partner_id.rebilling_abn_gst
             if self.l10n_au_is_gst_registered != gst:
                 self.sudo().l10n_au_is_gst_registered = gst
+        return results
 
     @api.model
     def _cron_rebilling_check_abns(self):
