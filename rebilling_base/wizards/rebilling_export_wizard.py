@@ -189,6 +189,7 @@ class RebillingExportWizard(models.TransientModel):
             (move.invoice_date_due or move.invoice_date).strftime("%d/%m/%Y"),
             f"{sign * move.amount_total:.2f}",
         ]
+        line_taxes = move._rebilling_line_taxes()
         for line in move.invoice_line_ids.filtered(lambda ln: ln.display_type == "product"):
             yield head + [
                 safe_text(line.product_id.default_code),
@@ -198,7 +199,7 @@ class RebillingExportWizard(models.TransientModel):
                 exact(line.discount) if line.discount else "",
                 safe_text(self._xero_account_code(line)),
                 safe_text(self._xero_tax_type(line)),
-                f"{sign * line.currency_id.round(line.price_total - line.price_subtotal):.2f}",
+                f"{sign * line_taxes.get(line.id, 0.0):.2f}",
                 "",
                 "",
                 "",

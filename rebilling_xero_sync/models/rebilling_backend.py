@@ -872,6 +872,7 @@ class RebillingBackend(models.Model):
         Wizard = self.env["rebilling.export.wizard"]
         lines = []
         inclusive = False
+        line_taxes = move._rebilling_line_taxes()
         for line in move.invoice_line_ids.filtered(lambda ln: ln.display_type == "product"):
             code = Wizard._xero_account_code(line)
             if not code:
@@ -890,7 +891,7 @@ class RebillingBackend(models.Model):
                 "AccountCode": code,
                 "TaxType": self._xero_tax_type(line),
                 # The line's GST as on the invoice: Xero keeps a given TaxAmount.
-                "TaxAmount": line.currency_id.round(line.price_total - line.price_subtotal),
+                "TaxAmount": line_taxes.get(line.id, 0.0),
             }
             if line.discount:
                 item["DiscountRate"] = line.discount

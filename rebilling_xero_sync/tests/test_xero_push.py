@@ -453,3 +453,25 @@ class TestXeroPush(XeroCase):
         self.assertFalse(self.xero.credit_notes())
         self.assertEqual(credit_note.rebilling_xero_state, "error")
         self.assertIn("lock date", credit_note.rebilling_xero_error)
+
+    def test_invoice_posted_while_rounding_globally_keeps_its_total_in_xero(self):
+        """An invoice posted before the company rounded per line: each line's share of the
+        GST rounded on the total is sent, so Xero's total is still the invoice's."""
+        self.env.cr.execute(
+            "UPDATE res_company SET tax_calculation_rounding_method = 'round_globally' "
+            "WHERE id = %s",
+            [self.company.id],
+        )
+        self.company.invalidate_recordset(["tax_calculation_rounding_method"])
+        move = self.make_fraction_invoice()
+        # 12 x 0.004 + 0.025 + 0.045 + 123.457 = 123.575, rounded once (per line: 123.54).
+        self.assertEqual(move.amount_tax, 123.58)
+        move.action_rebilling_xero_upload()
+        pushed = self.xero.get_invoice(move.name)
+        self.assertEqual(pushed["Total"], move.amount_total)
+        self.backend.auto_push = False
+        credit_note = self.credit(move)
+        credit_note.action_rebilling_xero_upload()
+        (note,) = self.xero.credit_notes()
+        self.assertEqual(note["Total"], credit_note.amount_total)
+        self.assertEqual(note["Allocations"][0]["Amount"], move.amount_total)
