@@ -12,11 +12,19 @@ months), then, in one process and over real HTTP on 127.0.0.1:
    window, 5 at a time), connects the backend to it (tokens, organisation, settings,
    accounts, contact matching and creation);
 2. pushes every invoice through the queue-job code path (jobs run inline), with the
-   backend's client-side limiter scaled by the same time factor.
+   backend's client-side limiter scaled by the same time factor;
+3. credits ``--credit-share`` of the last month's invoices (Odoo's "Credit Note"
+   button, posted) and pushes those credit notes (Xero credit notes, allocated).
 
-It prints the invoices per API call and the share of the rate limit used during the
-push, and checks that every invoice reached the fake exactly once. The push is rolled
-back at the end, so the database can be reused.
+Every customer has a 89.00 service and three 0.04 ones (GST of 0.4 cent each:
+rounded per line it is 0.00, rounded on the total 0.01), so the totals show whether
+Odoo and Xero round GST the same way.
+
+It prints the invoices per API call, the share of the rate limit used during the
+push, and the sum of the month's totals (invoices less credit notes) in Odoo and in
+the fake Xero; it checks that every document reached the fake exactly once and that
+the sums agree to the cent. The push is rolled back at the end, so the database can be
+reused.
 """
 
 import argparse
@@ -64,10 +72,29 @@ def build_invoices(env, customers, invoices):
             for i in range(customers)
         ]
     )
+    usage = env["product.product"].create(
+        {
+            "name": "Bench usage fee",
+            "list_price": 0.04,
+            "type": "service",
+            "taxes_id": [Command.set(gst.ids)],
+        }
+    )
     env["rebilling.service"].create(
         [
             {"partner_id": p.id, "product_id": product.id, "date_start": FIRST_PERIOD}
             for p in partners
+        ]
+        + [
+            {
+                "partner_id": p.id,
+                "product_id": usage.id,
+                "price_unit": 0.04,
+                "name": f"Usage fee {n}",
+                "date_start": FIRST_PERIOD,
+            }
+            for p in partners
+            for n in range(3)
         ]
     )
     period = FIRST_PERIOD
@@ -125,6 +152,42 @@ def connect(env, xero, time_factor):
     return backend
 
 
+def push_credit_notes(env, backend, xero, invoices, args):
+    """Credit a share of the last month's invoices (the "Credit Note" button) and push."""
+    month = max(invoices.mapped("rebilling_period"))
+    last = invoices.filtered(lambda m: m.rebilling_period == month)
+    step = max(1, round(1 / args.credit_share)) if args.credit_share > 0 else 0
+    chosen = last[::step] if step else last.browse()
+    credit_notes = env["account.move"]
+    for invoice in chosen:
+        wizard = (
+            env["account.move.reversal"]
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create({"reason": "Bench credit", "journal_id": invoice.journal_id.id})
+        )
+        credit_notes |= env["account.move"].browse(wizard.refund_moves()["res_id"])
+    before = xero.request_count()
+    # Posted credit notes go to Xero by themselves (auto push; jobs run inline here).
+    credit_notes.with_context(queue_job__no_delay=True).action_post()
+    return credit_notes, xero.request_count() - before
+
+
+def month_totals(env, xero, month, pushed):
+    """Sum of the month's totals: invoices less credit notes, in Odoo and in Xero."""
+    moves = env["account.move"].search([("rebilling_period", "=", month), ("state", "=", "posted")])
+    if moves - pushed:
+        print(f"  note: {len(moves - pushed)} documents of {month:%Y-%m} were not pushed")
+    names = set(moves.mapped("name"))
+    in_xero = [i for i in xero.invoices() if i["InvoiceNumber"] in names]
+    notes = [n for n in xero.credit_notes() if n["CreditNoteNumber"] in names]
+    return {
+        "odoo": round(sum(moves.mapped("amount_total_signed")), 2),
+        "odoo_count": len(moves),
+        "xero": round(sum(i["Total"] for i in in_xero) - sum(n["Total"] for n in notes), 2),
+        "xero_count": len(in_xero) + len(notes),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invoices", type=int, default=2000)
@@ -134,6 +197,12 @@ def main():
         type=float,
         default=0.01,
         help="scales Xero's 60 s window (0.01: 60 calls per 0.6 s)",
+    )
+    parser.add_argument(
+        "--credit-share",
+        type=float,
+        default=0.1,
+        help="share of the last month's invoices credited (full credit notes)",
     )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the database")
     args = parser.parse_args()
@@ -159,8 +228,8 @@ def main():
         started = time.monotonic()
         backend.with_context(queue_job__no_delay=True)._rebilling_enqueue_push(invoices)
         seconds = time.monotonic() - started
-
         api = [r for r in xero.requests if r.path.lower().startswith("/api.xro")]
+
         limited = [r for r in api if r.status == 429]
         accepted = len(api) - len(limited)
         pushed = xero.invoices()
@@ -169,9 +238,13 @@ def main():
             [
                 ("backend_id", "=", backend.id),
                 ("res_model", "=", "account.move"),
+                ("res_id", "in", invoices.ids),
                 ("external_id", "!=", False),
             ]
         )
+        credit_notes, credit_calls = push_credit_notes(env, backend, xero, invoices, args)
+        month = max(invoices.mapped("rebilling_period"))
+        totals = month_totals(env, xero, month, invoices | credit_notes)
         capacity = 60.0 * seconds / window
         print("=" * 72)
         print(
@@ -200,10 +273,24 @@ def main():
             f"At Xero's limits  : {accepted} calls = {accepted / 60:.1f} min of the 60/min "
             f"budget, {accepted / 5000:.1%} of the 5,000 daily calls"
         )
+        notes = xero.credit_notes()
+        allocated = sum(1 for note in notes if note.get("Allocations"))
+        print(
+            f"Credit notes      : {len(notes)} of {len(credit_notes)} in Xero "
+            f"({allocated} allocated to their invoice) in {credit_calls} API calls"
+        )
+        print(
+            f"Month {month:%Y-%m} totals: Odoo {totals['odoo']:,.2f} "
+            f"({totals['odoo_count']} documents), fake Xero {totals['xero']:,.2f} "
+            f"({totals['xero_count']} documents), difference {totals['odoo'] - totals['xero']:+.2f}"
+        )
         print("=" * 72)
         ok = len(pushed) == len(invoices) == len(set(numbers)) == bound
         if not ok:
             print("ERROR: not every invoice was pushed exactly once", file=sys.stderr)
+            sys.exit(1)
+        if len(notes) != len(credit_notes) or round(totals["odoo"] - totals["xero"], 2):
+            print("ERROR: the month's totals differ between Odoo and Xero", file=sys.stderr)
             sys.exit(1)
 
 

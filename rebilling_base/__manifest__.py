@@ -17,6 +17,7 @@
         "data/ir_cron.xml",
         "data/ir_cron_abn.xml",
         "data/ir_cron_month_end.xml",
+        "data/res_company_tax_rounding.xml",
         "data/mail_template.xml",
         "report/rebilling_invoice_report.xml",
         "views/res_company_views.xml",

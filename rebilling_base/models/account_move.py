@@ -229,6 +229,26 @@ class AccountMove(models.Model):
         """Override point: fields whose change makes invoices ready again (posted again)."""
         return {"state"}
 
+    def _rebilling_line_taxes(self):
+        """``{invoice line id: its GST}`` in the document's currency and sign (a credit
+        note's lines are positive), adding up to the invoice's GST.
+
+        Rebilling companies round GST per line (as Xero): each line's own rounded GST.
+        An invoice posted while the company rounded globally gets Odoo's share of the
+        rounded total per line, so its lines still add up to its GST.
+        """
+        self.ensure_one()
+        base_lines, _tax_lines = self._get_rounded_base_and_tax_lines()
+        taxes = {}
+        for base_line in base_lines:
+            line = base_line["record"]
+            if getattr(line, "display_type", None) != "product":
+                continue
+            details = base_line["tax_details"]["taxes_data"]
+            amount = sum(tax_data["tax_amount_currency"] for tax_data in details)
+            taxes[line.id] = self.currency_id.round(amount)
+        return taxes
+
     def _rebilling_review_flags(self):
         """Hook: review flag codes per invoice, ``{move id: set of codes}``.
 

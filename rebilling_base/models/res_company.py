@@ -15,7 +15,7 @@ from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, email_split, format_date
 
-from ..tools import notify, spf
+from ..tools import abr, notify, spf
 from .account_move import NO_EMAIL_ADDRESS
 
 _logger = logging.getLogger(__name__)
@@ -699,6 +699,7 @@ class ResCompany(models.Model):
             self._rebilling_check_logo_vals(vals)
         companies = super().create(vals_list)
         companies.filtered("rebilling_logo")._rebilling_replace_default_logo()
+        companies._rebilling_round_tax_per_line()
         return companies
 
     @api.model
@@ -730,7 +731,32 @@ class ResCompany(models.Model):
             "rebilling_invoice_start",
         } & set(vals):
             self._rebilling_sync_sequence()
+        if {"rebilling_company_name", "tax_calculation_rounding_method"} & set(vals):
+            self._rebilling_round_tax_per_line()
         return res
+
+    def _rebilling_round_tax_per_line(self):
+        """Rebilling companies round GST per line (extend for other rebilling markers).
+
+        Xero computes the tax of every line, rounded to the cent, and sums the
+        lines (developer.xero.com "Rounding in Xero"); so do its CSV import and
+        the PSAs, which receive line amounts. Rounding per line in Odoo makes the
+        PDF, the Summary, the CSV and what Xero computes one and the same total.
+        """
+        companies = self.filtered(
+            lambda c: (
+                c.rebilling_company_name and c.tax_calculation_rounding_method != "round_per_line"
+            )
+        )
+        if companies:
+            companies.sudo().write({"tax_calculation_rounding_method": "round_per_line"})
+
+    @api.model
+    def _rebilling_round_tax_per_line_all(self):
+        """Called on module install/update (data): existing rebilling companies round per line."""
+        self.sudo().search(
+            [("rebilling_company_name", "!=", False)]
+        )._rebilling_round_tax_per_line()
 
     def _rebilling_replace_default_logo(self):
         """White label: the reseller's logo replaces Odoo's "Your logo" placeholder, the
@@ -838,21 +864,23 @@ class ResCompany(models.Model):
         self._rebilling_check_configure()
         if not self.rebilling_abn:
             raise UserError(self.env._("Enter the ABN first."))
-        self._rebilling_check_abns()
+        results = self._rebilling_check_abns()
+        read = not isinstance(results.get(self.partner_id), abr.AbrAnswerError)
         return self._rebilling_notify(
             self.partner_id._rebilling_abn_summary(),
-            "success" if self.rebilling_abn_status == "active" else "warning",
+            "success" if read and self.rebilling_abn_status == "active" else "warning",
         )
 
     def _rebilling_check_abns(self, customers=None):
         """Check the company's ABN (and ``customers``'); keep GST registration in step."""
         self.ensure_one()
         partners = self.partner_id.filtered("vat") | (customers or self.env["res.partner"])
-        partners._rebilling_check_abns(self)
+        results = partners._rebilling_check_abns(self)
         if self.partner_id.rebilling_abn_status:
             gst = self.partner_id.rebilling_abn_gst
             if self.l10n_au_is_gst_registered != gst:
                 self.sudo().l10n_au_is_gst_registered = gst
+        return results
 
     @api.model
     def _cron_rebilling_check_abns(self):

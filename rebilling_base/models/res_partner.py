@@ -40,6 +40,9 @@ class ResPartner(models.Model):
         "GST Registered (ABR)", readonly=True, copy=False, help="As the ABR ABN Lookup says."
     )
     rebilling_abn_entity_name = fields.Char("ABR Entity Name", readonly=True, copy=False)
+    rebilling_abn_entity_type = fields.Char("ABR Entity Type", readonly=True, copy=False)
+    rebilling_abn_gst_from = fields.Date("GST Registered From", readonly=True, copy=False)
+    rebilling_abn_gst_to = fields.Date("GST Registered Until", readonly=True, copy=False)
     rebilling_abn_checked = fields.Datetime("ABN Checked On", readonly=True, copy=False)
     rebilling_abn_message = fields.Char("ABN Lookup Message", readonly=True, copy=False)
 
@@ -130,9 +133,10 @@ class ResPartner(models.Model):
         if not self.vat:
             raise UserError(self.env._("Enter the ABN of %s first.", self.display_name))
         company = self.company_id or self.env.company
-        self._rebilling_check_abns(company)
+        read = not isinstance(self._rebilling_check_abns(company)[self], abr.AbrAnswerError)
         return notify.notification(
-            self._rebilling_abn_summary(), "success" if self.rebilling_abn_gst else "warning"
+            self._rebilling_abn_summary(),
+            "success" if read and self.rebilling_abn_gst else "warning",
         )
 
     def _rebilling_check_user(self):
@@ -176,23 +180,37 @@ class ResPartner(models.Model):
             self.env["ir.config_parameter"].sudo().get_param("rebilling.abr_wsdl_url")
             or abr.DEFAULT_WSDL
         )
+        today = fields.Date.context_today(self)
+        results = {}
         try:
             client = abr.client(wsdl)
-            results = {partner: abr.lookup(client, guid, partner.vat) for partner in self}
+            for partner in self:
+                try:
+                    results[partner] = abr.lookup(client, guid, partner.vat, today=today)
+                except abr.AbrAnswerError as exc:
+                    # This ABN's answer only: kept on the partner, the others go on.
+                    results[partner] = exc
         except abr.AbrError as exc:
             raise UserError(str(exc)) from exc
         now = fields.Datetime.now()
         for partner, result in results.items():
-            status = "active" if result.active else "cancelled"
-            if not result.found:
-                status = "not_found"
-            partner.sudo().write(
-                {
-                    "rebilling_abn_status": status,
-                    "rebilling_abn_gst": result.gst_registered,
-                    "rebilling_abn_entity_name": result.name,
-                    "rebilling_abn_checked": now,
-                    "rebilling_abn_message": result.message,
-                }
-            )
+            partner.sudo().write(partner._rebilling_abn_vals(result, now))
         return results
+
+    def _rebilling_abn_vals(self, result, now):
+        """Values of an ABN Lookup answer (extend for more of the ABR's data)."""
+        if isinstance(result, abr.AbrAnswerError):
+            return {"rebilling_abn_checked": now, "rebilling_abn_message": str(result)[:250]}
+        status = "active" if result.active else "cancelled"
+        if not result.found:
+            status = "not_found"
+        return {
+            "rebilling_abn_status": status,
+            "rebilling_abn_gst": result.gst_registered,
+            "rebilling_abn_entity_name": result.name,
+            "rebilling_abn_entity_type": result.entity_type,
+            "rebilling_abn_gst_from": result.gst_from,
+            "rebilling_abn_gst_to": result.gst_to,
+            "rebilling_abn_checked": now,
+            "rebilling_abn_message": result.message,
+        }

@@ -2,10 +2,12 @@ import csv
 import io
 import zipfile
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from email.utils import getaddresses
 
 import openpyxl
 
+from odoo import Command
 from odoo.exceptions import UserError
 from odoo.tests import Form, HttpCase, tagged
 
@@ -216,6 +218,64 @@ class TestExports(RebillingCase):
             )
         )
         self.assertIn("210", {r["*AccountCode"] for r in rows})
+
+    def test_xero_csv_numbers_exact_and_lines_add_up_to_total(self):
+        """No %g: 1234567 stays 1234567, 1234.5678 stays 1234.5678; on every invoice and
+        credit note the lines plus their TaxAmount make Total, to the cent."""
+        # Usage is priced and counted finer than cents (the company's decimal accuracy).
+        self.env.ref("product.decimal_price").digits = 4
+        self.env.ref("uom.decimal_product_uom").digits = 4
+        lines = [(0.04, 1.0)] * 12 + [(0.25, 1.0), (0.15, 3.0), (1234.5678, 1.0), (0.01, 1234567.0)]
+        lines.append((0.1, 1234.5678))
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.customer_a.id,
+                "invoice_date": NOV,
+                "rebilling_period": NOV,
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "product_id": self.product_nbn.id,
+                            "name": f"Usage {n}",
+                            "quantity": quantity,
+                            "price_unit": price,
+                            "tax_ids": [Command.set(self.gst.ids)],
+                        }
+                    )
+                    for n, (price, quantity) in enumerate(lines)
+                ],
+            }
+        )
+        invoice.action_post()
+        credit_note = invoice._reverse_moves()
+        credit_note.invoice_line_ids[:3].unlink()
+        credit_note.action_post()
+        wizard = self.env["rebilling.export.wizard"].create(
+            {"move_ids": [Command.set((invoice | credit_note).ids)]}
+        )
+        rows = list(
+            csv.DictReader(io.StringIO(wizard._xero_csv_files(wizard._get_moves())[0].decode()))
+        )
+        mine = [r for r in rows if r["*InvoiceNumber"] == invoice.name]
+        self.assertEqual(mine[-3]["*UnitAmount"], "1234.5678")
+        self.assertEqual(mine[-2]["*Quantity"], "1234567")
+        self.assertEqual(mine[-2]["*UnitAmount"], "0.01")
+        self.assertEqual(mine[-1]["*Quantity"], "1234.5678")
+        self.assertEqual(mine[0]["TaxAmount"], "0.00", "GST of 0.4 cent, rounded on the line")
+        for move, sign in ((invoice, 1), (credit_note, -1)):
+            mine = [r for r in rows if r["*InvoiceNumber"] == move.name]
+            self.assertEqual(len(mine), len(move.invoice_line_ids))
+            total = Decimal(mine[0]["Total"])
+            self.assertEqual(total, sign * Decimal(str(move.amount_total)))
+            added = sum(
+                (Decimal(r["*Quantity"]) * Decimal(r["*UnitAmount"])).quantize(
+                    Decimal("0.01"), rounding=ROUND_HALF_UP
+                )
+                + Decimal(r["TaxAmount"])
+                for r in mine
+            )
+            self.assertEqual(added, total, move.name)
 
     def test_xero_csv_split_in_files_of_500_invoices(self):
         self.run_billing(NOV)

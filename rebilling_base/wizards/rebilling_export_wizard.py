@@ -1,6 +1,7 @@
 import csv
 import io
 import zipfile
+from decimal import Decimal
 
 import xlsxwriter
 
@@ -59,6 +60,15 @@ def safe_text(value):
 
 
 XERO_MAX_INVOICES = 500
+
+
+def exact(value):
+    """A number as written by hand: every digit it holds, no exponent and no trailing
+    zeros (1234567 -> "1234567", 1234.5678 -> "1234.5678", 0.0000001 -> "0.0000001")."""
+    text = format(Decimal(repr(float(value or 0.0))), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
 
 
 class RebillingExportWizard(models.TransientModel):
@@ -156,7 +166,10 @@ class RebillingExportWizard(models.TransientModel):
         A credit note is exported as a negative invoice (quantities, taxes and
         total negated; assumed from Xero's import, which files an invoice with a
         negative total as a credit note). Every text cell goes through
-        ``safe_text``; numbers are written by us, never taken from user text.
+        ``safe_text``; numbers are written by us, never taken from user text, and
+        exactly (``exact``). TaxAmount is each line's GST as on the invoice (rebilling
+        companies round it per line, as Xero does), so the lines and their
+        TaxAmount add up to Total.
         """
         partner = move.partner_id
         sign = -1 if move.move_type == "out_refund" else 1
@@ -177,16 +190,17 @@ class RebillingExportWizard(models.TransientModel):
             (move.invoice_date_due or move.invoice_date).strftime("%d/%m/%Y"),
             f"{sign * move.amount_total:.2f}",
         ]
+        line_taxes = move._rebilling_line_taxes()
         for line in move.invoice_line_ids.filtered(lambda ln: ln.display_type == "product"):
             yield head + [
                 safe_text(line.product_id.default_code),
                 safe_text(line.name),
-                f"{sign * line.quantity:g}",
-                f"{line.price_unit:.4f}",
-                f"{line.discount:g}" if line.discount else "",
+                exact(sign * line.quantity),
+                exact(line.price_unit),
+                exact(line.discount) if line.discount else "",
                 safe_text(self._xero_account_code(line)),
                 safe_text(self._xero_tax_type(line)),
-                f"{sign * (line.price_total - line.price_subtotal):.2f}",
+                f"{sign * line_taxes.get(line.id, 0.0):.2f}",
                 "",
                 "",
                 "",

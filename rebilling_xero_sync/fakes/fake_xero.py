@@ -7,7 +7,8 @@ Paths (relative to ``base_url``; matched case-insensitively):
   with single-use rotating refresh tokens), ``POST /identity/connect/revocation``
 * ``GET /connections`` (``?authEventId=``), ``DELETE /connections/{id}``
 * ``/api.xro/2.0/``: ``Organisation``, ``TaxRates``, ``Accounts``, ``Contacts``,
-  ``Invoices``, ``Invoices/{id}/OnlineInvoice``, ``Invoices/{id}/Email``
+  ``Invoices``, ``Invoices/{id}/OnlineInvoice``, ``Invoices/{id}/Email``,
+  ``CreditNotes``, ``CreditNotes/{id}/Allocations``
 
 Behaviour copied from the real API (see external-apis.md, sections A and D), with
 its source: DOCUMENTED [V A1] Bearer token and ``xero-tenant-id`` checks (401 /
@@ -38,6 +39,7 @@ import secrets
 import time
 import uuid
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from odoo.addons.rebilling_base.fakes.base import (
@@ -95,6 +97,9 @@ ACCOUNT_CLASS = {
     "SALES": "REVENUE",
 }
 INVOICE_TYPES = {"ACCREC", "ACCPAY", "ACCRECCREDIT", "ACCPAYCREDIT"}
+CREDIT_NOTE_TYPES = {"ACCRECCREDIT", "ACCPAYCREDIT"}
+# Credit note field <-> the invoice field the shared rules use.
+CREDIT_NOTE_FIELDS = {"CreditNoteID": "InvoiceID", "CreditNoteNumber": "InvoiceNumber"}
 CREATE_STATUSES = {"DRAFT", "SUBMITTED", "AUTHORISED"}
 STATUS_MOVES = {
     "DRAFT": {"DRAFT", "SUBMITTED", "AUTHORISED", "DELETED"},
@@ -120,6 +125,12 @@ SCOPES = {
 
 
 # ------------------------------------------------------------------ dates
+def cents(value):
+    """``value`` rounded to the cent, halves away from zero (assumed: Xero does not
+    document its midpoint rule; all its amounts have two decimals)."""
+    return float(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
 def ms_date(value):
     """``/Date(ms+0000)/`` for a date or an aware/naive-UTC datetime."""
     if isinstance(value, datetime):
@@ -548,8 +559,11 @@ class FakeXero(FakeServer):
             "contacts": {},
             "accounts": {},
             "invoices": {},
+            "credit_notes": {},
             "idempotency": {},
             "invoice_seq": 0,
+            "credit_note_seq": 0,
+            "lock_dates": {},
         }
         if accounts:
             for code, acc_name, acc_type, tax_type in DEFAULT_ACCOUNTS:
@@ -607,6 +621,12 @@ class FakeXero(FakeServer):
                 raise ValueError("; ".join(errors))
             self._commit(tenant, work)
         return copy.deepcopy(result)
+
+    def set_lock_dates(self, period=None, end_of_year=None, *, tenant_id=None):
+        """The organisation's PeriodLockDate / EndOfYearLockDate (``date`` or ``None``)."""
+        tenant = self._tenant(tenant_id)
+        with self._state_lock:
+            tenant["lock_dates"] = {"PeriodLockDate": period, "EndOfYearLockDate": end_of_year}
 
     def pay_invoice(self, invoice_id, amount=None, *, tenant_id=None):
         """Record a payment (the whole amount due by default); PAID when nothing is due."""
@@ -712,6 +732,10 @@ class FakeXero(FakeServer):
             found = self._find_invoice(self._tenant(tenant_id), invoice_id_or_number)
             return copy.deepcopy(found)
 
+    def credit_notes(self, tenant_id=None):
+        with self._state_lock:
+            return copy.deepcopy(list(self._tenant(tenant_id)["credit_notes"].values()))
+
     # -------------------------------------------------------------- routes
     def _routes_setup(self):
         api = re.escape(API)
@@ -734,6 +758,11 @@ class FakeXero(FakeServer):
         self.route("POST", api + r"/Invoices/(?P<id>[^/]+)", self._save_invoices)
         self.route("GET", api + r"/Invoices/(?P<id>[^/]+)/OnlineInvoice", self._online_invoice)
         self.route("POST", api + r"/Invoices/(?P<id>[^/]+)/Email", self._email_invoice)
+        self.route("GET", api + r"/CreditNotes", self._list_credit_notes)
+        self.route(("PUT", "POST"), api + r"/CreditNotes", self._save_credit_notes)
+        self.route("GET", api + r"/CreditNotes/(?P<id>[^/]+)", self._get_credit_note)
+        self.route("POST", api + r"/CreditNotes/(?P<id>[^/]+)", self._save_credit_notes)
+        self.route(("PUT", "POST"), api + r"/CreditNotes/(?P<id>[^/]+)/Allocations", self._allocate)
 
     # -------------------------------------------------------------- hooks
     def _error_body(self, status, message):
@@ -1059,14 +1088,19 @@ class FakeXero(FakeServer):
         return {
             "contacts": copy.deepcopy(tenant["contacts"]),
             "invoices": copy.deepcopy(tenant["invoices"]),
+            "credit_notes": copy.deepcopy(tenant["credit_notes"]),
             "accounts": tenant["accounts"],
             "invoice_seq": tenant["invoice_seq"],
+            "credit_note_seq": tenant["credit_note_seq"],
+            "lock_dates": tenant["lock_dates"],
         }
 
     def _commit(self, tenant, work):
         tenant["contacts"] = work["contacts"]
         tenant["invoices"] = work["invoices"]
+        tenant["credit_notes"] = work["credit_notes"]
         tenant["invoice_seq"] = work["invoice_seq"]
+        tenant["credit_note_seq"] = work["credit_note_seq"]
 
     def _idempotent(self, request, produce):
         """Run ``produce()`` once per Idempotency-Key and replay its answer afterwards."""
@@ -1099,9 +1133,8 @@ class FakeXero(FakeServer):
         items = self._items(request, key)
         if request.params.get("id"):
             for item in items:
-                item.setdefault(
-                    "ContactID" if key == "Contacts" else "InvoiceID", request.params["id"]
-                )
+                id_field = {"Contacts": "ContactID", "CreditNotes": "CreditNoteID"}
+                item.setdefault(id_field.get(key, "InvoiceID"), request.params["id"])
 
         def produce():
             tenant = self._request_tenant(request)
@@ -1159,6 +1192,11 @@ class FakeXero(FakeServer):
                     "Timezone": "AUSEASTERNSTANDARDTIME",
                     "ShortCode": "!fake1",
                     "Edition": "BUSINESS",
+                    **{
+                        name: ms_date(value)
+                        for name, value in tenant["lock_dates"].items()
+                        if value
+                    },
                 }
             ],
         )
@@ -1404,8 +1442,10 @@ class FakeXero(FakeServer):
         errors.append(f"The contact named {ref['Name']} could not be found.")
         return None
 
-    def _apply_invoice(self, work, item, *, upsert, request=None):
-        invoices = work["invoices"]
+    def _apply_invoice(self, work, item, *, upsert, request=None, credit=False):
+        """Create or update one invoice (``credit``: one credit note, in the invoice's
+        field names; see ``_apply_credit_note``)."""
+        invoices = work["credit_notes" if credit else "invoices"]
         errors = []
         existing = None
         if item.get("InvoiceID"):
@@ -1430,10 +1470,12 @@ class FakeXero(FakeServer):
             new = merged.get("Status", old)
             if new not in STATUS_MOVES.get(old, set()):
                 return None, [f"Invoice not of valid status for modification ({old} to {new})."]
-            if old == "AUTHORISED" and new == "VOIDED" and existing["AmountPaid"]:
+            if old == "AUTHORISED" and new == "VOIDED" and existing.get("AmountPaid"):
                 return None, ["A paid invoice cannot be voided."]
         inv_type = merged.get("Type")
-        if inv_type not in INVOICE_TYPES:
+        if credit and inv_type not in CREDIT_NOTE_TYPES:
+            errors.append("Credit note Type must be ACCRECCREDIT or ACCPAYCREDIT.")
+        elif inv_type not in INVOICE_TYPES:
             errors.append("Invoice Type must be specified (ACCREC, ACCPAY, ...).")
         status = merged.get("Status") or "DRAFT"
         if existing is None and status not in CREATE_STATUSES:
@@ -1442,7 +1484,9 @@ class FakeXero(FakeServer):
         if contact is not None and contact.get("ContactStatus") == "ARCHIVED":
             errors.append("The contact is archived and cannot be used.")
         number = merged.get("InvoiceNumber")
-        if number:
+        # ASSUMED: Xero documents no uniqueness of credit note numbers; the fake
+        # accepts a second credit note under a number already used.
+        if number and not credit:
             if len(str(number)) > 255:
                 errors.append("Invoice number must be 255 characters or less.")
             for other in invoices.values():
@@ -1464,8 +1508,10 @@ class FakeXero(FakeServer):
                 dates[name] = parse_request_date(value)
             except ValueError:
                 errors.append(f"{name} is not a valid date.")
-        if status in ("SUBMITTED", "AUTHORISED") and "DueDate" not in dates:
+        if status in ("SUBMITTED", "AUTHORISED") and "DueDate" not in dates and not credit:
             errors.append("Due Date is required.")
+        if status in ("SUBMITTED", "AUTHORISED"):
+            errors += self._lock_date_errors(work, dates["Date"])
         line_types = merged.get("LineAmountTypes") or "Exclusive"
         if line_types not in ("Exclusive", "Inclusive", "NoTax"):
             errors.append("LineAmountTypes must be Exclusive, Inclusive or NoTax.")
@@ -1487,15 +1533,18 @@ class FakeXero(FakeServer):
             sub_total = round(sub_total - total_tax, 2)
         total = round(sub_total + total_tax, 2)
         if existing is None:
-            if not number and inv_type == "ACCREC":
+            if not number and inv_type == "ACCRECCREDIT" and credit:
+                work["credit_note_seq"] += 1
+                number = f"CN-{work['credit_note_seq']:04d}"
+            elif not number and inv_type == "ACCREC":
                 work["invoice_seq"] += 1
                 number = f"INV-{work['invoice_seq']:04d}"
             invoice_id = str(uuid.uuid4())
             amount_paid = 0.0
         else:
-            invoice_id = existing["InvoiceID"]
-            amount_paid = existing["AmountPaid"]
-        if inv_type == "ACCREC":
+            invoice_id = existing.get("InvoiceID") or existing["CreditNoteID"]
+            amount_paid = existing.get("AmountPaid", 0.0)
+        if inv_type in ("ACCREC", "ACCRECCREDIT"):
             contact["IsCustomer"] = True
         elif inv_type == "ACCPAY":
             contact["IsSupplier"] = True
@@ -1540,6 +1589,171 @@ class FakeXero(FakeServer):
         invoices[invoice_id] = invoice
         return copy.deepcopy(invoice), []
 
+    def _lock_date_errors(self, work, day):
+        """Xero help "Lock dates": nobody (period lock: everyone but advisers; the API
+        connection is no adviser, ASSUMED) saves a transaction dated on or before the
+        lock date. The message's wording is ASSUMED."""
+        locks = [d for d in (work.get("lock_dates") or {}).values() if d]
+        if locks and day <= max(locks):
+            return [
+                f"The document date cannot be on or before the lock date "
+                f"({max(locks).strftime('%d %b %Y')})."
+            ]
+        return []
+
+    # -------------------------------------------------------------- credit notes
+    # developer.xero.com/documentation/api/accounting/creditnotes: PUT/POST
+    # /CreditNotes (Type ACCRECCREDIT / ACCPAYCREDIT, CreditNoteNumber, Contact, Date,
+    # LineAmountTypes, LineItems, Status), read-only RemainingCredit and Allocations;
+    # "Allocating credit notes": PUT /CreditNotes/{id}/Allocations with
+    # Invoice{InvoiceID}, Amount, Date.
+    def _apply_credit_note(self, work, item, *, upsert, request=None):
+        for note_field, invoice_field in CREDIT_NOTE_FIELDS.items():
+            if note_field in item:
+                item[invoice_field] = item.pop(note_field)
+        previous = work["credit_notes"].get(item.get("InvoiceID") or "") or {}
+        if previous.get("Allocations"):
+            return None, ["A credit note with allocations cannot be modified."]
+        result, errors = self._apply_invoice(
+            work, item, upsert=upsert, request=request, credit=True
+        )
+        if errors:
+            return None, errors
+        note = work["credit_notes"][result["InvoiceID"]]
+        for note_field, invoice_field in CREDIT_NOTE_FIELDS.items():
+            note[note_field] = note.pop(invoice_field)
+        for gone in ("AmountDue", "AmountPaid", "AmountCredited", "CreditNotes", "IsDiscounted"):
+            note.pop(gone, None)
+        note.setdefault("Allocations", [])
+        allocated = sum(a["Amount"] for a in note["Allocations"])
+        note["RemainingCredit"] = cents(note["Total"] - allocated)
+        return copy.deepcopy(note), []
+
+    def _list_credit_notes(self, request):
+        tenant = self._request_tenant(request)
+        with self._state_lock:
+            items = copy.deepcopy(list(tenant["credit_notes"].values()))
+        items = self._filter(request, items, id_field="CreditNoteID")
+        if request.arg("page", ignore_case=True) is None:
+            for note in items:
+                note.pop("LineItems", None)
+        return self._page(request, items, "CreditNotes")
+
+    def _find_credit_note(self, tenant, key):
+        notes = tenant["credit_notes"]
+        if key in notes:
+            return notes[key]
+        return next((n for n in notes.values() if n.get("CreditNoteNumber") == key), None)
+
+    def _get_credit_note(self, request):
+        note = self._find_credit_note(self._request_tenant(request), request.params["id"])
+        if note is None:
+            raise HttpError(404, self._error_body(404, "Credit note not found"))
+        return self._envelope("CreditNotes", [copy.deepcopy(note)])
+
+    def _save_credit_notes(self, request):
+        return self._save_batch(request, "CreditNotes", self._apply_credit_note)
+
+    def _allocation_errors(self, work, note, invoice, amount, day):
+        """Xero's rules for allocating a credit note (creditnotes page, "Allocating
+        credit notes", and Xero help "Apply a credit note to an invoice"): both
+        approved (AUTHORISED), a sales credit note on a sales invoice of the same
+        contact and currency, an amount above zero and at most the credit left and the
+        invoice's amount due. Wording of the messages ASSUMED."""
+        errors = []
+        if note["Status"] != "AUTHORISED":
+            errors.append("The credit note must be approved (AUTHORISED) to be allocated.")
+        if invoice is None:
+            return errors + ["The invoice could not be found."]
+        if invoice["Status"] != "AUTHORISED":
+            errors.append(
+                f"The invoice is {invoice['Status']}: only approved invoices take credit."
+            )
+        pairs = {"ACCRECCREDIT": "ACCREC", "ACCPAYCREDIT": "ACCPAY"}
+        if pairs.get(note["Type"]) != invoice["Type"]:
+            errors.append("A sales credit note is allocated to a sales invoice.")
+        if note["Contact"]["ContactID"] != invoice["Contact"]["ContactID"]:
+            errors.append("The credit note and the invoice must be for the same contact.")
+        if note.get("CurrencyCode") != invoice.get("CurrencyCode"):
+            errors.append("The credit note and the invoice must be in the same currency.")
+        if amount <= 0:
+            errors.append("Amount must be greater than zero.")
+        if amount > note["RemainingCredit"] + 0.001:
+            errors.append("Amount must be less than or equal to the remaining credit.")
+        if amount > invoice["AmountDue"] + 0.001:
+            errors.append("Amount must be less than or equal to the invoice's amount due.")
+        errors += self._lock_date_errors(work, day)
+        return errors
+
+    def _allocate(self, request):
+        items = self._items(request, "Allocations")
+
+        def produce():
+            tenant = self._request_tenant(request)
+            work = self._work_copy(tenant)
+            note = self._find_credit_note(work, request.params["id"])
+            if note is None:
+                raise HttpError(404, self._error_body(404, "Credit note not found"))
+            results, failed = [], []
+            for item in items:
+                invoice_id = (item.get("Invoice") or {}).get("InvoiceID")
+                invoice = work["invoices"].get(invoice_id) if invoice_id else None
+                try:
+                    amount = cents(float(item.get("Amount")))
+                    day = (
+                        parse_request_date(item.get("Date")) if item.get("Date") else _now().date()
+                    )
+                except (TypeError, ValueError):
+                    failed.append(
+                        dict(item, ValidationErrors=[{"Message": "Amount and Date are required."}])
+                    )
+                    continue
+                errors = self._allocation_errors(work, note, invoice, amount, day)
+                if errors:
+                    failed.append(dict(item, ValidationErrors=[{"Message": m} for m in errors]))
+                    continue
+                allocation = {
+                    "AllocationID": str(uuid.uuid4()),
+                    "Amount": amount,
+                    "Date": ms_date(day),
+                    "Invoice": {
+                        "InvoiceID": invoice["InvoiceID"],
+                        "InvoiceNumber": invoice["InvoiceNumber"],
+                    },
+                    "CreditNote": {"CreditNoteID": note["CreditNoteID"]},
+                }
+                note["Allocations"].append(allocation)
+                note["RemainingCredit"] = cents(note["RemainingCredit"] - amount)
+                if not note["RemainingCredit"]:
+                    note["Status"] = "PAID"
+                invoice["AmountCredited"] = cents(invoice["AmountCredited"] + amount)
+                invoice["AmountDue"] = cents(invoice["AmountDue"] - amount)
+                invoice["CreditNotes"].append(
+                    {
+                        "CreditNoteID": note["CreditNoteID"],
+                        "CreditNoteNumber": note["CreditNoteNumber"],
+                        "AppliedAmount": amount,
+                        "Total": note["Total"],
+                    }
+                )
+                if not invoice["AmountDue"]:
+                    invoice["Status"] = "PAID"
+                results.append(allocation)
+            if failed:
+                return FakeResponse(
+                    400,
+                    {
+                        "ErrorNumber": 10,
+                        "Type": "ValidationException",
+                        "Message": "A validation exception occurred",
+                        "Elements": failed,
+                    },
+                )
+            self._commit(tenant, work)
+            return FakeResponse(200, self._envelope("Allocations", results))
+
+        return self._idempotent(request, produce)
+
     def _compute_line(self, work, line, line_types, status, unit_dp, errors):
         rates = {tax_type: rate for tax_type, _, rate in TAX_RATES}
         description = line.get("Description")
@@ -1577,19 +1791,28 @@ class FakeXero(FakeServer):
         except (TypeError, ValueError, ZeroDivisionError):
             errors.append("Quantity, UnitAmount, DiscountRate and LineAmount must be numbers.")
             return {}
-        amount = round(quantity * unit * (100 - discount) / 100, 2)
+        amount = cents(quantity * unit * (100 - discount) / 100)
         if given is not None and abs(float(given) - amount) > 0.01:
             errors.append(
                 f"The line total {float(given):.2f} does not match the expected line total "
                 f"{amount:.2f}."
             )
+        # Tax per line, rounded to the cent, summed on the document ("Rounding in
+        # Xero": "Xero calculates tax on a per line basis, rounding to two decimal
+        # places, and then sums the tax totals of each line"); a TaxAmount given on
+        # the line is kept (spec, LineItem.TaxAmount: "This value can be overriden
+        # if the calculated <TaxAmount> is not correct").
         rate = 0.0 if line_types == "NoTax" else rates.get(tax_type, 0.0)
         if line.get("TaxAmount") is not None:
-            tax = round(float(line["TaxAmount"]), 2)
+            try:
+                tax = cents(float(line["TaxAmount"]))
+            except (TypeError, ValueError):
+                errors.append("TaxAmount must be a number.")
+                return {}
         elif line_types == "Inclusive":
-            tax = round(amount - amount / (1 + rate / 100), 2)
+            tax = cents(amount - amount / (1 + rate / 100))
         else:
-            tax = round(amount * rate / 100, 2)
+            tax = cents(amount * rate / 100)
         result = {
             "LineItemID": line.get("LineItemID") or str(uuid.uuid4()),
             "Description": description or "",

@@ -49,10 +49,10 @@ class AccountMove(models.Model):
             move.rebilling_xero_url = binding.external_url if binding else False
             move.rebilling_xero_can_upload = (
                 backends[company].state == "connected"
-                and move.move_type == "out_invoice"
+                and move.move_type in ("out_invoice", "out_refund")
                 and move.state == "posted"
                 and move.rebilling_xero_state != "done"
-                and move._rebilling_xero_of_past_month()
+                and (move.move_type == "out_refund" or move._rebilling_xero_of_past_month())
             )
 
     def _rebilling_xero_of_past_month(self):
@@ -102,6 +102,21 @@ class AccountMove(models.Model):
             )
         return backend
 
+    def write(self, vals):
+        res = super().write(vals)
+        if self._rebilling_external_trigger_fields() & set(vals):
+            self._rebilling_xero_push_credit_notes()
+        return res
+
+    def _rebilling_xero_push_credit_notes(self):
+        """Credit notes go to Xero once posted (ready), whatever their month: the
+        month's invoices are already there (the billing run pushed them)."""
+        refunds = self.filtered(lambda m: m.move_type == "out_refund")._rebilling_external_ready()
+        for company, moves in refunds.grouped("company_id").items():
+            backend = self.env["rebilling.backend"].sudo()._xero_backend(company)
+            if backend.state == "connected" and backend.auto_push:
+                backend._rebilling_enqueue_push(moves)
+
     def _rebilling_released(self):
         """Invoices released from review go to Xero like those of a new run."""
         res = super()._rebilling_released()
@@ -116,8 +131,12 @@ class AccountMove(models.Model):
         """Upload the invoices to Xero: a batch now, more in the background."""
         moves = self._rebilling_external_ready()
         if not moves:
-            raise UserError(self.env._("Select posted customer invoices to upload to Xero."))
-        current = moves.filtered(lambda m: not m._rebilling_xero_of_past_month())
+            raise UserError(
+                self.env._("Select posted customer invoices or credit notes to upload to Xero.")
+            )
+        current = moves.filtered(
+            lambda m: m.move_type == "out_invoice" and not m._rebilling_xero_of_past_month()
+        )
         if current:
             raise UserError(
                 self.env._(

@@ -33,6 +33,7 @@ _logger = logging.getLogger(__name__)
 
 TOKEN_MARGIN = 120  # seconds before expiry when the access token is refreshed
 STATE_TTL = timedelta(minutes=15)
+XERO_ID_FIELDS = {"Invoices": "InvoiceID", "CreditNotes": "CreditNoteID", "Contacts": "ContactID"}
 SEARCH_THRESHOLD = 20  # fewer unbound customers: search Xero by name, else list all contacts
 # Refresh failures met inside the caller's transaction (kept outside the cursor
 # cache, which a rolled-back savepoint clears).
@@ -800,6 +801,16 @@ class RebillingBackend(models.Model):
             return f"{base}/organisationlogin/default.aspx?{query}"
         return base + target
 
+    def _xero_credit_note_link(self, credit_note_id):
+        """The Xero deep link of a credit note."""
+        base = (self.xero_app_url or xero.APP_URL).rstrip("/")
+        target = f"/AccountsReceivable/ViewCreditNote.aspx?creditNoteID={credit_note_id}"
+        short_code = self.xero_tenant_id.short_code
+        if short_code:
+            query = urlencode({"shortcode": short_code, "redirecturl": target})
+            return f"{base}/organisationlogin/default.aspx?{query}"
+        return base + target
+
     def _xero_tax_type(self, line):
         """The TaxType code of ``line``: the export's tax-rate name, mapped with Xero's rates."""
         name = self.env["rebilling.export.wizard"]._xero_tax_type(line)
@@ -824,8 +835,10 @@ class RebillingBackend(models.Model):
         if self.backend_type != "xero" or record._name != "account.move":
             return super()._rebilling_push_prepare(record)
         move = record
-        if move.move_type != "out_invoice" or move.state != "posted":
-            raise UserError(self.env._("Only posted customer invoices are pushed to Xero."))
+        if move.move_type not in ("out_invoice", "out_refund") or move.state != "posted":
+            raise UserError(
+                self.env._("Only posted customer invoices and credit notes are pushed to Xero.")
+            )
         bound, errors = self._xero_contacts_cache()
         contact_id = bound.get(move.partner_id.id)
         if not contact_id:
@@ -836,9 +849,36 @@ class RebillingBackend(models.Model):
                     error=errors.get(move.partner_id.id) or self.env._("not found"),
                 )
             )
+        lines, inclusive = self._xero_line_items(move)
+        payload = {
+            "Contact": {"ContactID": contact_id},
+            "Date": fields.Date.to_string(move.invoice_date),
+            "CurrencyCode": move.currency_id.name,
+            "Status": self.xero_invoice_status or "AUTHORISED",
+            "LineAmountTypes": "Inclusive" if inclusive else "Exclusive",
+            "LineItems": lines,
+        }
+        if move.move_type == "out_refund":
+            return {
+                "Type": "ACCRECCREDIT",
+                "CreditNoteNumber": move.name,
+                "Reference": move.ref or move.reversed_entry_id.name or "",
+                **payload,
+            }
+        return {
+            "Type": "ACCREC",
+            "InvoiceNumber": move.name,
+            "DueDate": fields.Date.to_string(move.invoice_date_due or move.invoice_date),
+            "Reference": move.ref or move.invoice_origin or "",
+            **payload,
+        }
+
+    def _xero_line_items(self, move):
+        """``(LineItems, tax inclusive?)`` of ``move`` (amounts positive, also for credit notes)."""
         Wizard = self.env["rebilling.export.wizard"]
         lines = []
         inclusive = False
+        line_taxes = move._rebilling_line_taxes()
         for line in move.invoice_line_ids.filtered(lambda ln: ln.display_type == "product"):
             code = Wizard._xero_account_code(line)
             if not code:
@@ -856,52 +896,68 @@ class RebillingBackend(models.Model):
                 "UnitAmount": round(line.price_unit, 4),
                 "AccountCode": code,
                 "TaxType": self._xero_tax_type(line),
+                # The line's GST as on the invoice: Xero keeps a given TaxAmount.
+                "TaxAmount": line_taxes.get(line.id, 0.0),
             }
             if line.discount:
                 item["DiscountRate"] = line.discount
             lines.append(item)
         if not lines:
             raise UserError(self.env._("The invoice has no line to push."))
-        return {
-            "Type": "ACCREC",
-            "InvoiceNumber": move.name,
-            "Contact": {"ContactID": contact_id},
-            "Date": fields.Date.to_string(move.invoice_date),
-            "DueDate": fields.Date.to_string(move.invoice_date_due or move.invoice_date),
-            "Reference": move.ref or move.invoice_origin or "",
-            "CurrencyCode": move.currency_id.name,
-            "Status": self.xero_invoice_status or "AUTHORISED",
-            "LineAmountTypes": "Inclusive" if inclusive else "Exclusive",
-            "LineItems": lines,
-        }
+        return lines, inclusive
 
     def _rebilling_push_send(self, res_model, items):
-        collection = {"account.move": "Invoices", "res.partner": "Contacts"}.get(res_model)
-        if self.backend_type != "xero" or not collection:
+        if self.backend_type != "xero" or res_model not in ("account.move", "res.partner"):
             return super()._rebilling_push_send(res_model, items)
-        id_field = "InvoiceID" if collection == "Invoices" else "ContactID"
         results = [None] * len(items)
-        creates = [(i, payload) for i, (_r, payload, b) in enumerate(items) if not b.external_id]
+        groups = {}
+        for i, (record, _payload, _binding) in enumerate(items):
+            if res_model == "res.partner":
+                collection = "Contacts"
+            elif record.move_type == "out_refund":
+                collection = "CreditNotes"
+            else:
+                collection = "Invoices"
+            groups.setdefault(collection, []).append(i)
+        # Invoices first: a credit note is then allocated to an invoice of the same batch.
+        for collection in ("Contacts", "Invoices", "CreditNotes"):
+            if collection in groups:
+                self._xero_send_collection(collection, items, groups[collection], results)
+        return results
+
+    def _xero_send_collection(self, collection, items, indexes, results):
+        id_field = XERO_ID_FIELDS[collection]
+        creates = [(i, items[i][1]) for i in indexes if not items[i][2].external_id]
         updates = [
-            (i, dict(payload, **{id_field: b.external_id}))
-            for i, (_r, payload, b) in enumerate(items)
-            if b.external_id
+            (i, dict(items[i][1], **{id_field: items[i][2].external_id}))
+            for i in indexes
+            if items[i][2].external_id
         ]
         totals = {
-            i: record.amount_total
-            for i, (record, _p, _b) in enumerate(items)
-            if record._name == "account.move"
+            i: items[i][0].amount_total for i in indexes if items[i][0]._name == "account.move"
         }
+        if collection == "CreditNotes" and creates:
+            creates = self._xero_find_credit_notes(creates, results, totals)
         for method, group in (("PUT", creates), ("POST", updates)):
             if group:
                 self._xero_send(collection, method, group, results, totals)
-        return results
+        if collection == "CreditNotes":
+            invoice_ids = {
+                items[i][0].id: results[i]["external_id"]
+                for i in range(len(items))
+                if results[i]
+                and results[i].get("external_id")
+                and items[i][0]._name == "account.move"
+            }
+            for i in indexes:
+                if results[i] and not results[i].get("error"):
+                    results[i] = self._xero_allocate(items[i][0], results[i], invoice_ids)
 
     def _xero_send(self, collection, method, group, results, totals=None):
         """Send one batch of ``collection`` items; fill ``results`` (per-item errors read)."""
         body = {collection: [payload for _i, payload in group]}
         params = {"summarizeErrors": "false"}
-        if collection == "Invoices":
+        if collection in ("Invoices", "CreditNotes"):
             params["unitdp"] = "4"
         try:
             answer = self._xero_call(
@@ -939,6 +995,8 @@ class RebillingBackend(models.Model):
                 results[i] = {"error": text}
             elif collection == "Invoices":
                 results[i] = self._xero_invoice_result(item)
+            elif collection == "CreditNotes":
+                results[i] = self._xero_credit_note_result(item)
             else:
                 results[i] = {
                     "external_id": item["ContactID"],
@@ -954,6 +1012,166 @@ class RebillingBackend(models.Model):
             "data": {"number": item.get("InvoiceNumber"), "status": item.get("Status")},
             "message": message,
         }
+
+    def _xero_credit_note_result(self, item, message=None):
+        return {
+            "external_id": item["CreditNoteID"],
+            "url": self._xero_credit_note_link(item["CreditNoteID"]),
+            "data": {
+                "number": item.get("CreditNoteNumber"),
+                "status": item.get("Status"),
+                "credit_note": True,
+            },
+            "message": message or self.env._("Saved in Xero as a credit note."),
+            "xero_item": item,
+        }
+
+    def _xero_find_credit_notes(self, creates, results, totals):
+        """Credit notes already in Xero under our numbers (an earlier push whose answer
+        was lost): linked when of the same contact and total, else a conflict. Xero
+        documents no unique credit note number, so they are looked for before any
+        creation. Returns the creates still to send."""
+        numbers = [payload["CreditNoteNumber"] for _i, payload in creates]
+        where = " OR ".join(
+            'CreditNoteNumber=="{}"'.format(n.replace("\\", "\\\\").replace('"', '\\"'))
+            for n in numbers
+        )
+        try:
+            answer = self._xero_call("GET", "CreditNotes", params={"where": where, "page": 1})
+        except ConnectorError as exc:
+            for i, _payload in creates:
+                results[i] = {
+                    "error": str(exc),
+                    "retry": exc.retryable,
+                    "retry_after": exc.retry_after,
+                }
+            return []
+        found = [
+            note
+            for note in (answer or {}).get("CreditNotes") or []
+            if note.get("Type") == "ACCRECCREDIT"
+            and note.get("Status") not in ("DELETED", "VOIDED")
+        ]
+        taken = self.env["rebilling.binding"]._rebilling_find(
+            self, "account.move", {note.get("CreditNoteID") for note in found}
+        )
+        by_number = {}
+        for note in found:
+            if note.get("CreditNoteID") not in taken:
+                by_number.setdefault(note.get("CreditNoteNumber"), []).append(note)
+        remaining = []
+        for i, payload in creates:
+            namesakes = by_number.get(payload["CreditNoteNumber"]) or []
+            if not namesakes:
+                remaining.append((i, payload))
+                continue
+            total = totals.get(i)
+            same = [
+                note
+                for note in namesakes
+                if (note.get("Contact") or {}).get("ContactID") == payload["Contact"]["ContactID"]
+                and (total is None or abs(float(note.get("Total") or 0.0) - total) < 0.005)
+            ]
+            if same:
+                results[i] = self._xero_credit_note_result(
+                    same[0], self.env._("Already in Xero: linked to the existing credit note.")
+                )
+                by_number[payload["CreditNoteNumber"]].remove(same[0])
+                continue
+            note = namesakes[0]
+            results[i] = {
+                "error": self.env._(
+                    "Conflict: Xero already has a credit note %(number)s (%(contact)s, total "
+                    "%(total)s) that is not this one (%(partner_total)s): it is not linked. "
+                    "Renumber one of them, then push again.",
+                    number=payload["CreditNoteNumber"],
+                    contact=(note.get("Contact") or {}).get("Name"),
+                    total=note.get("Total"),
+                    partner_total=total,
+                ),
+                "retry": False,
+            }
+        return remaining
+
+    def _xero_allocate(self, move, result, invoice_ids):
+        """Allocate the credit note ``result`` to the invoice ``move`` credits, once.
+
+        Where Xero allows it (both approved, something due on the invoice); else the
+        credit stays on the contact in Xero and the log says why. An allocation
+        already on the credit note (a lost answer) is not made again.
+        """
+        item = result.pop("xero_item", None) or {}
+        invoice = move.reversed_entry_id
+        if not invoice:
+            return result
+        invoice_id = invoice_ids.get(invoice.id)
+        if not invoice_id:
+            binding = self.env["rebilling.binding"]._rebilling_map(self, invoice).get(invoice.id)
+            invoice_id = binding.external_id if binding else False
+        if not invoice_id:
+            result["message"] = self.env._(
+                "Saved in Xero as a credit note, not allocated: %s is not in Xero.", invoice.name
+            )
+            return result
+        for allocation in item.get("Allocations") or []:
+            if (allocation.get("Invoice") or {}).get("InvoiceID") == invoice_id:
+                result["data"]["allocated"] = allocation.get("Amount")
+                result["message"] = self.env._(
+                    "Saved in Xero as a credit note, allocated to %s.", invoice.name
+                )
+                return result
+        remaining = float(item.get("RemainingCredit", item.get("Total")) or 0.0)
+        if item.get("Status") != "AUTHORISED" or remaining <= 0:
+            result["message"] = self.env._(
+                "Saved in Xero as a credit note (%s), not allocated.", item.get("Status")
+            )
+            return result
+        try:
+            answer = self._xero_call("GET", f"Invoices/{invoice_id}")
+            target = ((answer or {}).get("Invoices") or [{}])[0]
+            due = float(target.get("AmountDue") or 0.0)
+            if target.get("Status") != "AUTHORISED" or due <= 0:
+                result["message"] = self.env._(
+                    "Saved in Xero as a credit note, not allocated: nothing is due on %s in "
+                    "Xero; the credit stays on the contact.",
+                    invoice.name,
+                )
+                return result
+            amount = round(min(remaining, due), 2)
+            day = max(move.invoice_date, invoice.invoice_date or move.invoice_date)
+            body = {
+                "Allocations": [
+                    {
+                        "Invoice": {"InvoiceID": invoice_id},
+                        "Amount": amount,
+                        "Date": fields.Date.to_string(day),
+                    }
+                ]
+            }
+            path = f"CreditNotes/{result['external_id']}/Allocations"
+            self._xero_call(
+                "PUT",
+                path,
+                json=body,
+                headers={"Idempotency-Key": self._xero_idempotency_key(f"PUT {path}", body)},
+            )
+        except ConnectorError as exc:
+            if exc.retryable:
+                # Not linked: the next push finds the credit note by number and allocates.
+                return {"error": str(exc), "retry": True, "retry_after": exc.retry_after}
+            result["message"] = self.env._(
+                "Saved in Xero as a credit note, not allocated to %(invoice)s: %(error)s",
+                invoice=invoice.name,
+                error=(xero.error_text(exc.body) if exc.status == 400 else "") or str(exc),
+            )
+            return result
+        result["data"]["allocated"] = amount
+        result["message"] = self.env._(
+            "Saved in Xero as a credit note, %(amount)s allocated to %(invoice)s.",
+            amount=amount,
+            invoice=invoice.name,
+        )
+        return result
 
     def _xero_adopt_invoices(self, duplicates, results):
         """Invoices already in Xero under our number (an earlier push whose answer was lost).

@@ -2,6 +2,7 @@
 
 import time
 import unittest
+from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -229,6 +230,69 @@ class TestFakeXero(unittest.TestCase):
         self.assertEqual(listed["Invoices"][0]["LineItems"][0]["LineAmount"], 100.0)
         online = client.get(f"Invoices/{first['InvoiceID']}/OnlineInvoice")
         self.assertTrue(online["OnlineInvoices"][0]["OnlineInvoiceUrl"].startswith("http"))
+
+    def test_tax_per_line_and_given_tax_amount(self):
+        """Rounding in Xero: tax per line, rounded, summed; a given TaxAmount is kept."""
+        contact = self.xero.add_contact("Acme Ltd")
+        line = {"Description": "x", "Quantity": 1, "UnitAmount": 0.04, "AccountCode": "200"}
+        invoice = dict(self.invoice(contact["ContactID"], "RB-0009"), LineItems=[line] * 12)
+        body = self.api().put("Invoices", json={"Invoices": [invoice]})
+        self.assertEqual(body["Invoices"][0]["TotalTax"], 0.0, "12 x 0.004, rounded per line")
+        invoice = dict(
+            self.invoice(contact["ContactID"], "RB-0010"),
+            LineItems=[dict(line, UnitAmount=0.25, TaxAmount=0.03)],
+        )
+        body = self.api().put("Invoices", json={"Invoices": [invoice]})
+        self.assertEqual(body["Invoices"][0]["Total"], 0.28)
+
+    def test_credit_notes_allocations_and_lock_dates(self):
+        contact = self.xero.add_contact("Acme Ltd")
+        other = self.xero.add_contact("Other Ltd")
+        client = self.api()
+        invoice = client.put(
+            "Invoices", json={"Invoices": [self.invoice(contact["ContactID"], "RB-0001")]}
+        )["Invoices"][0]
+        note = dict(self.invoice(contact["ContactID"]), Type="ACCRECCREDIT")
+        note.pop("DueDate")
+        note["CreditNoteNumber"] = "CN-RB-0001"
+        created = client.put("CreditNotes", json={"CreditNotes": [note, note]})["CreditNotes"]
+        self.assertEqual([c["CreditNoteNumber"] for c in created], ["CN-RB-0001"] * 2)
+        self.assertEqual(created[0]["RemainingCredit"], 110.0)
+        found = client.get("CreditNotes", params={"where": 'CreditNoteNumber=="CN-RB-0001"'})
+        self.assertEqual(len(found["CreditNotes"]), 2)
+        path = f"CreditNotes/{created[0]['CreditNoteID']}/Allocations"
+
+        def allocate(amount, invoice_id=invoice["InvoiceID"], day="2026-02-01"):
+            allocation = {"Invoice": {"InvoiceID": invoice_id}, "Amount": amount, "Date": day}
+            return client.put(path, json={"Allocations": [allocation]})
+
+        for amount in (0, 120.0):
+            with self.assertRaises(PermanentError) as caught:
+                allocate(amount)
+            self.assertEqual(caught.exception.body["Type"], "ValidationException")
+        allocate(60.0)
+        self.assertEqual(self.xero.get_invoice("RB-0001")["AmountDue"], 50.0)
+        with self.assertRaisesRegex(PermanentError, "remaining credit|amount due"):
+            allocate(60.0)  # 50 left on the credit note, 50 due
+        allocate(50.0)
+        paid = self.xero.get_invoice("RB-0001")
+        self.assertEqual(
+            (paid["Status"], paid["AmountDue"], paid["AmountCredited"]), ("PAID", 0.0, 110.0)
+        )
+        theirs = client.put(
+            "Invoices", json={"Invoices": [self.invoice(other["ContactID"], "RB-0002")]}
+        )["Invoices"][0]
+        path = f"CreditNotes/{created[1]['CreditNoteID']}/Allocations"
+        with self.assertRaisesRegex(PermanentError, "same contact"):
+            allocate(10.0, theirs["InvoiceID"])
+        # Lock dates: nothing dated on or before them is saved.
+        self.xero.set_lock_dates(period=date(2026, 1, 31))
+        with self.assertRaises(PermanentError) as caught:
+            client.put("Invoices", json={"Invoices": [self.invoice(contact["ContactID"], "RB-3")]})
+        (element,) = caught.exception.body["Elements"]
+        self.assertIn("lock date (31 Jan 2026)", element["ValidationErrors"][0]["Message"])
+        organisation = client.get("Organisation")["Organisations"][0]
+        self.assertIn("PeriodLockDate", organisation)
 
     def test_idempotency_key_replays_the_first_response(self):
         contact = self.xero.add_contact("Acme Ltd")

@@ -1,9 +1,12 @@
+from datetime import date
+
 from freezegun import freeze_time
 
+from odoo import Command
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from .common import NOV, OCT, XeroCase
 
@@ -255,3 +258,220 @@ class TestXeroPush(XeroCase):
         self.assertEqual(partner.rebilling_xero_contact_id, named[0]["ContactID"])
         self.assertEqual(move.rebilling_xero_state, "done")
         self.assertEqual(len(self.xero.invoices()), 1)
+
+    # ------------------------------------------------------------ one total everywhere
+    def make_fraction_invoice(self, move_type="out_invoice", partner=None):
+        """Lines whose GST is a fraction of a cent: rounded per line (as Xero does) it
+        differs from GST rounded on the total (12 x 0.004 = 0.048)."""
+        lines = [(0.04, 1.0)] * 12 + [(0.25, 1.0), (0.15, 3.0), (1234.5678, 1.0)]
+        move = (
+            self.env["account.move"]
+            .with_company(self.company)
+            .create(
+                {
+                    "move_type": move_type,
+                    "partner_id": (partner or self.customer_a).id,
+                    "invoice_date": OCT,
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": self.product_nbn.id,
+                                "name": f"Usage {n}",
+                                "quantity": quantity,
+                                "price_unit": price,
+                                "tax_ids": [Command.set(self.gst.ids)],
+                            }
+                        )
+                        for n, (price, quantity) in enumerate(lines)
+                    ],
+                }
+            )
+        )
+        move.action_post()
+        return move
+
+    def test_gst_of_fractions_of_a_cent_one_total_in_odoo_and_xero(self):
+        """Xero taxes every line rounded to the cent: Odoo's total is Xero's total."""
+        self.assertEqual(self.company.tax_calculation_rounding_method, "round_per_line")
+        move = self.make_fraction_invoice()
+        self.assertEqual(move.amount_tax, round(0.03 + 0.05 + 123.46, 2))
+        move.action_rebilling_xero_upload()
+        pushed = self.xero.get_invoice(move.name)
+        self.assertEqual(pushed["Total"], move.amount_total)
+        self.assertEqual(pushed["TotalTax"], move.amount_tax)
+        self.assertEqual(pushed["SubTotal"], move.amount_untaxed)
+        sent = self.api_requests("PUT", "Invoices")[-1].json["Invoices"][0]["LineItems"]
+        self.assertEqual([line["TaxAmount"] for line in sent[12:]], [0.03, 0.05, 123.46])
+
+    def test_lost_answer_of_a_rounding_invoice_is_relinked(self):
+        """The adoption check compares totals: equal to the cent, the invoice is linked."""
+        move = self.make_fraction_invoice()
+        self.backend._xero_ensure_contacts(move.partner_id)
+        with self.worker_dies_after("PUT", r"/Invoices$"):
+            move.action_rebilling_xero_upload()
+        self.xero._tenant()["idempotency"].clear()
+        move.action_rebilling_xero_upload()
+        (invoice,) = self.xero.invoices()
+        self.assertEqual(move.rebilling_xero_state, "done")
+        self.assertEqual(move.rebilling_xero_invoice_id, invoice["InvoiceID"])
+
+    # ------------------------------------------------------------ credit notes
+    def credit(self, invoice, reason="Service never delivered"):
+        """The user's "Credit Note" button on ``invoice``, then Confirm."""
+        wizard = Form(
+            self.env["account.move.reversal"].with_context(
+                active_model="account.move", active_ids=invoice.ids
+            )
+        )
+        wizard.reason = reason
+        action = wizard.save().refund_moves()
+        credit_note = self.env["account.move"].browse(action["res_id"])
+        credit_note.action_post()
+        return credit_note
+
+    def sync_log(self, move):
+        return self.env["rebilling.sync.log"].search(
+            [("res_model", "=", "account.move"), ("res_id", "=", move.id)], order="id desc"
+        )
+
+    def test_credit_note_goes_to_xero_allocated_to_its_invoice_once(self):
+        invoice = self.make_fraction_invoice()
+        invoice.action_rebilling_xero_upload()
+        with trap_jobs() as trap:
+            credit_note = self.credit(invoice)
+            trap.assert_jobs_count(1, only=self.backend._rebilling_push_job)
+            trap.perform_enqueued_jobs()
+        self.assertEqual(credit_note.rebilling_xero_state, "done")
+        (note,) = self.xero.credit_notes()
+        self.assertEqual(note["Type"], "ACCRECCREDIT")
+        self.assertEqual(note["CreditNoteNumber"], credit_note.name)
+        self.assertEqual(note["CreditNoteID"], credit_note.rebilling_xero_invoice_id)
+        self.assertEqual(note["Total"], credit_note.amount_total)
+        self.assertEqual(note["Contact"]["ContactID"], self.customer_a.rebilling_xero_contact_id)
+        self.assertEqual(note["RemainingCredit"], 0.0)
+        (allocation,) = note["Allocations"]
+        self.assertEqual(allocation["Amount"], invoice.amount_total)
+        pushed = self.xero.get_invoice(invoice.name)
+        self.assertEqual(pushed["AmountDue"], 0.0)
+        self.assertEqual(pushed["AmountCredited"], invoice.amount_total)
+        self.assertIn("ViewCreditNote.aspx", credit_note.rebilling_xero_url)
+        log = self.sync_log(credit_note)[0]
+        self.assertEqual(log.state, "done")
+        self.assertIn(f"allocated to {invoice.name}", log.message)
+        # Uploading again creates and allocates nothing more.
+        credit_note.action_rebilling_xero_upload()
+        self.backend._rebilling_push(credit_note, force=True)
+        self.assertEqual(len(self.xero.credit_notes()), 1)
+        self.assertEqual(len(self.xero.credit_notes()[0]["Allocations"]), 1)
+        self.assertEqual(len(self.api_requests("PUT", r"CreditNotes/[^/]+/Allocations")), 1)
+
+    def test_credit_note_lost_answers_create_and_allocate_once(self):
+        invoice = self.make_invoices(self.customer_a, OCT)
+        invoice.action_rebilling_xero_upload()
+        self.backend.auto_push = False
+        credit_note = self.credit(invoice)
+        with self.worker_dies_after("PUT", r"/CreditNotes$"):
+            credit_note.action_rebilling_xero_upload()
+        self.assertEqual(len(self.xero.credit_notes()), 1)
+        self.assertEqual(credit_note.rebilling_xero_state, "todo")
+        self.xero._tenant()["idempotency"].clear()
+        with self.worker_dies_after("PUT", r"/Allocations$"):
+            credit_note.action_rebilling_xero_upload()
+        self.assertEqual(credit_note.rebilling_xero_state, "todo")
+        self.xero._tenant()["idempotency"].clear()
+        credit_note.action_rebilling_xero_upload()
+        (note,) = self.xero.credit_notes()
+        self.assertEqual(credit_note.rebilling_xero_invoice_id, note["CreditNoteID"])
+        self.assertEqual(len(note["Allocations"]), 1, "allocated once")
+        self.assertEqual(self.xero.get_invoice(invoice.name)["AmountDue"], 0.0)
+
+    def test_credit_note_of_a_paid_invoice_stays_as_credit(self):
+        invoice = self.make_invoices(self.customer_b, OCT)
+        invoice.action_rebilling_xero_upload()
+        self.xero.pay_invoice(invoice.rebilling_xero_invoice_id)
+        self.backend.auto_push = False
+        credit_note = self.credit(invoice)
+        credit_note.action_rebilling_xero_upload()
+        (note,) = self.xero.credit_notes()
+        self.assertEqual(note["Allocations"], [])
+        self.assertEqual(note["RemainingCredit"], credit_note.amount_total)
+        self.assertEqual(credit_note.rebilling_xero_state, "done")
+        self.assertIn("nothing is due", self.sync_log(credit_note)[0].message)
+
+    def test_credit_note_namesake_of_another_contact_is_a_conflict(self):
+        invoice = self.make_invoices(self.customer_a, OCT)
+        invoice.action_rebilling_xero_upload()
+        self.backend.auto_push = False
+        credit_note = self.credit(invoice)
+        stranger = self.xero.add_contact("Someone Else Pty Ltd")
+        with self.xero._state_lock:
+            work = self.xero._work_copy(self.xero._tenant())
+            self.xero._apply_credit_note(
+                work,
+                {
+                    "Type": "ACCRECCREDIT",
+                    "CreditNoteNumber": credit_note.name,
+                    "Contact": {"ContactID": stranger["ContactID"]},
+                    "Date": "2026-10-02",
+                    "LineItems": [
+                        {"Description": "x", "Quantity": 1, "UnitAmount": 5, "AccountCode": "200"}
+                    ],
+                },
+                upsert=False,
+            )
+            self.xero._commit(self.xero._tenant(), work)
+        credit_note.action_rebilling_xero_upload()
+        self.assertEqual(len(self.xero.credit_notes()), 1, "nothing created, nothing linked")
+        self.assertEqual(credit_note.rebilling_xero_state, "error")
+        self.assertIn("Conflict: Xero already has a credit note", credit_note.rebilling_xero_error)
+
+    # ------------------------------------------------------------ lock dates
+    def test_document_before_the_lock_date_is_a_clear_error_not_retried(self):
+        """Xero refuses documents dated on or before the period / end-of-year lock date."""
+        invoice = self.make_invoices(self.customer_a, OCT)
+        self.xero.set_lock_dates(period=date(2026, 10, 31))
+        with trap_jobs() as trap:
+            self.backend._rebilling_enqueue_push(invoice)
+            trap.perform_enqueued_jobs()  # no RetryableJobError: not retried
+        self.assertFalse(self.xero.invoices())
+        self.assertEqual(invoice.rebilling_xero_state, "error")
+        self.assertIn("lock date (31 Oct 2026)", invoice.rebilling_xero_error)
+        log = self.sync_log(invoice)
+        self.assertEqual(len(log), 1)
+        self.assertEqual(log.state, "error")
+        self.assertIn("lock date", log.message)
+        self.assertEqual(len(self.api_requests("PUT", "Invoices")), 1, "asked once")
+        # The end-of-year lock date too, for credit notes.
+        self.xero.set_lock_dates(end_of_year=date(2026, 6, 30))
+        self.xero._tenant()["idempotency"].clear()  # later than Xero's replay window
+        invoice.action_rebilling_xero_upload()
+        self.assertEqual(invoice.rebilling_xero_state, "done")
+        self.backend.auto_push = False
+        credit_note = self.credit(invoice)
+        self.xero.set_lock_dates(end_of_year=credit_note.invoice_date)  # on the date: refused
+        credit_note.action_rebilling_xero_upload()
+        self.assertFalse(self.xero.credit_notes())
+        self.assertEqual(credit_note.rebilling_xero_state, "error")
+        self.assertIn("lock date", credit_note.rebilling_xero_error)
+
+    def test_invoice_posted_while_rounding_globally_keeps_its_total_in_xero(self):
+        """An invoice posted before the company rounded per line: each line's share of the
+        GST rounded on the total is sent, so Xero's total is still the invoice's."""
+        self.env.cr.execute(
+            "UPDATE res_company SET tax_calculation_rounding_method = 'round_globally' "
+            "WHERE id = %s",
+            [self.company.id],
+        )
+        self.company.invalidate_recordset(["tax_calculation_rounding_method"])
+        move = self.make_fraction_invoice()
+        # 12 x 0.004 + 0.025 + 0.045 + 123.457 = 123.575, rounded once (per line: 123.54).
+        self.assertEqual(move.amount_tax, 123.58)
+        move.action_rebilling_xero_upload()
+        pushed = self.xero.get_invoice(move.name)
+        self.assertEqual(pushed["Total"], move.amount_total)
+        self.backend.auto_push = False
+        credit_note = self.credit(move)
+        credit_note.action_rebilling_xero_upload()
+        (note,) = self.xero.credit_notes()
+        self.assertEqual(note["Total"], credit_note.amount_total)
+        self.assertEqual(note["Allocations"][0]["Amount"], move.amount_total)
