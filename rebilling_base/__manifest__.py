@@ -41,6 +41,7 @@
     "demo": ["demo/rebilling_demo.xml"],
     "assets": {
         "web.assets_tests": ["rebilling_base/static/src/tours/*.js"],
+        "web.report_assets_pdf": ["rebilling_base/static/src/css/rebilling_report_pdf.css"],
     },
     "application": True,
 }

@@ -99,6 +99,14 @@ class AccountMove(models.Model):
             "%(names)s and %(count)s more", names=", ".join(names[:shown]), count=len(names) - shown
         )
 
+    def _rebilling_white_label(self):
+        """Whether the document prints in the reseller's white-label layout.
+
+        Extend for other rebilling documents (e.g. usage invoices of a chosen period).
+        """
+        self.ensure_one()
+        return bool(self.rebilling_period)
+
     def _rebilling_period_label(self):
         self.ensure_one()
         run = self.rebilling_run_id

@@ -7,6 +7,7 @@ from . import (
     test_credits,
     test_customers,
     test_invoice_document,
+    test_invoice_pdf,
     test_portal,
     test_security,
     test_sending,

@@ -32,6 +32,10 @@ class AccountMove(models.Model):
             return True
         return super()._sequence_matches_date()
 
+    def _rebilling_white_label(self):
+        """Usage invoices of a reseller period print in the white-label layout too."""
+        return super()._rebilling_white_label() or bool(self.rebilling_usage_from)
+
     def _rebilling_usage_groups(self):
         """[(destination group, calls, minutes, amount)] of the usage lines (invoice report)."""
         self.ensure_one()
