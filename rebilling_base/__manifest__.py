@@ -7,7 +7,7 @@
     "license": "LGPL-3",
     "author": "Odoo Rebilling",
     "website": "https://github.com/odoo-rebilling/rebilling",
-    "depends": ["account", "l10n_au", "portal", "queue_job"],
+    "depends": ["account", "account_payment", "l10n_au", "portal", "queue_job"],
     "external_dependencies": {"python": ["dnspython", "xlsxwriter", "zeep"]},
     "data": [
         "security/rebilling_security.xml",

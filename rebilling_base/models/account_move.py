@@ -30,6 +30,12 @@ class AccountMove(models.Model):
     _inherit = "account.move"
 
     rebilling_period = fields.Date(copy=False, index="btree_not_null", readonly=True)
+    rebilling_adjustment_reason = fields.Char(
+        "Adjustment Reason",
+        copy=False,
+        readonly=True,
+        help="Why this credit note adjusts the invoice (printed on the adjustment note).",
+    )
     rebilling_run_id = fields.Many2one(
         "rebilling.billing.run", "Billing Run", copy=False, readonly=True, index="btree_not_null"
     )

@@ -27,3 +27,9 @@ class AccountMoveLine(models.Model):
     rebilling_credit_line_ids = fields.One2many(
         "account.move.line", "rebilling_credited_line_id", "Credit Lines"
     )
+
+    def _copy_data_extend_business_fields(self, values):
+        """A credit note's lines keep their kind (its summary reads as the invoice's)."""
+        super()._copy_data_extend_business_fields(values)
+        if self.rebilling_line_kind:
+            values["rebilling_line_kind"] = self.rebilling_line_kind

@@ -5,6 +5,7 @@ from . import (
     test_connector_http,
     test_connector_models,
     test_credits,
+    test_customer_documents,
     test_customers,
     test_invoice_document,
     test_invoice_pdf,

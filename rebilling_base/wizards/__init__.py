@@ -1,1 +1,1 @@
-from . import rebilling_export_wizard, rebilling_run_wizard
+from . import account_move_reversal, rebilling_export_wizard, rebilling_run_wizard
