@@ -75,6 +75,7 @@ class TestCustomerDocuments(PdfAssertions, RebillingCase, HttpCase):
         text = self.assertTextPdf(
             self.report_pdf(self.credit_note),
             f"Adjustment Note {self.credit_note.name}",
+            "Adjustment Note Date",
             f"Adjusts invoice {self.invoice.name} of 01/11/2026",
             "Reason: Duplicate billing",
             "GST adjustment (decrease): $ 9.90",
