@@ -30,6 +30,7 @@ class AccountMoveLine(models.Model):
 
     def _copy_data_extend_business_fields(self, values):
         """A credit note's lines keep their kind (its summary reads as the invoice's)."""
-        super()._copy_data_extend_business_fields(values)
+        res = super()._copy_data_extend_business_fields(values)
         if self.rebilling_line_kind:
             values["rebilling_line_kind"] = self.rebilling_line_kind
+        return res

@@ -2,7 +2,7 @@ from odoo import models
 
 
 class AccountMove(models.Model):
-    _inherit = "account.move"
+    _inherit = "account.move"  # pylint: disable=consider-merging-classes-inherited
 
     def _has_to_be_paid(self):
         """No "Pay Now" on the portal when the company has no payment provider to pay

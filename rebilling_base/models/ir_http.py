@@ -17,4 +17,4 @@ class IrHttp(models.AbstractModel):
             lang = user.lang and request.env["res.lang"]._get_data(code=user.lang)
             if lang and lang.code and not user._is_public():
                 request.lang = lang
-        super()._frontend_pre_dispatch()
+        return super()._frontend_pre_dispatch()

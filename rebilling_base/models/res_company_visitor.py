@@ -13,7 +13,7 @@ ACCESS_TOKEN = re.compile(r"[?&]access_token=([\w-]+)")
 
 
 class ResCompany(models.Model):
-    _inherit = "res.company"
+    _inherit = "res.company"  # pylint: disable=consider-merging-classes-inherited
 
     @api.model
     def _rebilling_visitor_company(self):
