@@ -7,7 +7,7 @@
     "license": "LGPL-3",
     "author": "Odoo Rebilling",
     "website": "https://github.com/odoo-rebilling/rebilling",
-    "depends": ["account", "l10n_au", "portal", "queue_job"],
+    "depends": ["account", "account_payment", "l10n_au", "portal", "queue_job"],
     "external_dependencies": {"python": ["dnspython", "xlsxwriter", "zeep"]},
     "data": [
         "security/rebilling_security.xml",
@@ -44,6 +44,7 @@
     "demo": ["demo/rebilling_demo.xml"],
     "assets": {
         "web.assets_tests": ["rebilling_base/static/src/tours/*.js"],
+        "web.report_assets_pdf": ["rebilling_base/static/src/css/rebilling_report_pdf.css"],
     },
     "application": True,
 }

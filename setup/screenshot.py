@@ -79,6 +79,9 @@ def main():
     parser.add_argument("--login", default="admin", help="user to log in as (portal: harbour)")
     parser.add_argument("--password", default=None, help="its password (default: the login)")
     parser.add_argument(
+        "--no-login", action="store_true", help="as a visitor who is not logged in (login page)"
+    )
+    parser.add_argument(
         "--pdf-page",
         type=int,
         default=0,
@@ -116,15 +119,16 @@ def main():
         target = next(t for t in targets if t["type"] == "page")
         page = Page(target["webSocketDebuggerUrl"])
         page.call("Page.enable")
-        page.call("Page.navigate", url=f"{args.base}/web/login")
-        page.wait_for("!!document.querySelector('input[name=login]')")
-        page.evaluate(
-            f"document.querySelector('input[name=login]').value={json.dumps(args.login)};"
-            "document.querySelector('input[name=password]').value="
-            f"{json.dumps(args.password or args.login)};"
-            "document.querySelector('form.oe_login_form').submit(); true"
-        )
-        time.sleep(2)
+        if not args.no_login:
+            page.call("Page.navigate", url=f"{args.base}/web/login")
+            page.wait_for("!!document.querySelector('input[name=login]')")
+            page.evaluate(
+                f"document.querySelector('input[name=login]').value={json.dumps(args.login)};"
+                "document.querySelector('input[name=password]').value="
+                f"{json.dumps(args.password or args.login)};"
+                "document.querySelector('form.oe_login_form').submit(); true"
+            )
+            time.sleep(2)
         if args.pdf_page:
             save_pdf_page(page, f"{args.base}{args.path}", args.pdf_page, args.output)
             return

@@ -5,9 +5,12 @@ from . import rebilling_company_mixin as rebilling_company_mixin
 from . import (
     account_move,
     account_move_line,
+    account_move_payment,
     account_move_send,
     ir_actions_act_window,
     ir_attachment,
+    ir_http,
+    ir_qweb,
     mail_mail,
     mail_notification,
     product_template,
@@ -20,6 +23,7 @@ from . import (
     rebilling_demo,
     rebilling_service,
     res_company,
+    res_company_visitor,
     res_config_settings,
     res_partner,
 )

@@ -33,6 +33,12 @@ class AccountMove(models.Model):
     _inherit = "account.move"
 
     rebilling_period = fields.Date(copy=False, index="btree_not_null", readonly=True)
+    rebilling_adjustment_reason = fields.Char(
+        "Adjustment Reason",
+        copy=False,
+        readonly=True,
+        help="Why this credit note adjusts the invoice (printed on the adjustment note).",
+    )
     rebilling_run_id = fields.Many2one(
         "rebilling.billing.run", "Billing Run", copy=False, readonly=True, index="btree_not_null"
     )
@@ -135,6 +141,14 @@ class AccountMove(models.Model):
         return self.env._(
             "%(names)s and %(count)s more", names=", ".join(names[:shown]), count=len(names) - shown
         )
+
+    def _rebilling_white_label(self):
+        """Whether the document prints in the reseller's white-label layout.
+
+        Extend for other rebilling documents (e.g. usage invoices of a chosen period).
+        """
+        self.ensure_one()
+        return bool(self.rebilling_period)
 
     def _rebilling_period_label(self):
         self.ensure_one()

@@ -108,7 +108,7 @@ class TestPortal(RebillingCase, HttpCase):
         self.assertIn(credit_note.name, self.url_open("/my/invoices").text)
         detail = self.url_open(f"/my/invoices/{credit_note.id}?report_type=html")
         self.assertEqual(detail.status_code, 200)
-        self.assertIn("Credit Note", detail.text)
+        self.assertIn("Adjustment Note", detail.text, "a credit note reads as an adjustment note")
 
     def test_salesperson_is_the_customers_never_the_job_user(self):
         """The run runs as whoever starts it (OdooBot under the job runner): its name is

@@ -32,6 +32,10 @@ class AccountMove(models.Model):
             return True
         return super()._sequence_matches_date()
 
+    def _rebilling_white_label(self):
+        """Usage invoices of a reseller period print in the white-label layout too."""
+        return super()._rebilling_white_label() or bool(self.rebilling_usage_from)
+
     def _rebilling_usage_groups(self):
         """[(destination group, calls, minutes, amount)] of the usage lines (invoice report)."""
         self.ensure_one()
@@ -59,6 +63,20 @@ class AccountMove(models.Model):
         )
         content, _ext = report.create_xlsx_report(self.ids, {})
         return content
+
+    def _rebilling_call_price_label(self):
+        """The price heading of the call list: whether its prices include GST, as the
+        usage lines of the invoice are taxed."""
+        self.ensure_one()
+        usage = self.invoice_line_ids.filtered(lambda line: line.rebilling_line_kind == "usage")
+        taxes = usage.tax_ids or self.company_id._rebilling_voice_product().taxes_id.filtered(
+            lambda tax: tax.company_id == self.company_id
+        )
+        if not taxes:
+            return self.env._("Price (no GST)")
+        if any(taxes.mapped("price_include")):
+            return self.env._("Price (incl. GST)")
+        return self.env._("Price (excl. GST)")
 
     def _rebilling_call_list_name(self):
         self.ensure_one()

@@ -894,13 +894,17 @@ class RebillingCdr(models.Model):
             result[partner_id].append(
                 {
                     "product_id": product.id,
-                    "name": self.env._(
-                        "%(group)s: %(calls)s calls, %(minutes)s min (%(period)s)",
-                        group=group.name,
-                        calls=calls,
-                        minutes=f"{minutes:.1f}",
-                        period=label(partner_id) if callable(label) else label,
-                    ),
+                    "name": (
+                        self.env._("%(group)s: %(calls)s call, %(minutes)s min (%(period)s)")
+                        if calls == 1
+                        else self.env._("%(group)s: %(calls)s calls, %(minutes)s min (%(period)s)")
+                    )
+                    % {
+                        "group": group.name,
+                        "calls": calls,
+                        "minutes": f"{minutes:.1f}",
+                        "period": label(partner_id) if callable(label) else label,
+                    },
                     "quantity": 1.0,
                     "price_unit": float_round(float(amount or 0.0), precision_digits=digits),
                     "rebilling_line_kind": "usage",

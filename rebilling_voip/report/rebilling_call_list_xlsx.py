@@ -35,14 +35,14 @@ class ReportCallListXlsx(models.AbstractModel):
             self.env._("Destination"),
             self.env._("Duration (s)"),
             self.env._("Billed (s)"),
-            self.env._("Price"),
         ]
         for move in objs:
             sheet = workbook.add_worksheet(self._sheet_name(move, used))
             sheet.set_column(0, 0, 20)
             sheet.set_column(1, 3, 18)
-            sheet.set_column(4, 6, 12)
-            sheet.write_row(0, 0, headers, bold)
+            sheet.set_column(4, 5, 12)
+            sheet.set_column(6, 6, 18)
+            sheet.write_row(0, 0, [*headers, move._rebilling_call_price_label()], bold)
             tz = move.company_id._rebilling_tz().zone
             self.env.cr.execute(
                 """

@@ -1,3 +1,7 @@
+import io
+
+import openpyxl
+
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import NOV, VoipCase, csv_line
@@ -57,3 +61,14 @@ class TestPortalCallList(VoipCase, HttpCase):
             f"/my/invoices/{self.inv_b.id}/calls?access_token=wrong", allow_redirects=False
         )
         self.assertNotEqual(forged.status_code, 200)
+
+    def test_one_call_and_the_gst_of_the_call_list(self):
+        """The document says "1 call"; the call list says its prices exclude GST."""
+        self.authenticate("portal_a", "portal_a")
+        html = self.url_open(f"/my/invoices/{self.inv_a.id}?report_type=html").text
+        self.assertIn(": 1 call, 1.0 min", html)
+        self.assertNotIn("1 calls", html)
+        response = self.url_open(f"/my/invoices/{self.inv_a.id}/calls")
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+        headers = [cell.value for cell in sheet[1]]
+        self.assertEqual(headers[-1], "Price (excl. GST)", "the usage lines add GST")

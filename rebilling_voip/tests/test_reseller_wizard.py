@@ -2,10 +2,12 @@ from datetime import date
 
 from freezegun import freeze_time
 
+from odoo.addons.rebilling_base.tests.common import VALID_ABN
+from odoo.addons.rebilling_base.tests.common_pdf import PdfAssertions
 from odoo.exceptions import UserError
-from odoo.tests import Form, tagged
+from odoo.tests import Form, HttpCase, tagged
 
-from .common import VoipCase, csv_line
+from .common import HEADER, VoipCase, csv_line
 
 A = "+61299990001"
 
@@ -114,3 +116,36 @@ class TestResellerInvoiceWizard(VoipCase):
         wizard = self.open_wizard(date(2026, 10, 31), date(2026, 10, 1))
         with self.assertRaises(UserError):
             wizard.action_calculate()
+
+
+@tagged("post_install", "-at_install")
+class TestResellerInvoicePdf(PdfAssertions, VoipCase, HttpCase):
+    def test_reseller_period_invoice_is_a_white_label_text_pdf(self):
+        """Rendered as the send step does, with the styling assets of the running server."""
+        self.company.l10n_au_is_gst_registered = True
+        text = "\n".join([HEADER, csv_line("2026-10-03 10:00:00", 60, A, "0412 777 001", "R1")])
+        self.env["rebilling.cdr.import"]._import_file(self.fmt, text.encode() + b"\n", "r.csv")
+        self.rate_all()
+        action = self.customer_a.action_rebilling_reseller_invoice()
+        form = Form(self.env[action["res_model"]].with_context(**action["context"]))
+        form.date_start = date(2026, 10, 1)
+        form.date_end = date(2026, 10, 31)
+        wizard = form.save()
+        wizard.action_calculate()
+        wizard.action_save()
+        invoice = wizard.invoice_id
+        self.assertFalse(invoice.rebilling_period, "a usage invoice of a chosen period")
+        content = (
+            self.env["ir.actions.report"]
+            .with_context(force_report_rendering=True)
+            ._render_qweb_pdf("account.account_invoices", invoice.ids)[0]
+        )
+        self.assertTextPdf(
+            content,
+            "Tax Invoice",
+            invoice.name,
+            f"ABN: {VALID_ABN}",
+            "Southern Cross Communications",
+            "BSB: 062-000",
+            "Call usage by destination",
+        )
