@@ -2,6 +2,7 @@ from . import (
     account_move,
     account_move_line,
     account_move_send,
+    account_move_sending,
     ir_actions_act_window,
     ir_attachment,
     mail_mail,

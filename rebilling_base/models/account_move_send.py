@@ -62,3 +62,12 @@ class AccountMoveSend(models.AbstractModel):
             if move.rebilling_period and move_data.get("error"):
                 move.rebilling_send_error = self._format_error_text(move_data["error"])[:500]
         return super()._hook_if_errors(moves_data, allow_raising=allow_raising)
+
+    @api.model
+    def _get_mail_params(self, move, move_data):
+        """A send job gives the email its Message-ID (the same on every attempt)."""
+        params = super()._get_mail_params(move, move_data)
+        message_id = self.env.context.get("rebilling_message_id")
+        if params and message_id and move.rebilling_period:
+            params["message_id"] = message_id
+        return params
