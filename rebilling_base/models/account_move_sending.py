@@ -19,10 +19,11 @@ a killed job strands nothing: the runner requeues it and the other invoices'
 jobs go on.
 """
 
-from odoo import fields, models
-from odoo.tools import SQL
+import smtplib
 
+from odoo import fields, models
 from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.tools import SQL
 
 # Attempts of a send job (a locked invoice, the mail server unreachable).
 SEND_MAX_RETRIES = 12
@@ -78,21 +79,27 @@ class AccountMove(models.Model):
         if not move._rebilling_send_queued():
             return self.env._("%s: not queued any more", move.name)
         message_id = move._rebilling_message_id()
-        self.env["account.move.send"].with_context(
+        # As Odoo's sending cron: the system sends, the author is the one who queued
+        # it (``sending_data``). The email stays outgoing in this transaction (not
+        # Odoo's "send after commit", which a killed worker would skip): it is sent
+        # just below.
+        move = move.sudo().with_context(
             mail_notify_force_send=False, rebilling_message_id=message_id
-        )._generate_and_send_invoices(move, from_cron=True)
+        )
+        move.env["account.move.send"]._generate_and_send_invoices(move, from_cron=True)
         mails = (
             self.env["mail.mail"]
             .sudo()
             .search([("message_id", "=", message_id), ("state", "=", "outgoing")])
         )
-        mails.send(raise_exception=False)
-        if mails.filtered(lambda m: m.failure_type == "mail_smtp"):
-            # The mail server could not be reached: nothing of this attempt is kept
-            # (the transaction is rolled back), the invoice stays queued.
+        # The mail server unreachable or gone mid-dialogue: not the invoice's failure.
+        # The job is retried; nothing of this attempt is kept (rolled back).
+        try:
+            mails.with_context(rebilling_retry_unreachable=True).send(raise_exception=False)
+        except smtplib.SMTPServerDisconnected as exc:
             raise RetryableJobError(
-                self.env._("Invoice %s: the mail server cannot be reached.", move.name)
-            )
+                self.env._("Invoice %s: the mail server closed the connection.", move.name)
+            ) from exc
         return self.env._("%(name)s: %(state)s", name=move.name, state=move.rebilling_send_state)
 
     def _rebilling_send_queued(self):

@@ -10,9 +10,8 @@ from unittest.mock import patch
 from PIL import Image
 
 from odoo import Command
-from odoo.tests import TransactionCase
-
 from odoo.addons.queue_job.job import Job
+from odoo.tests import TransactionCase
 
 from ..fakes.fake_smtp import FakeSMTP
 
