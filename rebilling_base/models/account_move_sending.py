@@ -21,7 +21,7 @@ jobs go on.
 
 import smtplib
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.tools import SQL
 
@@ -101,6 +101,25 @@ class AccountMove(models.Model):
                 self.env._("Invoice %s: the mail server closed the connection.", move.name)
             ) from exc
         return self.env._("%(name)s: %(state)s", name=move.name, state=move.rebilling_send_state)
+
+    @api.model
+    def _cron_account_move_send(self, job_count=10):
+        """Odoo's batch sending cron leaves rebilling invoices to their send jobs.
+
+        It would send them 20 at a time after its commit (a killed worker then
+        strands them) with random Message-IDs. The domain is Odoo's, plus the
+        rebilling exclusion; a failed send job is requeued from Job Queue.
+        """
+        domain = [
+            ("sending_data", "!=", False),
+            ("state", "=", "posted"),
+            ("rebilling_period", "=", False),
+        ]
+        to_process = self.search(domain, limit=job_count).try_lock_for_update()
+        if not to_process:
+            return
+        self.env["account.move.send"]._generate_and_send_invoices(to_process, from_cron=True)
+        self.env["ir.cron"]._commit_progress(len(to_process), remaining=self.search_count(domain))
 
     def _rebilling_send_queued(self):
         """The invoice still waits for its email (extend for other holds)."""

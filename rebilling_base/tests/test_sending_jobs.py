@@ -165,3 +165,13 @@ class TestSendingJobs(RebillingCase):
         form = Form(self.run, view=summary)
         self.assertEqual((form.send_queued_count, form.send_sent_count), (0, 2))
         self.assertEqual(form.send_progress, 100)
+
+    def test_odoos_batch_sending_cron_leaves_rebilling_invoices_to_their_jobs(self):
+        self.send_from_the_list(self.invoices)
+        with FakeSMTP() as smtp, smtp_really_sends(self.env, smtp):
+            # What Odoo's "Send invoices automatically" cron runs.
+            self.env["account.move"]._cron_account_move_send(job_count=20)
+            self.assertFalse(smtp.messages)
+            self.assertEqual(set(self.invoices.mapped("rebilling_send_state")), {"queued"})
+            perform_jobs(self.env, send_jobs(self.env))
+        self.assertEqual(set(self.invoices.mapped("rebilling_send_state")), {"sent"})
