@@ -30,7 +30,7 @@ SEND_MAX_RETRIES = 12
 
 
 class AccountMove(models.Model):
-    _inherit = "account.move"
+    _inherit = "account.move"  # pylint: disable=consider-merging-classes-inherited
 
     rebilling_send_attempt = fields.Integer(
         "Send Requests",
