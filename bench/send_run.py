@@ -386,7 +386,8 @@ def measure(channels, customers, workers=None, kill=False, log_level="warn"):
     )[0]
     pdf_bytes = sql(
         """SELECT avg(a.file_size) FROM account_move m JOIN ir_attachment a
-           ON a.id = m.invoice_pdf_report_id WHERE m.rebilling_run_id = %s""",
+           ON a.res_model = 'account.move' AND a.res_id = m.id
+           AND a.res_field = 'invoice_pdf_report_file' WHERE m.rebilling_run_id = %s""",
         [run_id],
     )[0][0]
     xlsx = sql(
