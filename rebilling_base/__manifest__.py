@@ -14,6 +14,7 @@
         "security/ir.model.access.csv",
         "data/queue_job_channel.xml",
         "data/queue_job_sync.xml",
+        "data/queue_job_send.xml",
         "data/ir_cron.xml",
         "data/ir_cron_abn.xml",
         "data/ir_cron_month_end.xml",

@@ -41,13 +41,13 @@ class _Handler(socketserver.StreamRequestHandler):
                     self.reply("554 no valid recipients")
                     continue
                 self.reply("354 end with <CRLF>.<CRLF>")
-                data = b""
+                lines = []  # joined once: a PDF attachment is thousands of lines
                 while True:
                     chunk = self.rfile.readline()
                     if chunk in (b".\r\n", b".\n", b""):
                         break
-                    data += chunk[1:] if chunk.startswith(b"..") else chunk
-                server.messages.append((sender, rcpts, message_from_bytes(data)))
+                    lines.append(chunk[1:] if chunk.startswith(b"..") else chunk)
+                server.messages.append((sender, rcpts, message_from_bytes(b"".join(lines))))
                 self.reply("250 OK queued")
             elif verb == "RSET":
                 sender, rcpts = None, []

@@ -7,6 +7,7 @@ from . import (
     account_move_line,
     account_move_payment,
     account_move_send,
+    account_move_sending,
     ir_actions_act_window,
     ir_attachment,
     ir_http,

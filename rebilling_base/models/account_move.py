@@ -309,7 +309,7 @@ class AccountMove(models.Model):
         )
 
     def _rebilling_queue_send(self):
-        """Queue the invoices for email through Odoo's asynchronous invoice sending.
+        """Queue the invoices for email: one queue job per invoice renders and sends it.
 
         Invoices of customers without any email address fail at once with the
         reason ``no email address`` (their runs' chatter says which customers).
@@ -340,8 +340,8 @@ class AccountMove(models.Model):
                     },
                 }
             )
-        if moves:
-            self.env.ref("account.ir_cron_account_move_send")._trigger()
+        # One send job per invoice (account_move_sending.py), not Odoo's batch cron.
+        moves.filtered("sending_data")._rebilling_enqueue_send()
         return (moves | no_address).with_env(self.env)
 
     def _rebilling_warn_no_address(self):

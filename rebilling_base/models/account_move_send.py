@@ -70,3 +70,12 @@ class AccountMoveSend(models.AbstractModel):
         return super()._link_invoice_documents(
             {invoice.sudo(): data for invoice, data in invoices_data.items()}
         )
+
+    @api.model
+    def _get_mail_params(self, move, move_data):
+        """A send job gives the email its Message-ID (the same on every attempt)."""
+        params = super()._get_mail_params(move, move_data)
+        message_id = self.env.context.get("rebilling_message_id")
+        if params and message_id and move.rebilling_period:
+            params["message_id"] = message_id
+        return params

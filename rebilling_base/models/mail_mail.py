@@ -1,4 +1,5 @@
 from odoo import models
+from odoo.addons.queue_job.exception import RetryableJobError
 
 
 class MailMail(models.Model):
@@ -7,7 +8,15 @@ class MailMail(models.Model):
     def _postprocess_sent_message(
         self, success_pids, success_emails, failure_reason=False, failure_type=None
     ):
-        """Record the mail server's answer on rebilling invoices: accepted (Sent) or refused."""
+        """Record the mail server's answer on rebilling invoices: accepted (Sent) or refused.
+
+        In a send job (context ``rebilling_retry_unreachable``) a mail server that
+        cannot be reached is no answer: the job is retried later.
+        """
+        if failure_type == "mail_smtp" and self.env.context.get("rebilling_retry_unreachable"):
+            raise RetryableJobError(
+                self.env._("The mail server cannot be reached: %s", failure_reason or "")
+            )
         moves = self._rebilling_invoice_moves()
         if moves:
             if failure_type:

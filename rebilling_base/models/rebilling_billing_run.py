@@ -103,6 +103,11 @@ class RebillingBillingRun(models.Model):
     send_queued_count = fields.Integer("Queued", compute="_compute_send_counts")
     send_sent_count = fields.Integer("Sent", compute="_compute_send_counts")
     send_failed_count = fields.Integer("Failed", compute="_compute_send_counts")
+    send_progress = fields.Float(
+        "Sending",
+        compute="_compute_send_counts",
+        help="Share of the invoices handed to sending that are done (sent or failed).",
+    )
     previous_amount_total = fields.Monetary(
         "Previous Month", compute="_compute_previous_amount_total"
     )
@@ -181,6 +186,9 @@ class RebillingBillingRun(models.Model):
             run.send_queued_count = counts[run.id].get("queued", 0)
             run.send_sent_count = counts[run.id].get("sent", 0)
             run.send_failed_count = counts[run.id].get("failed", 0)
+            done = run.send_sent_count + run.send_failed_count
+            todo = done + run.send_queued_count
+            run.send_progress = 100.0 * done / todo if todo else 0.0
 
     def _previous_runs(self, limit):
         """The company's real runs of the months before this one, latest first."""

@@ -10,6 +10,7 @@ from unittest.mock import patch
 from PIL import Image
 
 from odoo import Command
+from odoo.addons.queue_job.job import Job
 from odoo.tests import TransactionCase
 
 from ..fakes.fake_smtp import FakeSMTP
@@ -41,18 +42,35 @@ def smtp_really_sends(env, smtp):
         yield smtp
 
 
+def send_jobs(env, invoices=None):
+    """The send jobs (queue_job) waiting for ``invoices`` (all by default), oldest first."""
+    jobs = env["queue.job"].search(
+        [("method_name", "=", "_rebilling_send_job"), ("state", "=", "pending")], order="id"
+    )
+    if invoices is not None:
+        jobs = jobs.filtered(lambda job: job.records & invoices)
+    return jobs
+
+
+def perform_jobs(env, jobs):
+    """What the job runner does with ``jobs`` (no commit): perform, then mark done."""
+    for record in jobs:
+        job = Job.load(env, record.uuid)
+        job.set_started()
+        job.perform()
+        job.set_done()
+        job.store()
+
+
 def run_send_cron(env, invoices=None, smtp=None):
-    """What account's "Send invoices" cron then the outgoing mail cron do (no commit).
+    """What the job runner (send jobs) then the outgoing mail cron do (no commit).
 
     The emails go to ``smtp`` (a started ``FakeSMTP``), a fresh one by default.
     """
-    queued = invoices or env["account.move"].search(
-        [("sending_data", "!=", False), ("state", "=", "posted")]
-    )
     with contextlib.ExitStack() as stack:
         smtp = smtp or stack.enter_context(FakeSMTP())
         stack.enter_context(smtp_really_sends(env, smtp))
-        env["account.move.send"]._generate_and_send_invoices(queued, from_cron=True)
+        perform_jobs(env, send_jobs(env, invoices))
         env["mail.mail"].process_email_queue()
     return smtp
 
