@@ -5,7 +5,7 @@ the configured day, only when something is listed.
 Time is frozen in late October 2026: the next run bills November, usage October.
 """
 
-from datetime import date
+from datetime import date, datetime
 
 from freezegun import freeze_time
 
@@ -147,6 +147,28 @@ class TestMonthEnd(ReviewCase, VoipCase):
         self.assertAlmostEqual(review.amount, sum(moves.mapped("amount_total")), places=2)
         self.assertEqual(lines["last_month_unsent"].count, len(moves))
         self.assertEqual(self.opened(review), moves)
+
+    def test_back_billing_beyond_the_catch_up_limit(self):
+        self.assertEqual(self.company.rebilling_catch_up_months, 3)
+        for month in (7, 8, 9, 10):
+            period = date(2026, month, 1)
+            with freeze_time(f"{period.isoformat()} 02:00:00"):
+                run = self.run_billing(period)
+            run.date_started = datetime(2000, 1, 1)  # billed before the service is entered
+        self.assertNotIn("back_billing", self.lines_by_code(self.month_end()))
+        # Entered now, its true start date in 2024: July is beyond the 3 months before
+        # November (August, September, October are caught up).
+        self.env["rebilling.service"].create(
+            {
+                "partner_id": self.customer_b.id,
+                "product_id": self.product_pbx.id,
+                "price_unit": 31.0,
+                "date_start": date(2024, 5, 1),
+            }
+        )
+        line = self.lines_by_code(self.month_end())["back_billing"]
+        self.assertEqual((line.count, line.amount), (1, 31.0))
+        self.assertEqual(self.opened(line), self.customer_b)
 
     def test_summary_shows_the_readiness_until_the_run(self):
         with freeze_time("2026-10-01 01:00:00"):

@@ -260,6 +260,74 @@ class RebillingMonthEnd(models.TransientModel):
         )
         checks.append(self._rebilling_check_once_off_on_ended_services())
         checks.extend(self._rebilling_check_last_month())
+        checks.append(self._rebilling_check_back_billing())
+        checks.extend(self._rebilling_check_psa_mapping())
+        return checks
+
+    def _rebilling_check_back_billing(self):
+        """Services and charges entered late whose missed days go beyond the company's
+        catch-up limit: the next run names that amount on the invoice and flags it."""
+        run = self.env["rebilling.billing.run"].new(
+            {"company_id": self.company_id.id, "period_start": self.period_start}
+        )
+        customers = self._rebilling_billable_customers()
+        skipped = self.env["rebilling.adjustment"]._catch_up_skipped(run, customers)
+        skipped = {pid: amount for pid, amount in skipped.items() if amount}
+        return {
+            "code": "back_billing",
+            "severity": "check",
+            "name": self.env._(
+                "Customers with services or charges entered late beyond the catch-up limit "
+                "(%s months): the older days are not billed, the invoice names them",
+                self.company_id.rebilling_catch_up_months,
+            ),
+            "count": len(skipped),
+            "amount": sum(skipped.values()),
+            "res_model": "res.partner",
+            "domain": [("id", "in", sorted(skipped))],
+        }
+
+    def _rebilling_check_psa_mapping(self):
+        """Customers to be billed with a service or charge on a PSA contract but no PSA
+        company mapped: their lines would fail at the push."""
+        Backend = self.env["rebilling.backend"]
+        customers = self._rebilling_billable_customers()
+        checks = []
+        for backend_type in Backend._psa_types():
+            backend = Backend._psa_backend(self.company_id, backend_type)
+            if backend.state != "connected":
+                continue
+            contract_field = backend._psa_contract_field()
+            partner_field = backend._psa_partner_field()
+            with_contract = set()
+            for model in ("rebilling.service", "rebilling.charge"):
+                if contract_field in self.env[model]._fields:
+                    with_contract.update(
+                        partner.id
+                        for [partner] in self.env[model]._read_group(
+                            [
+                                ("partner_id", "in", customers.ids),
+                                (contract_field, "!=", False),
+                            ],
+                            ["partner_id"],
+                        )
+                    )
+            unmapped = customers.browse(sorted(with_contract)).filtered(
+                lambda p, field=partner_field: not (p[field] or p.commercial_partner_id[field])
+            )
+            checks.append(
+                {
+                    "code": f"psa_mapping_{backend_type}",
+                    "severity": "spoil",
+                    "name": self.env._(
+                        "Customers with %(system)s contracts but no %(system)s company mapped",
+                        system=backend._psa_label(),
+                    ),
+                    "count": len(unmapped),
+                    "res_model": "res.partner",
+                    "domain": [("id", "in", unmapped.ids)],
+                }
+            )
         return checks
 
     def _rebilling_check_once_off_on_ended_services(self):
