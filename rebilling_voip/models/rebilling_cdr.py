@@ -1006,6 +1006,39 @@ class RebillingCdr(models.Model):
         return self.env.cr.rowcount
 
     @api.model
+    def _rate_again_after_rate_change(self, company, group_ids, date_from=None):
+        """Rate again the unbilled calls of ``group_ids`` started from ``date_from`` (a
+        company day; all when empty): a rate entered or corrected after they were
+        rated applies to them, before any run bills them. Invoiced calls keep the
+        price they were billed at. Returns the number of calls rated again.
+
+        Set-based: one UPDATE puts them back to new, then the usual rating (in
+        jobs when there are many). Extend for other changes that price calls.
+        """
+        if not group_ids:
+            return 0
+        start = company._rebilling_days_utc(date_from, None)[0] if date_from else None
+        self.flush_model()
+        where = [
+            SQL(
+                "company_id = %s AND state IN ('rated', 'unmatched', 'error') "
+                "AND invoice_id IS NULL AND destination_group_id = ANY(%s)",
+                company.id,
+                list(group_ids),
+            )
+        ]
+        if start:
+            where.append(SQL("start_time >= %s", start))
+        self.env.cr.execute(
+            SQL("UPDATE rebilling_cdr SET state = 'new' WHERE %s", SQL(" AND ").join(where))
+        )
+        count = self.env.cr.rowcount
+        self.invalidate_model(["state"])
+        if count:
+            self._rate_in_jobs(company, start=start)
+        return count
+
+    @api.model
     def _period_label(self, date_from, date_to):
         return f"{format_date(self.env, date_from)} - {format_date(self.env, date_to)}"
 
