@@ -53,7 +53,7 @@ class TestLedgerProperties(TransactionCase):
         self.assertFalse(found, "\n".join(["steps:", *log, "violations:", *found]))
 
     @settings(
-        max_examples=12,
+        max_examples=6,
         deadline=None,
         derandomize=True,
         database=None,
@@ -64,9 +64,9 @@ class TestLedgerProperties(TransactionCase):
         self.simulate(steps)
 
     def test_a_quiet_year_of_every_kind(self):
-        """One fixed sequence that uses every step kind of the CI profile."""
+        """One fixed sequence that uses every step kind of the CI profile, three months."""
         steps = []
-        for month in range(4):
+        for month in range(3):
             for kind in range(1, len(ledger.KINDS)):
                 steps.append((kind, month + kind, 3 * kind + 1, 2 * month + kind, kind * 7))
             steps.append((0, 0, 0, 0, 0))
