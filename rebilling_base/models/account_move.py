@@ -53,8 +53,27 @@ class AccountMove(models.Model):
         "Services", compute="_compute_rebilling_service_summary"
     )
 
+    rebilling_partner_key = fields.Integer(
+        "Billed Customer Key",
+        compute="_compute_rebilling_partner_key",
+        store=True,
+        readonly=True,
+        precompute=True,
+        help="The id of the customer the invoice was made for (no foreign key): once per "
+        "customer and period, it keeps two invoices of one period distinct after their "
+        "customers are merged (Odoo's merge moves partner_id, not this key).",
+    )
+
+    rebilling_catch_up_skipped = fields.Monetary(
+        "Catch-up not billed",
+        copy=False,
+        readonly=True,
+        help="Missed days of services or recurring charges entered late that lie beyond the "
+        "company's catch-up limit: not billed on this invoice (add them by hand if owed).",
+    )
+
     _rebilling_once_per_period = models.UniqueIndex(
-        "(company_id, partner_id, rebilling_period) "
+        "(company_id, rebilling_partner_key, rebilling_period) "
         "WHERE rebilling_period IS NOT NULL AND state != 'cancel' AND move_type = 'out_invoice' "
         "AND rebilling_run_id IS NOT NULL",
         "This customer already has an invoice for this billing period.",
@@ -85,6 +104,11 @@ class AccountMove(models.Model):
                 move.rebilling_send_state = "queued"
             else:
                 move.rebilling_send_state = "pending"
+
+    @api.depends("partner_id")
+    def _compute_rebilling_partner_key(self):
+        for move in self:
+            move.rebilling_partner_key = move.partner_id.id
 
     def _compute_rebilling_service_summary(self):
         for move in self:
@@ -195,9 +219,12 @@ class AccountMove(models.Model):
 
         Declared here so that ``rebilling_review`` (which raises and shows the
         flags) and ``rebilling_voip`` (usage flags) both extend it with
-        ``super()``, whatever their load order. The base raises none.
+        ``super()``, whatever their load order. The base raises ``back_billing``
+        (missed days beyond the catch-up limit, not billed).
         """
-        return {move.id: set() for move in self}
+        return {
+            move.id: {"back_billing"} if move.rebilling_catch_up_skipped else set() for move in self
+        }
 
     # ------------------------------------------------------------ reissue
     def _rebilling_reissue_prepare(self, run):

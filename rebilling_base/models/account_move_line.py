@@ -27,3 +27,32 @@ class AccountMoveLine(models.Model):
     rebilling_credit_line_ids = fields.One2many(
         "account.move.line", "rebilling_credited_line_id", "Credit Lines"
     )
+    rebilling_month_amount = fields.Float(
+        "Monthly Amount",
+        digits=(16, 6),
+        copy=False,
+        help="Quantity x monthly price of what the line bills: a part of the month is "
+        "worth this amount x its days / the days of the month (credits of unused days).",
+    )
+
+    def _copy_data_extend_business_fields(self, values):
+        """A credit note made with Odoo's Credit Note (a reversal) keeps what each line
+        bills: its kind, service, charge, billed days and monthly amount, and which billed
+        line it credits (the line itself, or the line a reversed credit line credited),
+        so that it reads like the invoice and later runs know which days it credited.
+        Extend for more rebilling fields (e.g. the calls of a usage line)."""
+        res = super()._copy_data_extend_business_fields(values)
+        if not self.rebilling_line_kind:
+            return res
+        values.update(
+            {
+                "rebilling_service_id": self.rebilling_service_id.id,
+                "rebilling_charge_id": self.rebilling_charge_id.id,
+                "rebilling_line_kind": self.rebilling_line_kind,
+                "rebilling_date_from": self.rebilling_date_from,
+                "rebilling_date_to": self.rebilling_date_to,
+                "rebilling_month_amount": self.rebilling_month_amount,
+                "rebilling_credited_line_id": (self.rebilling_credited_line_id or self).id,
+            }
+        )
+        return res

@@ -13,8 +13,9 @@ from collections import defaultdict
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, models
-from odoo.tools import float_round, format_date
+from odoo.tools import float_is_zero, float_round, format_date, formatLang
 
+from .account_move import REISSUE_CONTEXT
 from .rebilling_billing_run import month_bounds
 
 # How far back the credits of ended services look (billed lines of these months).
@@ -53,6 +54,37 @@ class RebillingAdjustment(models.AbstractModel):
         return dict(vals, move_type="out_refund")
 
     @api.model
+    def _amount_vals(self, price_unit, quantity, days, month_days, currency):
+        """The quantity and unit price of a line billing ``days`` of a month of
+        ``month_days`` days at ``quantity`` x the monthly ``price_unit`` (negative: a
+        credit). The one rule of every service, recurring, catch-up and credit line.
+
+        The amount is ``price_unit x quantity x days / month_days``, rounded once, to
+        the cent: the unit price is never rounded before it is multiplied by the
+        quantity. The line keeps the quantity when the prorated unit price (at the
+        unit price precision) times the quantity gives that amount, else it bills
+        1 x the amount and ``note`` says "quantity x monthly price" for the label.
+        Returns ``(vals, note)``; ``vals`` has ``quantity``, ``price_unit`` and
+        ``rebilling_month_amount`` (the line's full-month value, for later credits).
+        """
+        month_amount = price_unit * quantity
+        amount = currency.round(month_amount * days / month_days)
+        digits = self.env["decimal.precision"].precision_get("Product Price")
+        vals = {"rebilling_month_amount": month_amount, "quantity": quantity}
+        if float_is_zero(quantity, precision_digits=6):
+            unit = float_round(price_unit * days / month_days, precision_digits=digits)
+            return dict(vals, price_unit=unit), ""
+        unit = float_round(amount / quantity, precision_digits=digits)
+        if not currency.compare_amounts(unit * quantity, amount):
+            return dict(vals, price_unit=unit), ""
+        note = self.env._(
+            "%(quantity)s x %(price)s",
+            quantity=formatLang(self.env, quantity, dp="Product Unit"),
+            price=formatLang(self.env, abs(price_unit), currency_obj=currency),
+        )
+        return dict(vals, quantity=1.0, price_unit=amount), note
+
+    @api.model
     def _dates_label(self, partner, first, last):
         env = self.with_context(lang=partner.lang or self.env.lang).env
         return f"{format_date(env, first)} - {format_date(env, last)}"
@@ -72,10 +104,27 @@ class RebillingAdjustment(models.AbstractModel):
         )
 
     @api.model
-    def _catch_up_lines(self, run, partners):
+    def _catch_up_limit(self, run):
+        """The first month a catch-up of ``run`` bills: the company's limit in months
+        before the run's month (``rebilling_catch_up_months``; 0: no limit). Extend for
+        another limit."""
+        months = run.company_id.rebilling_catch_up_months
+        return run.period_start - relativedelta(months=months) if months else None
+
+    @api.model
+    def _catch_up_skipped(self, run, partners):
+        """Amount of the missed days beyond the catch-up limit per partner id: not billed,
+        named on the invoice (``rebilling_catch_up_skipped``)."""
+        return self._catch_up_lines(run, partners, beyond_limit=True)
+
+    @api.model
+    def _catch_up_lines(self, run, partners, beyond_limit=False):
+        """Catch-up line values per partner id of the months within the catch-up limit;
+        ``beyond_limit``: instead, the amount of the older missed days per partner id."""
         past = self._past_runs(run)
         if not past or not partners:
             return {}
+        limit = self._catch_up_limit(run)
         company = run.company_id
         earliest = min(past.mapped("date_started"))
         common = [
@@ -98,7 +147,7 @@ class RebillingAdjustment(models.AbstractModel):
             ]
         )
         billed = self._billed_periods(services, charges, past, run)
-        result = defaultdict(list)
+        result = defaultdict(float) if beyond_limit else defaultdict(list)
         for source in [*services, *charges]:
             is_charge = source._name == "rebilling.charge"
             end = source._rebilling_date_end() if is_charge else source.date_end
@@ -107,12 +156,20 @@ class RebillingAdjustment(models.AbstractModel):
                     continue  # it existed when that run billed: not entered late
                 if (source._name, source.id, past_run.period_start) in billed:
                     continue
+                if beyond_limit != bool(limit and past_run.period_start < limit):
+                    continue
                 first = max(source.date_start, past_run.period_start)
                 last = min(end or past_run.period_end, past_run.period_end)
                 if first > last:
                     continue
                 month_days = days_between(*month_bounds(past_run.period_start))
-                factor = days_between(first, last) / month_days
+                amounts, note = self._amount_vals(
+                    source.price_unit,
+                    source.quantity,
+                    days_between(first, last),
+                    month_days,
+                    company.currency_id,
+                )
                 label = self.env._(
                     "%(name)s (catch-up %(dates)s, %(n)s/%(d)s days)",
                     name=source.name,
@@ -120,11 +177,15 @@ class RebillingAdjustment(models.AbstractModel):
                     n=days_between(first, last),
                     d=month_days,
                 )
+                if note:
+                    label = f"{label[:-1]}, {note})"
+                if beyond_limit:
+                    result[source.partner_id.id] += amounts["quantity"] * amounts["price_unit"]
+                    continue
                 vals = {
+                    **amounts,
                     "product_id": source.product_id.id,
                     "name": label,
-                    "quantity": source.quantity,
-                    "price_unit": float_round(source.price_unit * factor, precision_digits=4),
                     "rebilling_line_kind": "recurring" if is_charge else "service",
                     "rebilling_date_from": first,
                     "rebilling_date_to": last,
@@ -146,7 +207,7 @@ class RebillingAdjustment(models.AbstractModel):
         lines = self.env["account.move.line"].search_fetch(
             [
                 ("move_id.state", "=", "posted"),
-                ("move_id.move_type", "=", "out_invoice"),
+                *self._charging_line_domain(),
                 ("move_id.rebilling_period", ">=", past[0].period_start),
                 ("move_id.rebilling_period", "<", run.period_start),
                 "|",
@@ -170,9 +231,46 @@ class RebillingAdjustment(models.AbstractModel):
                 billed.add(("rebilling.service", line.rebilling_service_id.id, period))
         return billed
 
+    # ------------------------------------------------------------ ledger
+    @api.model
+    def _charging_line_domain(self):
+        """Lines that charge the customer: positive in an invoice, negative in a credit
+        note (a month whose credits outweighed its charges is a credit note whose
+        charges are its negative lines)."""
+        return [
+            "|",
+            "&",
+            ("move_id.move_type", "=", "out_invoice"),
+            ("price_unit", ">", 0),
+            "&",
+            ("move_id.move_type", "=", "out_refund"),
+            ("price_unit", "<", 0),
+        ]
+
+    @api.model
+    def _billed_amount(self, line):
+        """What ``line`` billed the customer (negative: credited), in its move's currency."""
+        sign = -1.0 if line.move_id.move_type == "out_refund" else 1.0
+        return sign * line.price_subtotal
+
+    @api.model
+    def _net_billed(self, line):
+        """What ``line`` billed, net of the posted lines that credit it (credit lines of
+        later runs, Odoo credit notes of it), those of the invoices being reissued
+        excepted (they are computed again)."""
+        reissued = set(self.env.context.get(REISSUE_CONTEXT) or ())
+        adjustments = line.rebilling_credit_line_ids.filtered(
+            lambda c: c.move_id.state == "posted" and c.move_id.id not in reissued
+        )
+        return self._billed_amount(line) + sum(self._billed_amount(c) for c in adjustments)
+
     # ------------------------------------------------------------ credits
     @api.model
     def _credit_lines(self, run, partners):
+        """Credit lines of billed days that are no longer active (an end date set after
+        the days were billed): what a billed line still bills, net of its credits, above
+        the value of its days still active. Once per day, whatever credited it before
+        (a credit line of a run, or an Odoo credit note of the line)."""
         if not partners:
             return {}
         since = run.period_start - relativedelta(months=CREDIT_LOOKBACK_MONTHS)
@@ -181,22 +279,20 @@ class RebillingAdjustment(models.AbstractModel):
                 ("move_id.partner_id", "in", partners.ids),
                 ("move_id.company_id", "=", run.company_id.id),
                 ("move_id.state", "=", "posted"),
-                ("move_id.move_type", "=", "out_invoice"),
-                ("move_id.payment_state", "!=", "reversed"),
+                *self._charging_line_domain(),
                 ("move_id.rebilling_period", ">=", since),
                 ("move_id.rebilling_period", "<", run.period_start),
                 ("rebilling_line_kind", "in", ("service", "recurring")),
                 ("rebilling_date_to", "!=", False),
-                ("price_unit", ">", 0),
+                ("rebilling_credited_line_id", "=", False),
                 "|",
                 ("rebilling_service_id.date_end", "!=", False),
                 ("rebilling_charge_id.date_end", "!=", False),
             ]
         )
+        currency = run.company_id.currency_id
         result = defaultdict(list)
         for line in lines:
-            if line.rebilling_credit_line_ids.filtered(lambda c: c.move_id.state != "cancel"):
-                continue
             if line.rebilling_charge_id:
                 end = line.rebilling_charge_id._rebilling_date_end()
             else:
@@ -206,6 +302,22 @@ class RebillingAdjustment(models.AbstractModel):
             first = max(end + relativedelta(days=1), line.rebilling_date_from)
             unused = days_between(first, line.rebilling_date_to)
             covered = days_between(line.rebilling_date_from, line.rebilling_date_to)
+            month_days = days_between(*month_bounds(line.rebilling_date_from))
+            billed = self._billed_amount(line)
+            month_amount = line.rebilling_month_amount or billed * month_days / covered
+            quantity = line.quantity or 1.0
+            amounts, note = self._amount_vals(
+                -month_amount / quantity, quantity, unused, month_days, currency
+            )
+            # What is still billed above the value of the active days.
+            due = currency.round(month_amount * (covered - unused) / month_days)
+            remaining = currency.round(self._net_billed(line) - due)
+            if currency.compare_amounts(remaining, 0.0) <= 0:
+                continue
+            value = -amounts["quantity"] * amounts["price_unit"]
+            if abs(remaining - value) > 0.011:
+                # Credited in part before (by hand or another end date): the rest.
+                amounts, note = dict(amounts, quantity=1.0, price_unit=-remaining), ""
             partner = line.move_id.partner_id
             source = line.rebilling_charge_id or line.rebilling_service_id
             label = self.env._(
@@ -214,14 +326,13 @@ class RebillingAdjustment(models.AbstractModel):
                 dates=self._dates_label(partner, first, line.rebilling_date_to),
                 n=unused,
             )
+            if note:
+                label = f"{label[:-1]}, {note})"
             result[partner.id].append(
                 {
+                    **amounts,
                     "product_id": line.product_id.id,
                     "name": label,
-                    "quantity": line.quantity,
-                    "price_unit": -float_round(
-                        line.price_unit * unused / covered, precision_digits=4
-                    ),
                     "tax_ids": [(6, 0, line.tax_ids.ids)],
                     "rebilling_service_id": line.rebilling_service_id.id,
                     "rebilling_charge_id": line.rebilling_charge_id.id,

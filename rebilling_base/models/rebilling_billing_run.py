@@ -31,9 +31,10 @@ from dateutil.relativedelta import relativedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Command
-from odoo.tools import float_round, format_date, format_datetime
+from odoo.tools import format_date, format_datetime
 
 from ..tools.transient import raise_if_transient
+from .account_move import REISSUE_CONTEXT
 
 # Months drawn by the Summary's month-by-month graph (this one included).
 GRAPH_MONTHS = 6
@@ -590,6 +591,17 @@ class RebillingBillingRun(models.Model):
             [("company_id", "=", company.id)]
             + Charge._billable_domain(partners, self.period_start, self.period_end)
         )
+        reissued = self.env.context.get(REISSUE_CONTEXT)
+        if reissued:
+            # A reissue bills again the once-off charges the invoices billed.
+            charges |= Charge.search(
+                [
+                    ("charge_type", "=", "once"),
+                    ("partner_id", "in", partners.ids),
+                    ("invoice_line_id.move_id", "in", reissued),
+                    ("date_start", "<=", self.period_start),
+                ]
+            )
         usage = self._rebilling_usage_lines(partners)
         lines = defaultdict(list)
         in_lang = self._rebilling_partner_lang_runs()
@@ -601,12 +613,16 @@ class RebillingBillingRun(models.Model):
             lines[pid].extend(usage_lines)
         for pid, extra in self.env["rebilling.adjustment"]._lines(self, partners).items():
             lines[pid].extend(extra)
+        skipped = self.env["rebilling.adjustment"]._catch_up_skipped(self, partners)
         result = {}
         for partner in partners:
             line_vals = [vals for vals in lines.get(partner.id, []) if vals]
             if not line_vals:
                 continue
             vals = self._rebilling_prepare_invoice_vals(partner, line_vals)
+            vals["rebilling_catch_up_skipped"] = self.company_id.currency_id.round(
+                skipped.get(partner.id, 0.0)
+            )
             result[partner.id] = self.env["rebilling.adjustment"]._credit_note_if_negative(vals)
         return result
 
@@ -639,6 +655,22 @@ class RebillingBillingRun(models.Model):
             label += self.env._(", prorated %(n)s/%(d)s days", n=(last - first).days + 1, d=days)
         return label
 
+    def _days_line(self, source, first, last, factor):
+        """Name, quantity and unit price of ``source`` billed for [first, last] of the
+        invoiced month (the shared amount rule: ``rebilling.adjustment._amount_vals``)."""
+        days = (self.period_end - self.period_start).days + 1
+        amounts, note = self.env["rebilling.adjustment"]._amount_vals(
+            source.price_unit,
+            source.quantity,
+            (last - first).days + 1,
+            days,
+            self.company_id.currency_id,
+        )
+        label = self._period_label(first, last, factor)
+        if note:
+            label = f"{note}, {label}"
+        return dict(amounts, name=f"{source.name} ({label})")
+
     def _service_line(self, service):
         factor, first, last = self._prorate(service.date_start, service.date_end)
         if factor <= 0:
@@ -647,9 +679,7 @@ class RebillingBillingRun(models.Model):
             return None  # a usage-only service: its calls are billed by the usage hook
         return {
             "product_id": service.product_id.id,
-            "name": f"{service.name} ({self._period_label(first, last, factor)})",
-            "quantity": service.quantity,
-            "price_unit": float_round(service.price_unit * factor, precision_digits=4),
+            **self._days_line(service, first, last, factor),
             "rebilling_service_id": service.id,
             "rebilling_line_kind": "service",
             "rebilling_date_from": first,
@@ -676,9 +706,7 @@ class RebillingBillingRun(models.Model):
             return None
         return {
             "product_id": charge.product_id.id,
-            "name": f"{charge.name} ({self._period_label(first, last, factor)})",
-            "quantity": charge.quantity,
-            "price_unit": float_round(charge.price_unit * factor, precision_digits=4),
+            **self._days_line(charge, first, last, factor),
             "rebilling_service_id": charge.service_id.id,
             "rebilling_charge_id": charge.id,
             "rebilling_line_kind": "recurring",

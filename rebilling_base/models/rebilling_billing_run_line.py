@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class RebillingBillingRunLine(models.Model):
@@ -30,9 +30,25 @@ class RebillingBillingRunLine(models.Model):
     error = fields.Text()
     date_processed = fields.Datetime("Processed")
 
-    _run_partner_uniq = models.Constraint(
-        "UNIQUE (run_id, partner_id)", "A customer appears once in a billing run."
+    partner_key = fields.Integer(
+        "Customer Key",
+        compute="_compute_partner_key",
+        store=True,
+        readonly=True,
+        precompute=True,
+        help="The id of the customer the line was made for (no foreign key): after two "
+        "customers of one run are merged, both their lines stay (Odoo's merge moves "
+        "partner_id, and deletes the rows a unique constraint on it refuses).",
     )
+
+    _run_partner_uniq = models.Constraint(
+        "UNIQUE (run_id, partner_key)", "A customer appears once in a billing run."
+    )
+
+    @api.depends("partner_id")
+    def _compute_partner_key(self):
+        for line in self:
+            line.partner_key = line.partner_id.id
 
     def _lock_pending(self, ids):
         """The pending lines among ``ids`` that no other transaction holds, locked."""

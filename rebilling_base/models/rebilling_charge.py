@@ -125,11 +125,16 @@ class RebillingCharge(models.Model):
 
     @api.model
     def _billable_domain(self, partners, date_from, date_to):
-        """Charges billed by the run for [date_from, date_to]."""
+        """Charges billed by the run for [date_from, date_to] (date_from: its invoice date).
+
+        Recurring charges follow their service. A once-off charge is billed once, on
+        the first run on or after its date (``date_start <= date_from``), whatever its
+        service's state: a termination fee of an ended service is billed too.
+        """
         return [
-            *self._rebilling_service_follow_domain(date_from),
             ("partner_id", "in", partners.ids),
             "|",
+            "&",
             "&",
             "&",
             ("charge_type", "=", "recurring"),
@@ -137,9 +142,10 @@ class RebillingCharge(models.Model):
             "|",
             ("date_end", "=", False),
             ("date_end", ">=", date_from),
+            *self._rebilling_service_follow_domain(date_from),
             "&",
             "&",
             ("charge_type", "=", "once"),
             ("invoiced", "=", False),
-            ("date_start", "<=", date_to),
+            ("date_start", "<=", date_from),
         ]

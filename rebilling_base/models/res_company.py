@@ -53,6 +53,15 @@ class ResCompany(models.Model):
         default=14,
         help="Days between the invoice date (the 1st) and the due date.",
     )
+    rebilling_catch_up_months = fields.Integer(
+        "Catch-up Limit (months)",
+        default=3,
+        help="How many billed months back a catch-up bills the missed days of a service "
+        "or recurring charge entered late. Older missed days are not billed: the invoice "
+        "names their amount (Catch-up not billed) and is flagged for review (Back-billing "
+        "beyond limit), for an approver to add them by hand if they are owed. "
+        "0: no limit.",
+    )
     rebilling_payment_instructions = fields.Text("Payment Instructions")
     rebilling_bank_account_name = fields.Char("Bank Account Name")
     rebilling_bsb = fields.Char("BSB", help="Six digits, printed as 000-000.")
@@ -125,6 +134,10 @@ class ResCompany(models.Model):
     _rebilling_run_hour_range = models.Constraint(
         "CHECK (rebilling_run_hour BETWEEN 1 AND 5)",
         "The billing run starts between 01:00 and 06:00: choose an hour from 1 to 5.",
+    )
+    _rebilling_catch_up_months_positive = models.Constraint(
+        "CHECK (rebilling_catch_up_months >= 0)",
+        "The catch-up limit cannot be negative.",
     )
     _rebilling_payment_term_positive = models.Constraint(
         "CHECK (rebilling_payment_term_days >= 0)",

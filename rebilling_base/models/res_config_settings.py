@@ -7,6 +7,9 @@ class ResConfigSettings(models.TransientModel):
     rebilling_auto_invoice = fields.Boolean(
         related="company_id.rebilling_auto_invoice", readonly=False
     )
+    rebilling_catch_up_months = fields.Integer(
+        related="company_id.rebilling_catch_up_months", readonly=False
+    )
     rebilling_payment_term_days = fields.Integer(
         related="company_id.rebilling_payment_term_days", readonly=False
     )

@@ -7,6 +7,7 @@ from . import (
     test_credits,
     test_customers,
     test_invoice_document,
+    test_money_over_time,
     test_portal,
     test_security,
     test_sending,

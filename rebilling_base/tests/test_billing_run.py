@@ -74,7 +74,8 @@ class TestBillingRun(RebillingCase):
         self.service_b.date_start = date(2026, 11, 21)  # 10 of 30 days
         self.run_billing(NOV)
         line = self.invoices_of(self.customer_b).invoice_line_ids
-        self.assertAlmostEqual(line.price_unit, 8.33, places=2)  # 25.00 * 10 / 30
+        # 4 x 25.00 x 10/30 = 33.33, rounded once (not 4 x 8.33 = 33.32)
+        self.assertAlmostEqual(line.price_subtotal, 33.33, places=2)
         self.assertIn("prorated 10/30 days", line.name)
         # A service ending mid-month is prorated too.
         self.service_a.date_end = date(2026, 11, 15)

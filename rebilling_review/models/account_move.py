@@ -566,28 +566,41 @@ class AccountMove(models.Model):
         prepared = run.with_context(**{REISSUE_CONTEXT: self.ids})._prepare_invoices(
             self.partner_id
         )
-        once = self.env["rebilling.charge"].search(
-            [
-                ("charge_type", "=", "once"),
-                ("invoice_line_id.move_id", "in", self.ids),
-                ("date_start", "<=", run.period_end),
-            ]
-        )
-        for partner, charges in once.grouped("partner_id").items():
-            line_vals = [run._charge_line(charge) for charge in charges]
-            if partner.id in prepared:
-                prepared[partner.id]["invoice_line_ids"] += [
-                    Command.create(vals) for vals in line_vals
-                ]
-            else:
-                prepared[partner.id] = run._rebilling_prepare_invoice_vals(partner, line_vals)
         return prepared
+
+    def _rebilling_review_reissue_plan(self, prepared):
+        """``{move id: (move type, line values)}`` of a reissue: the new lines of each
+        invoice in the sign of its type. A total below zero, kept lines (Adjust)
+        included, makes a credit note, above zero an invoice, whichever the document
+        was (``_credit_note_if_negative`` of the billing run)."""
+        plan = {}
+        for move in self:
+            vals = prepared.get(move.partner_id.id, {})
+            lines = [dict(cmd[2]) for cmd in vals.get("invoice_line_ids", []) if cmd[0] == 0]
+            if vals.get("move_type") == "out_refund":
+                for line in lines:  # back in the sign of an invoice
+                    line["price_unit"] = -line.get("price_unit", 0.0)
+            kept = move.invoice_line_ids - move._rebilling_review_reissue_lines()
+            sign = -1.0 if move.move_type == "out_refund" else 1.0
+            total = sign * sum(kept.mapped("price_subtotal")) + sum(
+                line.get("quantity", 1.0) * line.get("price_unit", 0.0) for line in lines
+            )
+            move_type = "out_refund" if move.currency_id.round(total) < 0 else "out_invoice"
+            if move_type == "out_refund":
+                for line in lines:
+                    line["price_unit"] = -line.get("price_unit", 0.0)
+            plan[move.id] = (move_type, lines)
+        return plan
 
     def _rebilling_review_reissue_write(self, prepared, attach=True):
         """Replace the generated lines by those of ``prepared`` (``{pid: vals}``) and post.
 
         All the invoices at once (Odoo's tracking off: each gets one chatter note);
-        the numbers, invoice dates and due dates are kept. Returns ``{move id: note}``.
+        the numbers, invoice dates and due dates are kept. An invoice whose total turns
+        negative (or a credit note whose total turns positive) cannot change its type
+        once posted (Odoo): it is cancelled (it was never sent, being held) and replaced
+        by a credit note (an invoice) under review, with its Adjust lines.
+        Returns ``{move id: note}`` (the replacing documents' ids for those).
         """
         replaced = {move.id: move._rebilling_review_reissue_lines() for move in self}
         old_totals = {move.id: move.amount_total for move in self}
@@ -602,18 +615,14 @@ class AccountMove(models.Model):
                         partner=move.partner_id.display_name,
                     )
                 )
-        moves = self.with_context(tracking_disable=True)
-        moves.button_draft()
+        plan = self._rebilling_review_reissue_plan(prepared)
+        switched = self.filtered(lambda m: plan[m.id][0] != m.move_type)
+        moves = (self - switched).with_context(tracking_disable=True)
+        self.with_context(tracking_disable=True).button_draft()
         # The lines of all the invoices in two batches: Odoo balances each invoice once.
         Line = self.env["account.move.line"].with_context(tracking_disable=True)
-        Line.union(*replaced.values()).unlink()
-        Line.create(
-            [
-                dict(command[2], move_id=move.id)
-                for move in moves
-                for command in prepared.get(move.partner_id.id, {}).get("invoice_line_ids", [])
-            ]
-        )
+        Line.union(*(replaced[move.id] for move in moves)).unlink()
+        Line.create([dict(vals, move_id=move.id) for move in moves for vals in plan[move.id][1]])
         # Other values of the run (usage period, review state), alike for most invoices.
         by_values = defaultdict(list)
         for move in moves:
@@ -632,8 +641,10 @@ class AccountMove(models.Model):
                 **NO_LINE_SYNC
             ).write(group[0][1])
         moves.action_post()
-        self._rebilling_review_restart_hold()
-        for line in self.invoice_line_ids.filtered("rebilling_charge_id"):
+        replacements, pairs = switched._rebilling_review_reissue_replace(prepared, plan, replaced)
+        done = moves | replacements
+        done._rebilling_review_restart_hold()
+        for line in done.invoice_line_ids.filtered("rebilling_charge_id"):
             if line.rebilling_charge_id.charge_type == "once":
                 line.rebilling_charge_id.invoice_line_id = line
         document = (
@@ -641,21 +652,81 @@ class AccountMove(models.Model):
             if attach
             else self.env._("Download it to see the regenerated invoice.")
         )
-        return {
-            move.id: Markup("<p>%s</p><p>%s</p>")
-            % (
-                self.env._(
-                    "Reissued from the current services, charges and usage: "
-                    "%(lines)s line(s), total %(old)s → %(new)s. "
-                    "The invoice is under review again.",
-                    lines=len(move.invoice_line_ids),
-                    old=formatLang(self.env, old_totals[move.id], currency_obj=move.currency_id),
-                    new=formatLang(self.env, move.amount_total, currency_obj=move.currency_id),
-                ),
-                document,
+        replaced_by = {new.id: old for old, new in pairs}
+        bodies = {}
+        for move in done:
+            old = replaced_by.get(move.id, move)
+            text = self.env._(
+                "Reissued from the current services, charges and usage: "
+                "%(lines)s line(s), total %(old)s → %(new)s. "
+                "The invoice is under review again.",
+                lines=len(move.invoice_line_ids),
+                old=formatLang(self.env, old_totals[old.id], currency_obj=move.currency_id),
+                new=formatLang(self.env, move.amount_total, currency_obj=move.currency_id),
             )
-            for move in self
-        }
+            if old != move:
+                text = self.env._(
+                    "%(text)s It replaces %(old)s (cancelled): its total changed sign.",
+                    text=text,
+                    old=old.name,
+                )
+            bodies[move.id] = Markup("<p>%s</p><p>%s</p>") % (text, document)
+        return bodies
+
+    def _rebilling_review_reissue_replace(self, prepared, plan, replaced):
+        """Cancel these (draft) documents and create their replacements of the other
+        type from ``plan``, with their kept lines (Adjust) in the new sign; posted,
+        under review, in the billing run's log instead of them.
+        Returns ``(new documents, [(old, new)])``."""
+        new_moves = self.browse()
+        pairs = []
+        for move in self:
+            move_type, lines = plan[move.id]
+            kept = move.invoice_line_ids - replaced[move.id]
+            kept_vals = [
+                {
+                    "name": line.name,
+                    "product_id": line.product_id.id,
+                    "account_id": line.account_id.id,
+                    "quantity": line.quantity,
+                    "price_unit": -line.price_unit,
+                    "tax_ids": [Command.set(line.tax_ids.ids)],
+                    "rebilling_line_kind": line.rebilling_line_kind,
+                }
+                for line in kept
+            ]
+            vals = dict(prepared.get(move.partner_id.id) or {})
+            if not vals:
+                run = move.rebilling_run_id
+                vals = run._rebilling_prepare_invoice_vals(move.partner_id, [])
+            vals.update(
+                move_type=move_type,
+                invoice_line_ids=[Command.create(v) for v in [*lines, *kept_vals]],
+                rebilling_review_state="under_review",
+                rebilling_reissue_at=False,
+                rebilling_reissue_error=False,
+                ref=move.name,
+            )
+            vals.pop("name", None)
+            move.with_context(tracking_disable=True).button_cancel()
+            move.sudo().with_context(**NO_LINE_SYNC).write(
+                {"rebilling_review_state": False, "rebilling_reissue_at": False}
+            )
+            new = self.sudo().with_context(tracking_disable=True).create(vals).sudo(False)
+            new.action_post()
+            new._rebilling_review_start()
+            self.env["rebilling.billing.run.line"].search([("invoice_id", "=", move.id)]).write(
+                {"invoice_id": new.id}
+            )
+            move._message_log(
+                body=self.env._(
+                    "Cancelled by its reissue: its total changed sign; replaced by %s.",
+                    new.name,
+                )
+            )
+            new_moves |= new
+            pairs.append((move, new))
+        return new_moves.with_env(self.env), pairs
 
     def _rebilling_review_restart_hold(self):
         """The hold for review starts again (after an adjust or a reissue).

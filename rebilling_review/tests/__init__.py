@@ -1,5 +1,6 @@
 from . import (
     test_customer_class,
+    test_reissue_money,
     test_review_flags,
     test_review_flow,
     test_review_http,

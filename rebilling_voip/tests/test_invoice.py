@@ -207,3 +207,26 @@ class TestUsageInvoice(VoipCase):
         self.assertFalse(self.cdr("TZ1").invoice_id, "00:30 on 1 November in Sydney: November's")
         self.run_billing(DEC)
         self.assertEqual(self.cdr("TZ1").invoice_id, self.invoices_of(self.customer_a, DEC))
+
+    def test_odoo_credit_note_keeps_the_usage_of_its_lines(self):
+        """Issue 26, case 12: Odoo's Credit Note of an invoice with usage."""
+        self.run_billing(NOV)
+        inv = self.invoices_of(self.customer_a, NOV)
+        action = (
+            self.env["account.move.reversal"]
+            .with_context(active_model="account.move", active_ids=inv.ids)
+            .create({"reason": "Wrong rates", "journal_id": inv.journal_id.id})
+            .refund_moves()
+        )
+        credit_note = self.env["account.move"].browse(action["res_id"])
+        usage = self.usage_lines(credit_note)
+        self.assertEqual(
+            usage.mapped("rebilling_destination_group_id"),
+            self.g_national | self.g_mobile | self.g_zone1,
+        )
+        mobile = usage.filtered(lambda ln: ln.rebilling_destination_group_id == self.g_mobile)
+        self.assertEqual(mobile.rebilling_call_count, 5)
+        self.assertEqual(mobile.rebilling_service_id, self.voice_a)
+        kinds = [label for label, _amount in credit_note._rebilling_report_summary()]
+        self.assertNotIn("Adjustments", kinds)
+        self.assertIn("Usage", kinds)
