@@ -35,6 +35,7 @@ from freezegun import freeze_time
 
 # ------------------------------------------------------------------ step kinds
 RUN = "run"
+RATE = "rate"
 SERVICE = "service"
 END = "end"
 REPRICE = "reprice"
@@ -66,10 +67,11 @@ KINDS = (
     ADJUST,
     CREDIT_FULL,
     CREDIT_PARTIAL,
+    RATE,
 )
 
-# Switches of situations that known, not yet fixed, bugs of issue 26 get wrong
-# (the case number): a profile leaves them out until the fix is merged.
+# Switches of situations that bugs of issue 26 got wrong (the case numbers), all
+# fixed now: a profile leaves out those of a bug still open (``Profile.include_bugs``).
 KNOWN_BUGS = {
     # 1, 2: a reissue of an invoice that carries credit lines.
     "reissue_with_credits": "cases 1-2: a reissue drops or mis-signs credit lines",
@@ -90,13 +92,19 @@ NATIONAL = "national"
 MOBILE = "mobile"
 
 
-def call_price(group, seconds):
+# Per-minute rates of the plan at the start: {group: [(from, per minute)]}.
+START_RATES = {NATIONAL: [(date(2000, 1, 1), 0.10)], MOBILE: [(date(2000, 1, 1), 0.20)]}
+
+
+def call_price(group, seconds, per_minute=None):
     """The rated price of a call, from the rate plan as a customer reads it."""
+    if per_minute is None:
+        per_minute = START_RATES[group][0][1]
     if seconds <= 0:
         return 0.0
     if group == NATIONAL:
-        return round(math.ceil(seconds / 60) * 0.10, 4)
-    return round(max(seconds, 30) * 0.20 / 60, 4)
+        return round(math.ceil(seconds / 60) * per_minute, 4)
+    return round(max(seconds, 30) * per_minute / 60, 4)
 
 
 def days_in(month):
@@ -124,8 +132,8 @@ class Profile:
     months: int = 5
     steps: int = 25
     kinds: tuple = KINDS
-    # Known bugs whose situations are drawn anyway (see KNOWN_BUGS).
-    include_bugs: frozenset = frozenset()
+    # Situations of KNOWN_BUGS that are drawn (all: every bug of the list is fixed).
+    include_bugs: frozenset = frozenset(KNOWN_BUGS)
     # The last month billed: the simulation starts ``months`` before it.
     last_month: date = date(2026, 11, 1)
 
@@ -137,7 +145,7 @@ class Profile:
         return bug in self.include_bugs
 
 
-# CI: what the product gets right today (case numbers of what is left out: KNOWN_BUGS).
+# CI: small; every situation drawn (none of KNOWN_BUGS is open).
 CI_PROFILE = Profile(customers=3, months=4, steps=20)
 
 
@@ -176,10 +184,8 @@ class Call:
     seconds: int
     group: str
     call_id: str
-
-    @property
-    def price(self):
-        return call_price(self.group, self.seconds)
+    # The price it was invoiced at (a later rate change leaves it).
+    billed_price: float = None
 
 
 class Ledger:
@@ -200,6 +206,7 @@ class Ledger:
         self.call_seq = 0
         self.log = []
         self.last_kind = None
+        self.rates = {group: list(rates) for group, rates in START_RATES.items()}
 
     # ------------------------------------------------------------ clock
     @property
@@ -229,6 +236,8 @@ class Ledger:
         if done:
             self.log.append(done)
             self.last_kind = kind
+            if kind in DOCUMENT_KINDS:
+                self._freeze_billed_calls()
         return done
 
     def _step_run(self, a, b, c, d):
@@ -520,6 +529,57 @@ class Ledger:
         self._import(calls)
         return f"{len(calls)} late calls of {month}"
 
+    def call_price(self, call):
+        """The price of ``call`` at the rate in force at its start (the last one entered)."""
+        if call.billed_price is not None:
+            return call.billed_price
+        day = call.start.date()
+        per_minute = max((r for r in self.rates[call.group] if r[0] <= day), key=lambda r: r[0])
+        return call_price(call.group, call.seconds, per_minute[1])
+
+    def _freeze_billed_calls(self, records=None):
+        """Invoiced calls keep the price they were billed at, whatever rate comes later."""
+        if records is None:
+            open_ids = [i for i, call in self.calls.items() if call.billed_price is None]
+            records = self.env["rebilling.cdr"].search(
+                [("supplier_call_id", "in", open_ids), ("invoice_id", "!=", False)]
+            )
+        for record in records:
+            call = self.calls[record.supplier_call_id]
+            if record.invoice_id and call.billed_price is None:
+                call.billed_price = self.call_price(call)
+
+    def _step_rate(self, a, b, c, d):
+        """A rate entered or corrected in the plan from a day of this month or the last."""
+        self._advance(d)
+        group = NATIONAL if a % 2 else MOBILE
+        month = month_of(self.today.date()) - relativedelta(months=b % 2)
+        day = self._month_day(month, c)
+        per_minute = [0.10, 0.12, 0.15, 0.20, 0.25][d % 5]
+        xmlid = "dest_au_national" if group == NATIONAL else "dest_au_mobile"
+        dest = self.env.ref(f"rebilling_voip.{xmlid}")
+        plan = self.company.rebilling_rate_plan_id
+        rate = plan.rate_ids.filtered(
+            lambda r: r.destination_group_id == dest and r.date_from == day
+        )
+        with self.at(self.today):
+            if rate:
+                rate.rate_per_minute = per_minute
+            else:
+                blocks = (60, 60) if group == NATIONAL else (30, 1)
+                self.env["rebilling.rate"].create(
+                    {
+                        "plan_id": plan.id,
+                        "destination_group_id": dest.id,
+                        "date_from": day,
+                        "rate_per_minute": per_minute,
+                        "first_block": blocks[0],
+                        "next_block": blocks[1],
+                    }
+                )
+        self.rates[group] = [r for r in self.rates[group] if r[0] != day] + [(day, per_minute)]
+        return f"rate {group} {per_minute}/min from {day}"
+
     def _step_duplicate_calls(self, a, b, c, d):
         if not self.imports:
             return None
@@ -553,26 +613,27 @@ class Ledger:
         moves = self._review_moves()
         if not self.profile.allows("reissue_with_credits"):
             moves = moves.filtered(
-                lambda m: not m.invoice_line_ids.filtered("rebilling_credited_line_id")
-                and m.move_type == "out_invoice"
+                lambda m: (
+                    not m.invoice_line_ids.filtered("rebilling_credited_line_id")
+                    and m.move_type == "out_invoice"
+                )
             )
         if not moves:
             return None
         move = moves[a % len(moves)]
-        if not self.profile.allows("reissue_with_credits"):
-            # The reissue would add a credit for a service ended since.
-            if any(
-                line.rebilling_date_to
-                and (line.rebilling_service_id.date_end or date.max) < line.rebilling_date_to
-                for line in self.env["account.move.line"].search(
-                    [
-                        ("move_id.partner_id", "=", move.partner_id.id),
-                        ("move_id.state", "=", "posted"),
-                        ("rebilling_service_id", "!=", False),
-                    ]
-                )
-            ):
-                return None
+        # Without that known bug: no reissue that would add a credit for a service ended since.
+        if not self.profile.allows("reissue_with_credits") and any(
+            line.rebilling_date_to
+            and (line.rebilling_service_id.date_end or date.max) < line.rebilling_date_to
+            for line in self.env["account.move.line"].search(
+                [
+                    ("move_id.partner_id", "=", move.partner_id.id),
+                    ("move_id.state", "=", "posted"),
+                    ("rebilling_service_id", "!=", False),
+                ]
+            )
+        ):
+            return None
         with self.at(self.today):
             wizard = (
                 self.env["rebilling.review.reissue.wizard"]
@@ -643,8 +704,10 @@ class Ledger:
             order="id",
         )
         return moves.filtered(
-            lambda m: all(line.price_subtotal >= 0 for line in m.invoice_line_ids)
-            and not m.reversal_move_ids
+            lambda m: (
+                all(line.price_subtotal >= 0 for line in m.invoice_line_ids)
+                and not m.reversal_move_ids
+            )
         )
 
     def _reverse(self, move):
@@ -805,7 +868,9 @@ class Ledger:
                 if move.name not in totals:
                     found.append(f"CSV {period}: {move.name} missing")
                 elif abs(totals[move.name] - expected) > 0.001:
-                    found.append(f"CSV {period}: {move.name} total {totals[move.name]} != {expected}")
+                    found.append(
+                        f"CSV {period}: {move.name} total {totals[move.name]} != {expected}"
+                    )
         return found
 
     def _billed(self, docs):
@@ -924,17 +989,22 @@ class Ledger:
         linked = {}
         for record in records:
             if record.invoice_id:
-                linked.setdefault(record.invoice_id.id, []).append(self.calls[record.supplier_call_id])
+                linked.setdefault(record.invoice_id.id, []).append(
+                    self.calls[record.supplier_call_id]
+                )
         for move in docs.filtered(lambda m: not m.reversed_entry_id):
             usage = move.invoice_line_ids.filtered(lambda ln: ln.rebilling_line_kind == "usage")
             calls = linked.get(move.id, [])
             amount = round(sum(usage.mapped("price_subtotal")), 2)
-            expected = sum(c.price for c in calls)
+            expected = sum(self.call_price(c) for c in calls)
             if abs(self._sign(move) * amount - expected) > 0.01 * len(usage) / 2 + 0.005:
-                found.append(f"{move.name}: usage {amount} != its {len(calls)} calls {expected:.4f}")
+                found.append(
+                    f"{move.name}: usage {amount} != its {len(calls)} calls {expected:.4f}"
+                )
             count = sum(usage.mapped("rebilling_call_count"))
             if count != len(calls):
                 found.append(f"{move.name}: {count} calls on its lines, {len(calls)} linked")
+        self._freeze_billed_calls(records)
         return found
 
     def _imported_before_last_run(self, call):
@@ -948,9 +1018,7 @@ class Ledger:
         """Calls a run should bill: imported before it, within its late window."""
         if not self.last_run:
             return
-        earliest = datetime.combine(
-            self.last_run - relativedelta(months=4), datetime.min.time()
-        )
+        earliest = datetime.combine(self.last_run - relativedelta(months=4), datetime.min.time())
         for call_id, call in self.calls.items():
             if earliest <= call.start:
                 self.billable_at_last_run.add(call_id)

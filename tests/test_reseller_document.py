@@ -34,15 +34,11 @@ class TestResellerDocument(VoipCase):
 
     @freeze_time("2026-11-05 10:00:00")
     def test_reseller_invoice_is_a_white_label_document_in_the_customer_language(self):
-        self.import_csv(
-            [csv_line("2026-10-20 10:00:00", 60, A, "0412 555 000", "R1")], rate=True
-        )
+        self.import_csv([csv_line("2026-10-20 10:00:00", 60, A, "0412 555 000", "R1")], rate=True)
         with freeze_time("2026-11-01 02:00:00"):
             self.run_billing(NOV)
         # A late October call, billed by hand for the reseller's period.
-        self.import_csv(
-            [csv_line("2026-10-25 10:00:00", 60, A, "0412 555 001", "R2")], rate=True
-        )
+        self.import_csv([csv_line("2026-10-25 10:00:00", 60, A, "0412 555 001", "R2")], rate=True)
         invoice = self.create_invoice(date(2026, 10, 21), date(2026, 10, 31))
         self.assertEqual(self.cdr("R2").invoice_id, invoice)
         self.assertIn("21/10/2026 - 31/10/2026", invoice.invoice_line_ids.name)
