@@ -53,7 +53,7 @@ class TestLedgerProperties(TransactionCase):
         self.assertFalse(found, "\n".join(["steps:", *log, "violations:", *found]))
 
     @settings(
-        max_examples=6,
+        max_examples=5,
         deadline=None,
         derandomize=True,
         database=None,
