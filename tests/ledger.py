@@ -33,6 +33,8 @@ from datetime import date, datetime, timedelta
 from dateutil.relativedelta import relativedelta
 from freezegun import freeze_time
 
+from odoo.exceptions import UserError
+
 # ------------------------------------------------------------------ step kinds
 RUN = "run"
 RATE = "rate"
@@ -686,7 +688,14 @@ class Ledger:
                     }
                 )
             )
-            wizard.action_adjust()
+            try:
+                with self.env.cr.savepoint():
+                    wizard.action_adjust()
+            except UserError:
+                # Refused: a credit may not take the total below zero.
+                if kind != "credit" or amount * 1.1 < move.amount_total - 0.01:
+                    raise
+                return f"adjust {move.name} {kind} {amount}: refused, above the total"
         return f"adjust {move.name} {kind} {amount}"
 
     # ------------------------------------------------------------ credit notes
