@@ -63,6 +63,7 @@ def main():
         months=args.months,
         steps=args.customers * args.events * args.months,
         include_bugs=bugs,
+        batch_imports=True,
     )
     rnd = random.Random(args.seed)
     with bench_env(args.db) as env:

@@ -136,6 +136,9 @@ class Profile:
     kinds: tuple = KINDS
     # Situations of KNOWN_BUGS that are drawn (all: every bug of the list is fixed).
     include_bugs: frozenset = frozenset(KNOWN_BUGS)
+    # Calls of the steps imported in one file before the next step that bills (long
+    # profiles: a transaction of thousands of imports runs out of PostgreSQL locks).
+    batch_imports: bool = False
     # The last month billed: the simulation starts ``months`` before it.
     last_month: date = date(2026, 11, 1)
 
@@ -209,6 +212,7 @@ class Ledger:
         self.log = []
         self.last_kind = None
         self.rates = {group: list(rates) for group, rates in START_RATES.items()}
+        self.pending_calls = []
 
     # ------------------------------------------------------------ clock
     @property
@@ -234,6 +238,8 @@ class Ledger:
         kind = self.profile.kinds[step[0] % len(self.profile.kinds)]
         if kind != RUN and self.next_period > self.profile.last_month + relativedelta(months=1):
             return None
+        if kind in DOCUMENT_KINDS or kind == DUPLICATE_CALLS:
+            self._flush_imports()
         done = getattr(self, f"_step_{kind}")(*step[1:])
         if done:
             self.log.append(done)
@@ -470,6 +476,17 @@ class Ledger:
 
     # ------------------------------------------------------------ calls
     def _import(self, calls):
+        if self.profile.batch_imports:
+            self.pending_calls.extend(calls)
+            return
+        self._import_now(calls)
+
+    def _flush_imports(self):
+        calls, self.pending_calls = self.pending_calls, []
+        if calls:
+            self._import_now(calls)
+
+    def _import_now(self, calls):
         lines = ["start_time,duration,caller,called,call_id,cost"]
         for call in calls:
             caller = self.fx["numbers"][call.partner]
