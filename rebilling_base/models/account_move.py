@@ -83,7 +83,8 @@ class AccountMove(models.Model):
 
     _rebilling_once_per_period = models.UniqueIndex(
         "(company_id, rebilling_partner_key, rebilling_period) "
-        "WHERE rebilling_period IS NOT NULL AND state != 'cancel' AND move_type = 'out_invoice'",
+        "WHERE rebilling_period IS NOT NULL AND state != 'cancel' AND move_type = 'out_invoice' "
+        "AND rebilling_run_id IS NOT NULL",
         "This customer already has an invoice for this billing period.",
     )
 

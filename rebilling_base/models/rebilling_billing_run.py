@@ -574,8 +574,9 @@ class RebillingBillingRun(models.Model):
                 {
                     "state": "done",
                     "invoice_id": move.id,
-                    "amount_untaxed": move.amount_untaxed,
-                    "amount_total": move.amount_total,
+                    # Signed: a credit note lowers the month's total (Summary = CSV).
+                    "amount_untaxed": move.amount_untaxed_signed,
+                    "amount_total": move.amount_total_signed,
                     "invoice_line_count": len(move.invoice_line_ids),
                     "error": False,
                     "date_processed": fields.Datetime.now(),

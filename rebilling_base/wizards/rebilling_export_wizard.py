@@ -90,7 +90,36 @@ class RebillingExportWizard(models.TransientModel):
     move_ids = fields.Many2many("account.move", string="Invoices")
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
 
-    def _get_moves(self):
+    held_count = fields.Integer(
+        "Held for review",
+        compute="_compute_held_count",
+        help="Invoices of the month still under review (or rejected, waiting for their "
+        "reissue): the export leaves them out until they are approved.",
+    )
+
+    @api.depends("month", "move_ids", "company_id")
+    def _compute_held_count(self):
+        for wizard in self:
+            if wizard.move_ids or wizard.month:
+                moves = wizard._get_moves(exportable_only=False)
+                wizard.held_count = len(moves - wizard._exportable(moves))
+            else:
+                wizard.held_count = 0
+
+    @api.model
+    def _exportable(self, moves):
+        """Override point: the documents of ``moves`` that an export includes. Invoices
+        held for review (``rebilling_review``: under review or rejected) are left out:
+        they may still change."""
+        invoices = moves.filtered(lambda m: m.move_type == "out_invoice")
+        return moves - (invoices - invoices._rebilling_external_ready())
+
+    def _get_moves(self, exportable_only=True):
+        self.ensure_one()
+        moves = self._get_posted_moves()
+        return self._exportable(moves) if exportable_only else moves
+
+    def _get_posted_moves(self):
         self.ensure_one()
         if self.move_ids:
             return self.move_ids.filtered(lambda m: m.rebilling_period and m.state == "posted")
@@ -111,6 +140,13 @@ class RebillingExportWizard(models.TransientModel):
         self.ensure_one()
         moves = self._get_moves()
         if not moves:
+            if self.held_count:
+                raise UserError(
+                    self.env._(
+                        "Nothing to export: %s invoices held for review (approve them first).",
+                        self.held_count,
+                    )
+                )
             raise UserError(self.env._("There are no posted rebilling invoices to export."))
         stamp = (self.month or moves[0].rebilling_period).strftime("%Y-%m")
         if self.export_type == "xlsx":

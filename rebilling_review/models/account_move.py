@@ -803,8 +803,8 @@ class AccountMove(models.Model):
             move = line.invoice_id
             line.write(
                 {
-                    "amount_untaxed": move.amount_untaxed,
-                    "amount_total": move.amount_total,
+                    "amount_untaxed": move.amount_untaxed_signed,
+                    "amount_total": move.amount_total_signed,
                     "invoice_line_count": len(move.invoice_line_ids),
                 }
             )

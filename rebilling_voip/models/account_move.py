@@ -1,6 +1,7 @@
 from collections import defaultdict
 
 from odoo import api, fields, models
+from odoo.tools import format_date
 
 
 class AccountMove(models.Model):
@@ -35,6 +36,16 @@ class AccountMove(models.Model):
     def _rebilling_white_label(self):
         """Usage invoices of a reseller period print in the white-label layout too."""
         return super()._rebilling_white_label() or bool(self.rebilling_usage_from)
+
+    def _rebilling_period_label(self):
+        """A usage invoice of a chosen period (reseller, no run): its usage period."""
+        if not self.rebilling_run_id and self.rebilling_usage_from:
+            return self.env._(
+                "Usage %(start)s - %(end)s",
+                start=format_date(self.env, self.rebilling_usage_from),
+                end=format_date(self.env, self.rebilling_usage_to),
+            )
+        return super()._rebilling_period_label()
 
     def _rebilling_usage_groups(self):
         """[(destination group, calls, minutes, amount)] of the usage lines (invoice report)."""

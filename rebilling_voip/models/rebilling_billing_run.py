@@ -56,6 +56,66 @@ class RebillingBillingRun(models.Model):
         action["name"] = self.env._("Calls without service")
         return action
 
+    late_call_count = fields.Integer(
+        "Calls too late",
+        compute="_compute_late_call_count",
+        help="Calls older than the earliest month this run still bills (late calls are "
+        "billed up to three months after their month), neither billed nor unmatched: "
+        "never billed unless you bill them by hand (e.g. a reseller period invoice).",
+    )
+
+    def _voip_late_limit(self):
+        """The 1st of the earliest usage month whose calls this run still bills."""
+        self.ensure_one()
+        return self.usage_start - relativedelta(months=LATE_CALL_MONTHS)
+
+    def _late_call_domain(self):
+        """Unbilled calls, new or rated (of a service enabled for invoicing), too old for
+        this run: imported after the last run that could bill them."""
+        self.ensure_one()
+        start, _end = self.company_id._rebilling_days_utc(self._voip_late_limit(), None)
+        return [
+            ("company_id", "=", self.company_id.id),
+            ("state", "in", ("new", "rated")),
+            ("invoice_id", "=", False),
+            "|",
+            ("service_id", "=", False),
+            ("service_id.invoice_enabled", "=", True),
+            ("start_time", "<", start),
+        ]
+
+    def _compute_late_call_count(self):
+        Cdr = self.env["rebilling.cdr"]
+        for run in self:
+            run.late_call_count = (
+                Cdr.search_count(run._late_call_domain())
+                if run.usage_start and not run.dry_run
+                else 0
+            )
+
+    def action_view_late_calls(self):
+        """The calls counted by ``late_call_count``."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "rebilling_voip.action_rebilling_cdr"
+        )
+        action["domain"] = self._late_call_domain()
+        action["context"] = {}
+        action["name"] = self.env._("Calls too late to bill")
+        return action
+
+    def _voip_usage_month_label(self, partners):
+        """A function ``(partner id, first day, last day)`` giving the period text of a
+        usage line in that customer's language (en_AU: 01/10/2026 - 31/10/2026)."""
+        in_lang = self._rebilling_partner_lang_runs()
+        by_id = {partner.id: partner for partner in partners}
+
+        def label(partner_id, first, last):
+            run = in_lang(by_id[partner_id])
+            return run.env["rebilling.cdr"]._period_label(first, last)
+
+        return label
+
     def _voip_usage_bounds(self):
         """[start, end) in UTC of the calls this run bills: the usage month and late calls."""
         self.ensure_one()
@@ -94,6 +154,7 @@ class RebillingBillingRun(models.Model):
             end,
             self._voip_usage_label(partners),
             invoice_ids=self.env.context.get(REISSUE_CONTEXT),
+            month_label=self._voip_usage_month_label(partners),
         )
         for partner_id, lines in usage.items():
             result[partner_id] = list(result.get(partner_id, [])) + lines

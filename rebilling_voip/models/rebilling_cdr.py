@@ -20,6 +20,8 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
+
 from odoo import api, fields, models
 from odoo.tools import SQL, float_round, format_date
 
@@ -863,6 +865,34 @@ class RebillingCdr(models.Model):
         return self.env.cr.fetchall()
 
     @api.model
+    def _usage_summary_by_month(self, company, partner_ids, start, end, invoice_ids=None):
+        """Like ``_usage_summary``, per usage month too (the company's time zone): rows
+        ``(partner_id, group_id, calls, seconds, billed seconds, amount, service_id,
+        month)`` where ``month`` is the 1st of the calls' local month. Late calls keep
+        their own month on the invoice. Extend for another split of the usage lines."""
+        if not partner_ids:
+            return []
+        self.flush_model()
+        self._lock_rating(company, shared=True)
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT c.partner_id, c.destination_group_id, count(*), sum(c.duration),
+                       sum(c.billed_seconds), sum(c.price),
+                       CASE WHEN min(c.service_id) = max(c.service_id)
+                            THEN min(c.service_id) END,
+                       date_trunc('month', (c.start_time AT TIME ZONE 'UTC') AT TIME ZONE %s)::date
+                  FROM rebilling_cdr c
+                 WHERE %s
+                 GROUP BY 1, 2, 8
+                """,
+                company.rebilling_tz or "UTC",
+                self._usage_where(company, partner_ids, start, end, invoice_ids),
+            )
+        )
+        return self.env.cr.fetchall()
+
+    @api.model
     def _usage_partner_ids(self, company, start, end):
         """Customers with rated calls to bill in [start, end)."""
         self.flush_model()
@@ -875,19 +905,34 @@ class RebillingCdr(models.Model):
         return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
-    def _usage_line_vals(self, company, partner_ids, start, end, label, invoice_ids=None):
+    def _usage_line_vals(
+        self, company, partner_ids, start, end, label, invoice_ids=None, month_label=None
+    ):
         """Invoice line values of the usage, per partner id, one line per destination group.
 
         ``label``: the period text, or a function of the partner id giving it (in the
-        customer's language). ``invoice_ids``: see ``_usage_where``.
+        customer's language). ``invoice_ids``: see ``_usage_where``. ``month_label``:
+        a function ``(partner id, first day, last day)`` giving a period text; with it,
+        one line per destination group and usage month, each labelled with its own
+        month (late calls of earlier months on lines of their own).
         """
-        rows = self._usage_summary(company, partner_ids, start, end, invoice_ids)
+        if month_label:
+            rows = self._usage_summary_by_month(company, partner_ids, start, end, invoice_ids)
+        else:
+            rows = [
+                (*row, None)
+                for row in self._usage_summary(company, partner_ids, start, end, invoice_ids)
+            ]
         groups = self.env["rebilling.destination.group"].browse({row[1] for row in rows})
         default_product = company._rebilling_voice_product()
         digits = company.currency_id.decimal_places
         result = defaultdict(list)
-        rows.sort(key=lambda r: (r[0], groups.browse(r[1]).sequence, r[1]))
-        for partner_id, group_id, calls, seconds, billed, amount, service_id in rows:
+        rows.sort(key=lambda r: (r[0], r[7] or 0, groups.browse(r[1]).sequence, r[1]))
+        for partner_id, group_id, calls, seconds, billed, amount, service_id, month in rows:
+            if month:
+                period = month_label(partner_id, month, month + relativedelta(months=1, days=-1))
+            else:
+                period = label(partner_id) if callable(label) else label
             group = groups.browse(group_id)
             product = group.product_id or default_product
             minutes = (seconds or 0) / 60.0
@@ -903,7 +948,7 @@ class RebillingCdr(models.Model):
                         "group": group.name,
                         "calls": calls,
                         "minutes": f"{minutes:.1f}",
-                        "period": label(partner_id) if callable(label) else label,
+                        "period": period,
                     },
                     "quantity": 1.0,
                     "price_unit": float_round(float(amount or 0.0), precision_digits=digits),
@@ -1008,6 +1053,39 @@ class RebillingCdr(models.Model):
         )
         self.invalidate_model()
         return self.env.cr.rowcount
+
+    @api.model
+    def _rate_again_after_rate_change(self, company, group_ids, date_from=None):
+        """Rate again the unbilled calls of ``group_ids`` started from ``date_from`` (a
+        company day; all when empty): a rate entered or corrected after they were
+        rated applies to them, before any run bills them. Invoiced calls keep the
+        price they were billed at. Returns the number of calls rated again.
+
+        Set-based: one UPDATE puts them back to new, then the usual rating (in
+        jobs when there are many). Extend for other changes that price calls.
+        """
+        if not group_ids:
+            return 0
+        start = company._rebilling_days_utc(date_from, None)[0] if date_from else None
+        self.flush_model()
+        where = [
+            SQL(
+                "company_id = %s AND state IN ('rated', 'unmatched', 'error') "
+                "AND invoice_id IS NULL AND destination_group_id = ANY(%s)",
+                company.id,
+                list(group_ids),
+            )
+        ]
+        if start:
+            where.append(SQL("start_time >= %s", start))
+        self.env.cr.execute(
+            SQL("UPDATE rebilling_cdr SET state = 'new' WHERE %s", SQL(" AND ").join(where))
+        )
+        count = self.env.cr.rowcount
+        self.invalidate_model(["state"])
+        if count:
+            self._rate_in_jobs(company, start=start)
+        return count
 
     @api.model
     def _period_label(self, date_from, date_to):

@@ -1,5 +1,21 @@
+from collections import defaultdict
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+
+# Fields whose change prices calls differently: the unbilled calls are rated again.
+PRICING_FIELDS = {
+    "plan_id",
+    "destination_group_id",
+    "date_from",
+    "method",
+    "rate_per_minute",
+    "flagfall",
+    "first_block",
+    "next_block",
+    "minimum_charge",
+    "markup_percent",
+}
 
 METHODS = [
     ("per_minute", "Per minute"),
@@ -61,6 +77,36 @@ class RebillingRate(models.Model):
         "CHECK (first_block >= 0 AND next_block > 0)",
         "The billing blocks must be positive (the first block may be 0).",
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        rates = super().create(vals_list)
+        rates._rebilling_rate_calls_again()
+        return rates
+
+    def write(self, vals):
+        if not PRICING_FIELDS & set(vals):
+            return super().write(vals)
+        before = [(r.company_id, r.destination_group_id.id, r.date_from) for r in self]
+        result = super().write(vals)
+        self._rebilling_rate_calls_again(before)
+        return result
+
+    def _rebilling_rate_calls_again(self, before=()):
+        """A rate entered or corrected applies to the calls rated before it (not billed
+        yet): rate again the calls of its destination groups from its date (and from
+        the date it had, ``before``: ``[(company, group id, date)]``)."""
+        changes = defaultdict(lambda: [set(), None])
+        for company, group_id, date_from in [
+            *((r.company_id, r.destination_group_id.id, r.date_from) for r in self),
+            *before,
+        ]:
+            change = changes[company]
+            change[0].add(group_id)
+            change[1] = min(change[1] or date_from, date_from)
+        Cdr = self.env["rebilling.cdr"]
+        for company, (group_ids, date_from) in changes.items():
+            Cdr._rate_again_after_rate_change(company, group_ids, date_from)
 
     @api.depends("destination_group_id", "date_from", "method")
     def _compute_display_name(self):

@@ -124,11 +124,13 @@ class TestUsageInvoice(VoipCase):
             ]
         )
         self.assertEqual(late.imported_count, 2)
-        self.run_billing(DEC)
+        run = self.run_billing(DEC)
         dec = self.invoices_of(self.customer_a, DEC)
         self.assertEqual(self.cdr("LATE").invoice_id, dec)
-        self.assertEqual(self.usage_lines(dec).rebilling_call_count, 2)  # LATE and NOV1
+        # LATE (October) and NOV1 (November): a line each, labelled with its own month.
+        self.assertEqual(self.usage_lines(dec).mapped("rebilling_call_count"), [1, 1])
         self.assertEqual(self.cdr("TOO-LATE").state, "new", "left for a usage invoice by hand")
+        self.assertEqual(run.late_call_count, 1, "and counted on the run")
 
     def test_call_list_attached_and_summary_printed(self):
         self.run_billing(NOV)

@@ -121,7 +121,9 @@ class RebillingResellerInvoiceWizard(models.TransientModel):
         company = self.company_id
         partner = self.partner_id
         start, end = self._bounds()
-        Cdr = self.env["rebilling.cdr"]
+        # Labels in the customer's language, as the run writes them (en_AU: 01/10/2026).
+        lang = partner.lang or company.partner_id.lang or self.env.lang
+        Cdr = self.env["rebilling.cdr"].with_context(lang=lang)
         label = Cdr._period_label(self.date_start, self.date_end)
         line_vals = Cdr._usage_line_vals(company, partner.ids, start, end, label).get(partner.id)
         if not line_vals:
@@ -151,6 +153,10 @@ class RebillingResellerInvoiceWizard(models.TransientModel):
                     + timedelta(days=company.rebilling_payment_term_days),
                     "invoice_payment_term_id": False,
                     "invoice_origin": self.env._("Usage %s", label),
+                    "invoice_user_id": partner.user_id.id,
+                    # A rebilling document of the month it is issued in: white label,
+                    # sent, listed and exported with the month's invoices.
+                    "rebilling_period": invoice_date.replace(day=1),
                     "rebilling_usage_from": self.date_start,
                     "rebilling_usage_to": self.date_end,
                     "invoice_line_ids": [Command.create(vals) for vals in line_vals],
