@@ -48,7 +48,7 @@ def build(env, customers, calls):
         SELECT %(company)s,
                timestamp '2026-10-01' + (CASE WHEN g %% 3 = 2 THEN interval '26 days'
                                               ELSE interval '31 days' END)
-                                        * ((g * 7919) %% 100000) / 100000.0,
+                                        * ((g::bigint * 7919) %% 100000) / 100000.0,
                30 + g %% 600, '0290000000', '+61290000000',
                '0412' || lpad((g %% 1000000)::text, 6, '0'),
                '+61412' || lpad((g %% 1000000)::text, 6, '0'),

@@ -56,7 +56,8 @@ class TestInvoicePdfText(PdfAssertions, RebillingCase, HttpCase):
             self.env(context=dict(self.env.context, force_report_rendering=True)), self.invoice
         )
         self.assertEqual(self.invoice.rebilling_send_state, "sent")
-        self.assertEqual(len(smtp.messages), 1)
+        to_customer = [m for m in smtp.messages if "invoices@harbour.example.com" in m[1]]
+        self.assertEqual(len(to_customer), 1, "the invoice is emailed once")
         mail = self.env["mail.mail"].search(
             [("model", "=", "account.move"), ("res_id", "=", self.invoice.id)]
         )

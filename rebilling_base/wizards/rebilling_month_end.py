@@ -150,7 +150,11 @@ class RebillingMonthEnd(models.TransientModel):
 
     @api.model
     def action_rebilling_open(self):
-        """Rebilling > Month end: the current company's readiness."""
+        """Rebilling > Month end: the current company's readiness (the configuration form
+        first while it is incomplete, as every Rebilling page)."""
+        gate = self.env.company._rebilling_gate_action()
+        if gate:
+            return gate
         month_end = self._rebilling_build(self.env.company)
         return month_end._rebilling_form_action()
 
