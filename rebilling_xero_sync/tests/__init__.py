@@ -7,3 +7,4 @@ from . import (
     test_xero_security,
     test_xero_tokens,
 )
+from . import test_xero_reconcile
