@@ -30,8 +30,26 @@ class RebillingBackend(models.Model):
     def _rebilling_reconcile_expected(self, moves):
         """Extend for a system holding part of a document: ``{move id: total}`` that the
         system should hold for each of ``moves`` (none: the move does not go there).
-        By default the document's total."""
-        return {move.id: move.amount_total for move in moves}
+        By default the document's total; a PSA holds the items of the document's lines
+        it bills (quantity x unit price, rounded to the cent)."""
+        if not self._psa_is():
+            return {move.id: move.amount_total for move in moves}
+        totals = defaultdict(float)
+        for line in self._psa_lines(moves):
+            quantity, price, _cost = self._psa_line_amounts(line)
+            totals[line.move_id.id] += line.move_id.currency_id.round(quantity * price)
+        return dict(totals)
+
+    def _psa_reconcile_moves_of(self, markers):
+        """``{marker: move id}`` of the exactly-once markers of this database's items."""
+        prefix = self._psa_marker(self.env["account.move.line"]).rsplit(":", 1)[0] + ":"
+        line_ids = {}
+        for marker in markers:
+            if marker and marker.startswith(prefix) and marker[len(prefix) :].isdigit():
+                line_ids[marker] = int(marker[len(prefix) :])
+        lines = self.env["account.move.line"].browse(set(line_ids.values())).exists()
+        move_of = {line.id: line.move_id.id for line in lines}
+        return {marker: move_of.get(line_id, False) for marker, line_id in line_ids.items()}
 
     def _rebilling_reconcile_bad_statuses(self):
         """Extend: the statuses of a remote document that mean it will not be billed."""

@@ -1,9 +1,8 @@
 """After the run: the month in Odoo against the month in each connected system."""
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
-
 from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.exceptions import UserError
 
 from ..connector.http import ConnectorError
 from .rebilling_backend import PENDING_JOB_STATES
