@@ -20,11 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.bench_support import bench_env, ensure_database
 
+HERE = Path(__file__).resolve().parent
 DB = "rebilling_reconcile_bench"
 MODULES = ["rebilling_xero_sync", "rebilling_autotask", "rebilling_connectwise"]
 
@@ -63,7 +63,7 @@ def bench_xero(args):
     xero_push = sibling("xero_push")
     with bench_env(DB, commit=True) as env:
         xero_push.build_invoices(env, args.invoices, args.invoices)
-    from odoo.addons.rebilling_xero_sync.fakes import FakeXero  # noqa: PLC0415 (addons path)
+    from odoo.addons.rebilling_xero_sync.fakes import FakeXero
 
     window = 60.0 * args.time_factor
     with FakeXero(minute_limit=60, window=window, concurrent_limit=5) as xero, bench_env(DB) as env:
