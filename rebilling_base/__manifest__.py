@@ -39,6 +39,7 @@
         "security/rebilling_connector_security.xml",
         "views/rebilling_backend_views.xml",
         "views/rebilling_sync_log_views.xml",
+        "views/rebilling_reconcile_line_views.xml",
         "security/rebilling_external_record_security.xml",
         "views/rebilling_external_record_views.xml",
     ],

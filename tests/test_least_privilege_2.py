@@ -112,6 +112,9 @@ class TestCompanyWrites(RebillingCase):
                     **c,
                 }
             ),
+            "rebilling.reconcile.line": env["rebilling.reconcile.line"].create(
+                {"run_id": run.id, "kind": "missing", "reference": "INV/1", **backend_vals}
+            ),
             "rebilling.sync.log": env["rebilling.sync.log"].create(
                 {"direction": "push", "state": "done", **backend_vals}
             ),

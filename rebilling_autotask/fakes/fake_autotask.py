@@ -452,6 +452,18 @@ class FakeAutotask(FakeServer):
         with self._state_lock:
             self._data["contractcharges"][charge_id]["isBilled"] = billed
 
+    def edit_charge(self, charge_id, **fields):
+        """What a user does to an unbilled charge in Autotask's UI (its price, its
+        quantity, "Billable" unticked); ``billableAmount`` follows [V ContractChargesEntity]."""
+        with self._state_lock:
+            charge = self._data["contractcharges"][charge_id]
+            if charge["isBilled"]:
+                raise ValueError("A billed charge cannot be changed.")
+            charge.update(fields)
+            charge["billableAmount"] = round(
+                (charge.get("unitQuantity") or 0) * (charge.get("unitPrice") or 0), 2
+            )
+
     # -------------------------------------------------------------- inspection
     def records(self, entity):
         """All records of an entity (``"Companies"``, ``"ContractCharges"``, ...)."""

@@ -172,14 +172,17 @@ class RebillingBackend(models.Model):
         )
 
     # ------------------------------------------------------------ queries
-    def _autotask_query(self, entity, filters=None, client=None):
-        """Every record of ``entity`` matching ``filters`` (all pages)."""
+    def _autotask_query(self, entity, filters=None, client=None, include_fields=None):
+        """Every record of ``entity`` matching ``filters`` (all pages); only the
+        ``include_fields`` (and ``id``) when given."""
         self.ensure_one()
         client = client or self._rebilling_client()
         body = {
             "MaxRecords": MAX_RECORDS,
             "Filter": filters or [{"op": "exist", "field": "id"}],
         }
+        if include_fields:
+            body["IncludeFields"] = ["id", *include_fields]
         data = client.post(f"{entity}/query", json=body) or {}
         items = list(data.get("items") or [])
         pages = 1

@@ -580,6 +580,16 @@ class FakeConnectWise(FakeServer):
             items = [a for a in items if a["agreementId"] == agreement_id]
         return items
 
+    def edit_addition(self, addition_id, **fields):
+        """What a user does to an addition in ConnectWise's UI (its price, its quantity,
+        "Bill Customer" set to DoNotBill); ``extPrice`` follows [C pyconnectwise Addition]."""
+        with self._state_lock:
+            addition = self._data["additions"][addition_id]
+            addition.update(fields)
+            addition["extPrice"] = round(
+                (addition.get("quantity") or 0) * (addition.get("unitPrice") or 0), 2
+            )
+
     # -------------------------------------------------------------- agreement billing
     @staticmethod
     def billing_period(day):

@@ -169,13 +169,16 @@ class RebillingBackend(models.Model):
         )
 
     # ------------------------------------------------------------ lists
-    def _connectwise_list(self, path, conditions=None, client=None):
-        """Every record of the collection ``path`` (all pages, ``Link: rel="next"``)."""
+    def _connectwise_list(self, path, conditions=None, client=None, fields=None):
+        """Every record of the collection ``path`` (all pages, ``Link: rel="next"``);
+        only ``fields`` (a comma list) when given."""
         self.ensure_one()
         client = client or self._rebilling_client()
         params = {"pageSize": PAGE_SIZE, "page": 1, "orderBy": "id asc"}
         if conditions:
             params["conditions"] = conditions
+        if fields:
+            params["fields"] = fields
         response = client.request("GET", path, params=params)
         items = list(response.json() or [])
         pages = 1

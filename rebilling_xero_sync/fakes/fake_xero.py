@@ -1045,6 +1045,10 @@ class FakeXero(FakeServer):
         return apply_order(items, request.arg("order", ignore_case=True))
 
     def _page(self, request, items, key, *, default_all=True):
+        """``page`` (1-based) and ``pageSize`` (default 100, at most 1000) with the
+        ``pagination`` block of the envelope [V A2 list envelope; the 1000 cap: Xero's
+        paging notes, UNVERIFIED here]. Without ``page``: every record, no pagination
+        (ASSUMED for collections Xero always pages)."""
         page = request.arg("page", ignore_case=True)
         if page is None and default_all:
             return self._envelope(key, items)
@@ -1630,6 +1634,9 @@ class FakeXero(FakeServer):
         return copy.deepcopy(note), []
 
     def _list_credit_notes(self, request):
+        """``where``/``order``/``IDs`` and paging as Invoices [V A2]; ASSUMED: no
+        ``summaryOnly`` (documented for Invoices and Contacts), line items left out only
+        when not paged (as Invoices)."""
         tenant = self._request_tenant(request)
         with self._state_lock:
             items = copy.deepcopy(list(tenant["credit_notes"].values()))

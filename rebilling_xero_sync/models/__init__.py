@@ -2,6 +2,7 @@ from . import (
     account_move,
     product_template,
     rebilling_backend,
+    rebilling_backend_reconcile,
     rebilling_billing_run,
     rebilling_charge,
     rebilling_xero_account,

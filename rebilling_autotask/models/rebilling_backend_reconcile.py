@@ -1,0 +1,59 @@
+"""Reconciliation with Autotask: the month's contract charges read back, paged.
+
+One query of ``ContractCharges`` (root query, external-apis.md B4) filtered on
+``datePurchased`` within the month and on this database's marker in ``notes``,
+500 records a page (``MaxRecords``, B2) followed by ``pageDetails.nextPageUrl``
+(B3), only the fields compared (``IncludeFields``, B2): 2,000 one-line
+invoices take 4 calls.
+"""
+
+from odoo import models
+
+NOT_BILLABLE = "not billable"
+
+
+class RebillingBackend(models.Model):
+    _inherit = "rebilling.backend"  # pylint: disable=consider-merging-classes-inherited
+
+    def _rebilling_reconcile_supported(self):
+        return self.backend_type == "autotask" or super()._rebilling_reconcile_supported()
+
+    def _rebilling_reconcile_bad_statuses(self):
+        if self.backend_type != "autotask":
+            return super()._rebilling_reconcile_bad_statuses()
+        return {NOT_BILLABLE}
+
+    def _rebilling_reconcile_fetch(self, run, moves):
+        if self.backend_type != "autotask":
+            return super()._rebilling_reconcile_fetch(run, moves)
+        prefix = self._psa_marker(self.env["account.move.line"]).rsplit(":", 1)[0] + ":"
+        first, last = run.period_start, run.period_end
+        items = self._autotask_query(
+            "ContractCharges",
+            [
+                {"op": "gte", "field": "datePurchased", "value": f"{first}T00:00:00Z"},
+                {"op": "lte", "field": "datePurchased", "value": f"{last}T23:59:59Z"},
+                {"op": "beginsWith", "field": "notes", "value": prefix},
+            ],
+            include_fields=[
+                "notes",
+                "unitQuantity",
+                "unitPrice",
+                "isBillableToCompany",
+                "purchaseOrderNumber",
+            ],
+        )
+        move_of = self._psa_reconcile_moves_of([item.get("notes") for item in items])
+        currency = run.company_id.currency_id
+        return [
+            {
+                "move_id": move_of.get(item.get("notes")) or False,
+                "reference": item.get("purchaseOrderNumber") or item.get("notes"),
+                "external_id": item["id"],
+                "total": currency.round(
+                    (item.get("unitQuantity") or 0.0) * (item.get("unitPrice") or 0.0)
+                ),
+                "status": "" if item.get("isBillableToCompany") else NOT_BILLABLE,
+            }
+            for item in items
+        ]
