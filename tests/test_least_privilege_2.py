@@ -4,6 +4,7 @@ from datetime import date, datetime
 
 from odoo import Command
 from odoo.addons.rebilling_base.tests.common import RebillingCase
+from odoo.addons.rebilling_base.tests.test_security import company_models
 from odoo.exceptions import AccessError, UserError
 from odoo.models import BaseModel
 from odoo.tests import new_test_user, tagged
@@ -14,18 +15,6 @@ ALL_GROUPS = (
     "base.group_system,rebilling_base.group_rebilling_manager,"
     "rebilling_review.group_rebilling_approver"
 )
-
-
-def company_models(env):
-    """The rebilling models (transient ones included) with a stored ``company_id``."""
-    return [
-        name
-        for name in sorted(env.registry)
-        if name.startswith("rebilling.")
-        and not env[name]._abstract
-        and "company_id" in env[name]._fields
-        and env[name]._fields["company_id"].store
-    ]
 
 
 @tagged("post_install", "-at_install")

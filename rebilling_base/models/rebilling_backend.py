@@ -489,10 +489,10 @@ class RebillingBackend(models.Model):
         self.ensure_one()
         return max(1, self.batch_size or 1)
 
-    def _rebilling_pending_push_ids(self, res_model):
-        """Ids of ``res_model`` records already in a pending push job of this backend."""
-        self.ensure_one()
-        jobs = (
+    @api.model
+    def _rebilling_pending_push_jobs(self):
+        """The push jobs (of every backend) not done yet."""
+        return (
             self.env["queue.job"]
             .sudo()
             .search(
@@ -503,6 +503,11 @@ class RebillingBackend(models.Model):
                 ]
             )
         )
+
+    def _rebilling_pending_push_ids(self, res_model):
+        """Ids of ``res_model`` records already in a pending push job of this backend."""
+        self.ensure_one()
+        jobs = self._rebilling_pending_push_jobs()
         ids = set()
         for job in jobs:
             args = job.args or ()

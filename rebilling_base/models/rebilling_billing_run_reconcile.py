@@ -5,7 +5,6 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.exceptions import UserError
 
 from ..connector.http import ConnectorError
-from .rebilling_backend import PENDING_JOB_STATES
 
 
 class RebillingBillingRun(models.Model):
@@ -160,15 +159,5 @@ class RebillingBackend(models.Model):
     def _rebilling_company_pushes_pending(self):
         """Whether a push job of a backend of this company is still waiting."""
         self.ensure_one()
-        jobs = (
-            self.env["queue.job"]
-            .sudo()
-            .search(
-                [
-                    ("model_name", "=", self._name),
-                    ("method_name", "=", "_rebilling_push_job"),
-                    ("state", "in", PENDING_JOB_STATES),
-                ]
-            )
-        )
+        jobs = self._rebilling_pending_push_jobs()
         return any(job.records.company_id == self.company_id for job in jobs)
