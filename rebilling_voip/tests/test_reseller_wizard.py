@@ -134,7 +134,8 @@ class TestResellerInvoicePdf(PdfAssertions, VoipCase, HttpCase):
         wizard.action_calculate()
         wizard.action_save()
         invoice = wizard.invoice_id
-        self.assertFalse(invoice.rebilling_period, "a usage invoice of a chosen period")
+        self.assertFalse(invoice.rebilling_run_id, "a usage invoice of a chosen period")
+        self.assertEqual(invoice.rebilling_usage_from, date(2026, 10, 1))
         content = (
             self.env["ir.actions.report"]
             .with_context(force_report_rendering=True)
