@@ -128,6 +128,19 @@ class TestMonthEnd(ReviewCase, VoipCase):
         self.import_csv([csv_line("2026-10-31 09:00:00", 30, A, "0412 555 003", "K2")], rate=True)
         self.assertNotIn(f"silent_supplier_{self.fmt.id}", self.lines_by_code(self.month_end()))
 
+    def test_calls_too_late_for_any_period(self):
+        """The next run (November) bills late calls back to July: June's are too late."""
+        self.import_csv(
+            [
+                csv_line("2026-06-05 10:00:00", 60, A, "0412 555 001", "OLD1"),
+                csv_line("2026-07-05 10:00:00", 60, A, "0412 555 002", "JUL1"),
+            ],
+            rate=True,
+        )
+        line = self.lines_by_code(self.month_end())["too_late_calls"]
+        self.assertEqual(line.count, 1)
+        self.assertEqual(self.opened(line), self.cdr("OLD1"))
+
     def test_calls_without_a_rate(self):
         self.import_csv([csv_line("2026-10-05 10:00:00", 60, A, "0412 555 001", "K1")])
         self.plan.rate_ids.filtered(lambda r: r.destination_group_id == self.g_mobile).unlink()

@@ -65,7 +65,24 @@ class RebillingMonthEnd(models.TransientModel):
             },
         ]
         checks += self._rebilling_check_silent_suppliers()
+        checks.append(self._rebilling_check_too_late_calls())
         return checks
+
+    def _rebilling_check_too_late_calls(self):
+        """Calls too old for any period the next run still bills: never billed unless
+        someone bills them by hand (the run's "Calls too late", before the run)."""
+        run = self.env["rebilling.billing.run"].new(
+            {"company_id": self.company_id.id, "period_start": self.period_start}
+        )
+        domain = run._late_call_domain()
+        return {
+            "code": "too_late_calls",
+            "severity": "spoil",
+            "name": self.env._("Calls too late for any period the next run bills"),
+            "count": self.env["rebilling.cdr"].search_count(domain),
+            "res_model": "rebilling.cdr",
+            "domain": domain,
+        }
 
     def _rebilling_check_silent_suppliers(self):
         """Suppliers (CDR formats) whose calls stop before the end of the usage month.
