@@ -239,6 +239,35 @@ class RebillingCase(TransactionCase):
         run.with_context(queue_job__no_delay=True).action_start()
         return run
 
+    def posted_invoice_of_lines(self, lines, move_type="out_invoice", partner=None, **vals):
+        """A posted invoice (or credit note) of ``lines`` [(price, quantity)] of the NBN
+        product with GST, labelled "Usage <n>"; ``vals``: more invoice values."""
+        move = (
+            self.env["account.move"]
+            .with_company(self.company)
+            .create(
+                {
+                    "move_type": move_type,
+                    "partner_id": (partner or self.customer_a).id,
+                    **vals,
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": self.product_nbn.id,
+                                "name": f"Usage {n}",
+                                "quantity": quantity,
+                                "price_unit": price,
+                                "tax_ids": [Command.set(self.gst.ids)],
+                            }
+                        )
+                        for n, (price, quantity) in enumerate(lines)
+                    ],
+                }
+            )
+        )
+        move.action_post()
+        return move
+
     def invoices_of(self, partner, period=None):
         domain = [("partner_id", "=", partner.id), ("rebilling_period", "!=", False)]
         if period:

@@ -227,27 +227,7 @@ class TestExports(RebillingCase):
         self.env.ref("uom.decimal_product_uom").digits = 4
         lines = [(0.04, 1.0)] * 12 + [(0.25, 1.0), (0.15, 3.0), (1234.5678, 1.0), (0.01, 1234567.0)]
         lines.append((0.1, 1234.5678))
-        invoice = self.env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": self.customer_a.id,
-                "invoice_date": NOV,
-                "rebilling_period": NOV,
-                "invoice_line_ids": [
-                    Command.create(
-                        {
-                            "product_id": self.product_nbn.id,
-                            "name": f"Usage {n}",
-                            "quantity": quantity,
-                            "price_unit": price,
-                            "tax_ids": [Command.set(self.gst.ids)],
-                        }
-                    )
-                    for n, (price, quantity) in enumerate(lines)
-                ],
-            }
-        )
-        invoice.action_post()
+        invoice = self.posted_invoice_of_lines(lines, invoice_date=NOV, rebilling_period=NOV)
         credit_note = invoice._reverse_moves()
         credit_note.invoice_line_ids[:3].unlink()
         credit_note.action_post()

@@ -2,7 +2,6 @@ from datetime import date
 
 from freezegun import freeze_time
 
-from odoo import Command
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
 from odoo.exceptions import UserError
@@ -264,31 +263,9 @@ class TestXeroPush(XeroCase):
         """Lines whose GST is a fraction of a cent: rounded per line (as Xero does) it
         differs from GST rounded on the total (12 x 0.004 = 0.048)."""
         lines = [(0.04, 1.0)] * 12 + [(0.25, 1.0), (0.15, 3.0), (1234.5678, 1.0)]
-        move = (
-            self.env["account.move"]
-            .with_company(self.company)
-            .create(
-                {
-                    "move_type": move_type,
-                    "partner_id": (partner or self.customer_a).id,
-                    "invoice_date": OCT,
-                    "invoice_line_ids": [
-                        Command.create(
-                            {
-                                "product_id": self.product_nbn.id,
-                                "name": f"Usage {n}",
-                                "quantity": quantity,
-                                "price_unit": price,
-                                "tax_ids": [Command.set(self.gst.ids)],
-                            }
-                        )
-                        for n, (price, quantity) in enumerate(lines)
-                    ],
-                }
-            )
+        return self.posted_invoice_of_lines(
+            lines, move_type=move_type, partner=partner, invoice_date=OCT
         )
-        move.action_post()
-        return move
 
     def test_gst_of_fractions_of_a_cent_one_total_in_odoo_and_xero(self):
         """Xero taxes every line rounded to the cent: Odoo's total is Xero's total."""
