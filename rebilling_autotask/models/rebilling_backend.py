@@ -14,10 +14,12 @@ Built on the connector core of ``rebilling_base`` (see the docstring of its
   and recreates it when it moved to another contract, as long as Autotask has
   not billed it (``isBilled``). The marker is the charge's ``notes``.
 
-PSA methods overridden for ``autotask`` (see ``rebilling_backend_psa``):
-``_psa_values(line)`` (the charge), ``_psa_find/create/patch/update``, the names
-(``_psa_label``...); the generic override points
-``_psa_lines(moves)`` and ``_psa_line_unit_cost(line)`` apply.
+The spec of ``autotask`` (:data:`AUTOTASK_SPEC`, see ``rebilling_backend_psa``)
+holds its names, endpoints and limits, and names the methods of its calls:
+``_autotask_charge_values(line)`` (the charge), ``_autotask_find_charge``,
+``_autotask_create_charge``, ``_autotask_patch_charge`` and
+``_autotask_update_charge``; the generic override points ``_psa_lines(moves)`` and
+``_psa_line_unit_cost(line)`` apply.
 """
 
 import logging
@@ -26,8 +28,10 @@ from urllib.parse import urlsplit
 from odoo import api, fields, models
 from odoo.addons.rebilling_base.connector.http import ConnectorError
 from odoo.exceptions import UserError
+from odoo.tools.translate import LazyTranslate
 
 _logger = logging.getLogger(__name__)
+_lt = LazyTranslate(__name__)
 
 ZONE_URL = "https://webservices.autotask.net/atservicesrest/v1.0/zoneInformation"
 # Service types billed through Autotask: wholesale service provider, VoIP bundle, SIP trunk.
@@ -36,13 +40,43 @@ MAX_RECORDS = 500
 THREAD_LIMIT = 3  # concurrent requests per integration code and entity
 HOURLY_LIMIT = 10000
 
-
-def autotask_error_text(exc):
-    """The ``errors`` of an Autotask answer, else the error's own message."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict) and body.get("errors"):
-        return " ".join(str(e) for e in body["errors"])
-    return str(exc)
+# What tells Autotask from another PSA (rebilling_backend_psa.PsaSpec): data, and
+# the names of the methods making its calls.
+AUTOTASK_SPEC = {
+    "label": "Autotask",
+    "type_defaults": {
+        "autotask_zone_url": ZONE_URL,
+        "rate_limit_calls": HOURLY_LIMIT,
+        "rate_limit_window": 3600.0,
+        "rate_limit_concurrent": THREAD_LIMIT,
+    },
+    "ping_path": "ThresholdInformation",
+    "item_label": _lt("Charge"),
+    "pulls": (
+        "autotask_companies",
+        "autotask_contracts",
+        "autotask_products",
+        "autotask_billing_codes",
+    ),
+    "records_action": "rebilling_autotask.action_rebilling_autotask_record",
+    "partner_field": "rebilling_autotask_company_id",
+    "suggested_field": "rebilling_autotask_suggested_id",
+    "contract_field": "autotask_contract_id",
+    "cost_fields": ("autotask_product_id", "autotask_billing_code_id"),
+    "service_types": VOIP_SERVICE_TYPES,
+    "sync_data_keys": {"contract_id": "contractID"},
+    "headers": "_autotask_headers",
+    "discover": "_autotask_discover_zone",
+    "error_text": "_autotask_error_text",
+    "classify_error": "_autotask_classify_error",
+    "tested_message": "_autotask_tested_message",
+    "check_line": "_autotask_check_line",
+    "values": "_autotask_charge_values",
+    "find": "_autotask_find_charge",
+    "create": "_autotask_create_charge",
+    "patch": "_autotask_patch_charge",
+    "update": "_autotask_update_charge",
+}
 
 
 class RebillingBackend(models.Model):
@@ -70,21 +104,19 @@ class RebillingBackend(models.Model):
     def _rebilling_endpoint_fields(self):
         return super()._rebilling_endpoint_fields() | {"autotask_zone_url"}
 
+    @api.model
+    def _psa_specs(self):
+        return {**super()._psa_specs(), "autotask": AUTOTASK_SPEC}
+
     # ------------------------------------------------------------ connection
-    def _psa_headers(self):
-        if self.backend_type != "autotask":
-            return super()._psa_headers()
+    def _autotask_headers(self):
+        """The credentials sent with every call (read with sudo)."""
         secret = self.sudo()
         return {
             "ApiIntegrationCode": secret.autotask_integration_code or "",
             "UserName": secret.username or "",
             "Secret": secret.autotask_secret or "",
         }
-
-    def _psa_discover(self):
-        if self.backend_type != "autotask":
-            return super()._psa_discover()
-        self._autotask_discover_zone()
 
     def _autotask_check_settings(self):
         secret = self.sudo()
@@ -160,16 +192,8 @@ class RebillingBackend(models.Model):
             ),
         )
 
-    def action_test_connection(self):
-        if self.backend_type != "autotask":
-            return super().action_test_connection()
-        self.ensure_one()
-        self._rebilling_check_manage()
-        self._rebilling_check_connection()
-        return self._rebilling_notify(
-            self.env._("The connection works: zone %s.", self.autotask_zone_name or "?"),
-            "success",
-        )
+    def _autotask_tested_message(self):
+        return self.env._("The connection works: zone %s.", self.autotask_zone_name or "?")
 
     # ------------------------------------------------------------ queries
     def _autotask_query(self, entity, filters=None, client=None, include_fields=None):
@@ -300,19 +324,25 @@ class RebillingBackend(models.Model):
         return self.action_psa_pull()
 
     # ------------------------------------------------------------ errors
-    def _rebilling_classify_error(self, response, body):
+    def _autotask_classify_error(self, response, body):
         """Autotask answers a refused write or query with HTTP 500 and an ``errors`` list.
 
         Such a business-rule error is permanent (the same payload is refused
         again); the thread and hourly thresholds stay transient. A 500 without
-        ``errors`` (an outage, an HTML page) keeps the default rule.
+        ``errors`` (an outage, an HTML page) keeps the default rule (``None``).
         """
-        if self.backend_type != "autotask":
-            return super()._rebilling_classify_error(response, body)
         if response.status_code == 500 and isinstance(body, dict) and body.get("errors"):
             text = " ".join(str(e) for e in body["errors"]).lower()
             return ("threshold" in text, None)
-        return super()._rebilling_classify_error(response, body)
+        return None
+
+    @api.model
+    def _autotask_error_text(self, exc):
+        """The ``errors`` of an Autotask answer, else the error's own message."""
+        body = getattr(exc, "body", None)
+        if isinstance(body, dict) and body.get("errors"):
+            return " ".join(str(e) for e in body["errors"])
+        return str(exc)
 
     # ------------------------------------------------------------ creations (service form)
     def _autotask_create(self, entity, values, filters=None):
@@ -345,89 +375,8 @@ class RebillingBackend(models.Model):
             )
         return self.env.cr.cache[key]
 
-    # ------------------------------------------------------------ PSA (rebilling_backend_psa)
-    @api.model
-    def _psa_types(self):
-        return [*super()._psa_types(), "autotask"]
-
-    def _psa_label(self):
-        if self.backend_type != "autotask":
-            return super()._psa_label()
-        return "Autotask"
-
-    def _psa_type_defaults(self):
-        if self.backend_type != "autotask":
-            return super()._psa_type_defaults()
-        return {
-            "autotask_zone_url": ZONE_URL,
-            "rate_limit_calls": HOURLY_LIMIT,
-            "rate_limit_window": 3600.0,
-            "rate_limit_concurrent": THREAD_LIMIT,
-        }
-
-    def _psa_ping_path(self):
-        if self.backend_type != "autotask":
-            return super()._psa_ping_path()
-        return "ThresholdInformation"
-
-    def _psa_refused_message(self, error):
-        if self.backend_type != "autotask":
-            return super()._psa_refused_message(error)
-        return self.env._("Autotask refused the connection: %s", error)
-
-    def _psa_item_label(self):
-        if self.backend_type != "autotask":
-            return super()._psa_item_label()
-        return self.env._("Charge")
-
-    def _psa_pulls(self):
-        if self.backend_type != "autotask":
-            return super()._psa_pulls()
-        return (
-            "autotask_companies",
-            "autotask_contracts",
-            "autotask_products",
-            "autotask_billing_codes",
-        )
-
-    def _psa_records_action(self):
-        if self.backend_type != "autotask":
-            return super()._psa_records_action()
-        return "rebilling_autotask.action_rebilling_autotask_record"
-
-    def _psa_partner_field(self):
-        if self.backend_type != "autotask":
-            return super()._psa_partner_field()
-        return "rebilling_autotask_company_id"
-
-    def _psa_suggested_field(self):
-        if self.backend_type != "autotask":
-            return super()._psa_suggested_field()
-        return "rebilling_autotask_suggested_id"
-
-    def _psa_contract_field(self):
-        if self.backend_type != "autotask":
-            return super()._psa_contract_field()
-        return "autotask_contract_id"
-
-    def _psa_cost_fields(self):
-        if self.backend_type != "autotask":
-            return super()._psa_cost_fields()
-        return ("autotask_product_id", "autotask_billing_code_id")
-
-    def _psa_service_types(self):
-        if self.backend_type != "autotask":
-            return super()._psa_service_types()
-        return VOIP_SERVICE_TYPES
-
-    def _psa_error_text(self, exc):
-        if self.backend_type != "autotask":
-            return super()._psa_error_text(exc)
-        return autotask_error_text(exc)
-
-    def _psa_check_line(self, line):
-        if self.backend_type != "autotask":
-            return super()._psa_check_line(line)
+    # ------------------------------------------------------------ contract charges (the push)
+    def _autotask_check_line(self, line):
         source = self._psa_line_source(line)
         if not source.autotask_contract_id:
             raise UserError(self.env._("Choose the Autotask contract of %s.", source.display_name))
@@ -438,10 +387,8 @@ class RebillingBackend(models.Model):
                 )
             )
 
-    def _psa_values(self, line):
+    def _autotask_charge_values(self, line):
         """The contract charge of ``line`` (an Autotask JSON object)."""
-        if self.backend_type != "autotask":
-            return super()._psa_values(line)
         service = self._psa_line_source(line)
         move = line.move_id
         day = move.invoice_date or move.date
@@ -466,14 +413,7 @@ class RebillingBackend(models.Model):
             values["billingCodeID"] = service.autotask_billing_code_id.external_id
         return values
 
-    def _psa_result_data(self, line, payload):
-        if self.backend_type != "autotask":
-            return super()._psa_result_data(line, payload)
-        return {"contract_id": payload["contractID"], "move_id": line.move_id.id}
-
-    def _psa_update(self, client, external_id, payload, binding):
-        if self.backend_type != "autotask":
-            return super()._psa_update(client, external_id, payload, binding)
+    def _autotask_update_charge(self, client, external_id, payload, binding):
         answer = client.get(f"ContractCharges/{external_id}", ok_statuses=(404,)) or {}
         current = answer.get("item")
         if current and current.get("isBilled"):
@@ -492,16 +432,12 @@ class RebillingBackend(models.Model):
             client.delete(f"Contracts/{current['contractID']}/Charges/{external_id}")
         return False
 
-    def _psa_patch(self, client, external_id, payload):
-        if self.backend_type != "autotask":
-            return super()._psa_patch(client, external_id, payload)
+    def _autotask_patch_charge(self, client, external_id, payload):
         client.patch(
             f"Contracts/{payload['contractID']}/Charges", json={"id": external_id, **payload}
         )
 
-    def _psa_find(self, client, payload):
-        if self.backend_type != "autotask":
-            return super()._psa_find(client, payload)
+    def _autotask_find_charge(self, client, payload):
         found = self._autotask_query(
             "ContractCharges",
             [
@@ -512,8 +448,6 @@ class RebillingBackend(models.Model):
         )
         return int(found[0]["id"]) if found else None
 
-    def _psa_create(self, client, payload):
-        if self.backend_type != "autotask":
-            return super()._psa_create(client, payload)
+    def _autotask_create_charge(self, client, payload):
         path = f"Contracts/{payload['contractID']}/Charges"
         return int((client.post(path, json=payload, retries=0) or {})["itemId"])

@@ -1,8 +1,11 @@
 """What the PSA connectors (Autotask, ConnectWise) share: pulls, mapping and the line push.
 
-A PSA module adds its ``backend_type`` to :meth:`_psa_types` and overrides the
-named methods below for its type (``if self.backend_type != "autotask":
-return super()...``). Everything else lives once, here:
+A PSA is described by one spec per ``backend_type`` (:class:`PsaSpec`): its
+names, endpoints, fields and page sizes as data, and the names of the methods
+making its calls. A PSA module gives its spec by extending :meth:`_psa_specs`
+(a dict of the spec's fields, no import needed); the core reads
+``self._psa_spec()`` instead of each module overriding each name with an ``if
+backend_type`` guard. Everything else lives once, here:
 
 * pulled records are ``rebilling.external.record`` (:meth:`_psa_store`), the
   customers get a company suggested by name (:meth:`_psa_suggest_companies`);
@@ -19,32 +22,96 @@ return super()...``). Everything else lives once, here:
 * invoices go when they are ready (``account.move._rebilling_external_ready``):
   on billing runs and when a trigger field is written.
 
-Names of a PSA (override each): :meth:`_psa_label`, :meth:`_psa_type_defaults`,
-:meth:`_psa_ping_path`, :meth:`_psa_refused_message`, :meth:`_psa_item_label`,
-:meth:`_psa_pulls`, :meth:`_psa_records_action`, :meth:`_psa_partner_field`,
+Names of a PSA (from its spec; extend one only for what a spec cannot say):
+:meth:`_psa_label`, :meth:`_psa_type_defaults`, :meth:`_psa_ping_path`,
+:meth:`_psa_refused_message`, :meth:`_psa_item_label`, :meth:`_psa_pulls`,
+:meth:`_psa_records_action`, :meth:`_psa_partner_field`,
 :meth:`_psa_suggested_field`, :meth:`_psa_contract_field`,
-:meth:`_psa_cost_fields`, :meth:`_psa_service_types`.
+:meth:`_psa_cost_fields`, :meth:`_psa_service_types`, :meth:`_psa_result_data`.
 
-Its calls (override each): :meth:`_psa_discover`, :meth:`_psa_headers`,
-:meth:`_psa_auth`, :meth:`_psa_check_line`, :meth:`_psa_values`,
-:meth:`_psa_result_data`, :meth:`_psa_find`, :meth:`_psa_create`,
-:meth:`_psa_patch`, :meth:`_psa_update`, :meth:`_psa_error_text`.
+Its calls (the methods its spec names): :meth:`_psa_discover`,
+:meth:`_psa_headers`, :meth:`_psa_auth`, :meth:`_psa_check_line`,
+:meth:`_psa_values`, :meth:`_psa_find`, :meth:`_psa_create`, :meth:`_psa_patch`,
+:meth:`_psa_update`, :meth:`_psa_error_text`, and optionally its own error
+classification and connection test message.
 
 Generic override points: :meth:`_psa_lines`, :meth:`_psa_line_source`,
 :meth:`_psa_line_unit_cost`, :meth:`_psa_line_price`, :meth:`_psa_line_amounts`.
 """
 
+import dataclasses
 import logging
 import time
+from types import MappingProxyType
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import float_compare
+from odoo.tools import float_compare, ormcache
 
 from ..connector.http import ConnectorError, HttpClient, RetryableError
 from .rebilling_backend import payload_hash
 
 _logger = logging.getLogger(__name__)
+
+# The calls of a PSA: spec fields naming a method of ``rebilling.backend``.
+PSA_METHODS = (
+    "discover",
+    "headers",
+    "auth",
+    "error_text",
+    "classify_error",
+    "tested_message",
+    "check_line",
+    "values",
+    "find",
+    "create",
+    "patch",
+    "update",
+)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PsaSpec:
+    """What tells one PSA from another, as data (OCA connector's binder keeps its
+    per-system settings so). Texts shown to users are lazy translations (``_lt``).
+
+    The method fields (:data:`PSA_METHODS`) hold the name of a ``rebilling.backend``
+    method of the PSA's module; ``None``: the default of the core.
+    """
+
+    code: str  # the backend_type
+    label: str  # the system's display name
+    ping_path: str  # the cheap authenticated call checking the connection
+    records_action: str  # xml id of the action listing the pulled records
+    partner_field: str  # res.partner field of the mapped company
+    suggested_field: str  # res.partner field of the suggested company
+    contract_field: str  # contract field of services and charges
+    type_defaults: dict = dataclasses.field(default_factory=dict)  # of a new backend
+    item_label: object = None  # name of a pushed item (default "Item")
+    refused_message: object = None  # "...: %s" of a refused connection (default generic)
+    pulls: tuple = ()  # the _rebilling_pull_<what> names of the pull button, in order
+    cost_fields: tuple = ()  # source fields whose record's unit_cost is the fallback cost
+    service_types: tuple | None = None  # the service types pushed (None: all)
+    sync_data_keys: dict = dataclasses.field(default_factory=dict)  # binding key: payload key
+    # the calls (method names)
+    discover: str | None = None  # find the API URL before connecting (zone, codebase)
+    headers: str | None = None  # headers of every call (credentials read with sudo)
+    auth: str | None = None  # the client's ``auth``
+    error_text: str | None = None  # readable text of a ConnectorError
+    classify_error: str | None = None  # (retryable, retry_after) of a failed answer, or None
+    tested_message: str | None = None  # message of a working connection test
+    check_line: str | None = None  # raise UserError when a line cannot be pushed
+    values: str | None = None  # payload of a line (holds the marker); required
+    find: str | None = None  # id of the item carrying the marker, else None; required
+    create: str | None = None  # one create call without retries: the new id; required
+    patch: str | None = None  # write the payload on an existing item; required
+    update: str | None = None  # update in place (True) or delete (False); required
+
+    def __post_init__(self):
+        for name in ("type_defaults", "sync_data_keys"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        for name in ("pulls", "cost_fields"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
 
 def normalized_name(name):
@@ -61,9 +128,29 @@ class RebillingBackend(models.Model):
 
     # ------------------------------------------------------------ registry
     @api.model
+    def _psa_specs(self):
+        """Extend for a PSA connector: ``{backend_type: spec}``, each spec a dict of the
+        fields of :class:`PsaSpec` but ``code`` (``{**super()._psa_specs(), "x": {...}}``)."""
+        return {}
+
+    @api.model
+    @ormcache("backend_type")
+    def _psa_spec_of(self, backend_type):
+        """The :class:`PsaSpec` of ``backend_type`` (``None`` when it is no PSA)."""
+        values = self._psa_specs().get(backend_type)
+        if values is None:
+            return None
+        spec = PsaSpec(code=backend_type, **values)
+        for hook in PSA_METHODS:
+            name = getattr(spec, hook)
+            if name and not callable(getattr(self, name, None)):
+                raise TypeError(f"{backend_type}: the {hook} method {name} does not exist")
+        return spec
+
+    @api.model
     def _psa_types(self):
-        """Extend for a PSA connector: the ``backend_type`` values that are PSAs."""
-        return []
+        """The ``backend_type`` values that are PSAs (those with a spec)."""
+        return list(self._psa_specs())
 
     def _psa_is(self):
         """Whether this backend is a PSA (one record)."""
@@ -74,105 +161,157 @@ class RebillingBackend(models.Model):
         """A record of ``backend_type`` in memory, to read the names of that PSA."""
         return self.new({"backend_type": backend_type})
 
+    def _psa_spec(self):
+        """The spec of this backend's PSA (one record)."""
+        spec = self._psa_spec_of(self.backend_type)
+        if spec is None:
+            raise NotImplementedError(f"{self.backend_type}: not a PSA (no spec)")
+        return spec
+
+    def _psa_method(self, hook):
+        """The method the spec names for ``hook`` (bound), ``None`` when it names none."""
+        name = getattr(self._psa_spec(), hook)
+        return getattr(self, name) if name else None
+
+    def _psa_call(self, hook, *args):
+        """Call the method the spec names for ``hook``, which a PSA must have."""
+        method = self._psa_method(hook)
+        if method is None:
+            self._psa_missing(hook)
+        return method(*args)
+
     def _psa_missing(self, what):
         raise NotImplementedError(f"{self.backend_type}: {what} is not implemented")
 
+    def _psa_text(self, text):
+        """A text of the spec in the user's language (a lazy translation or a plain str)."""
+        return text if isinstance(text, str) else self.env._(text)
+
     # ------------------------------------------------------------ names of a PSA
     def _psa_label(self):
-        """Extend for a PSA connector: the system's display name."""
-        return self._psa_missing("_psa_label")
+        """Extend for a PSA connector: the system's display name (spec ``label``)."""
+        return self._psa_spec().label
 
     def _psa_type_defaults(self):
-        """Extend for a PSA connector: field values of a new backend (URLs, limits)."""
-        return {}
+        """Extend for a PSA connector: field values of a new backend (spec ``type_defaults``)."""
+        return dict(self._psa_spec().type_defaults)
 
     def _psa_ping_path(self):
-        """Extend for a PSA connector: the cheap authenticated call checking the connection."""
-        return self._psa_missing("_psa_ping_path")
+        """Extend for a PSA connector: the cheap authenticated call checking the connection
+        (spec ``ping_path``)."""
+        return self._psa_spec().ping_path
 
     def _psa_refused_message(self, error):
-        """Extend for a PSA connector: the message of a refused connection."""
+        """Extend for a PSA connector: the message of a refused connection (spec
+        ``refused_message``, a ``%s`` text, else a generic one)."""
+        template = self._psa_spec().refused_message
+        if template:
+            return self._psa_text(template) % error
         return self.env._(
             "%(system)s refused the connection: %(error)s", system=self._psa_label(), error=error
         )
 
     def _psa_item_label(self):
-        """Extend for a PSA connector: the name of a pushed item (e.g. "Charge")."""
-        return self.env._("Item")
+        """Extend for a PSA connector: the name of a pushed item (spec ``item_label``)."""
+        label = self._psa_spec().item_label
+        return self._psa_text(label) if label else self.env._("Item")
 
     def _psa_pulls(self):
-        """Extend for a PSA connector: the ``_rebilling_pull_<what>`` names of the pull button."""
-        return ()
+        """Extend for a PSA connector: the ``_rebilling_pull_<what>`` names of the pull
+        button (spec ``pulls``)."""
+        return self._psa_spec().pulls
 
     def _psa_records_action(self):
-        """Extend for a PSA connector: xml id of the action listing the pulled records."""
-        return self._psa_missing("_psa_records_action")
+        """Extend for a PSA connector: xml id of the action listing the pulled records
+        (spec ``records_action``)."""
+        return self._psa_spec().records_action
 
     def _psa_partner_field(self):
-        """Extend for a PSA connector: the ``res.partner`` field of the mapped company."""
-        return self._psa_missing("_psa_partner_field")
+        """Extend for a PSA connector: the ``res.partner`` field of the mapped company
+        (spec ``partner_field``)."""
+        return self._psa_spec().partner_field
 
     def _psa_suggested_field(self):
-        """Extend for a PSA connector: the ``res.partner`` field of the suggested company."""
-        return self._psa_missing("_psa_suggested_field")
+        """Extend for a PSA connector: the ``res.partner`` field of the suggested company
+        (spec ``suggested_field``)."""
+        return self._psa_spec().suggested_field
 
     def _psa_contract_field(self):
-        """Extend for a PSA connector: the contract field of services and charges."""
-        return self._psa_missing("_psa_contract_field")
+        """Extend for a PSA connector: the contract field of services and charges (spec
+        ``contract_field``)."""
+        return self._psa_spec().contract_field
 
     def _psa_cost_fields(self):
-        """Extend for a PSA connector: fields whose record's ``unit_cost`` is the fallback cost."""
-        return ()
+        """Extend for a PSA connector: fields whose record's ``unit_cost`` is the fallback
+        cost (spec ``cost_fields``)."""
+        return self._psa_spec().cost_fields
 
     def _psa_service_types(self):
-        """Extend for a PSA connector: the service types pushed (``None``: all)."""
-        return None
+        """Extend for a PSA connector: the service types pushed (spec ``service_types``;
+        ``None``: all)."""
+        return self._psa_spec().service_types
+
+    def _psa_result_data(self, line, payload):
+        """Extend for a PSA connector: what the binding keeps (``sync_data``) after a push:
+        the invoice, and the payload's values named by the spec's ``sync_data_keys``."""
+        keys = self._psa_spec().sync_data_keys
+        return {**{key: payload[name] for key, name in keys.items()}, "move_id": line.move_id.id}
 
     # ------------------------------------------------------------ calls of a PSA
     def _psa_discover(self):
-        """Extend for a PSA connector: find the API URL (zone, codebase) before connecting."""
-        return True
+        """Extend for a PSA connector: find the API URL (zone, codebase) before connecting
+        (spec ``discover``)."""
+        method = self._psa_method("discover")
+        return method() if method else True
 
     def _psa_headers(self):
-        """Extend for a PSA connector: headers of every call (credentials read with sudo)."""
-        return {}
+        """Extend for a PSA connector: headers of every call, credentials read with sudo
+        (spec ``headers``)."""
+        method = self._psa_method("headers")
+        return method() if method else {}
 
     def _psa_auth(self):
-        """Extend for a PSA connector: the ``auth`` of the client (``None``: none)."""
-        return None
+        """Extend for a PSA connector: the ``auth`` of the client (spec ``auth``; ``None``:
+        none)."""
+        method = self._psa_method("auth")
+        return method() if method else None
 
     def _psa_check_line(self, line):
-        """Extend for a PSA connector: raise UserError when ``line`` cannot be pushed."""
-        return True
+        """Extend for a PSA connector: raise UserError when ``line`` cannot be pushed
+        (spec ``check_line``)."""
+        method = self._psa_method("check_line")
+        return method(line) if method else True
 
     def _psa_values(self, line):
-        """Extend for a PSA connector: the payload of ``line``; it holds the marker."""
-        return self._psa_missing("_psa_values")
-
-    def _psa_result_data(self, line, payload):
-        """Extend for a PSA connector: what the binding keeps (``sync_data``) after a push."""
-        return {"move_id": line.move_id.id}
+        """Extend for a PSA connector: the payload of ``line``; it holds the marker
+        (spec ``values``)."""
+        return self._psa_call("values", line)
 
     def _psa_find(self, client, payload):
-        """Extend for a PSA connector: the id of the item carrying the marker, else ``None``."""
-        return self._psa_missing("_psa_find")
+        """Extend for a PSA connector: the id of the item carrying the marker, else ``None``
+        (spec ``find``)."""
+        return self._psa_call("find", client, payload)
 
     def _psa_create(self, client, payload):
-        """Extend for a PSA connector: one create call without retries; the new id."""
-        return self._psa_missing("_psa_create")
+        """Extend for a PSA connector: one create call without retries; the new id
+        (spec ``create``)."""
+        return self._psa_call("create", client, payload)
 
     def _psa_patch(self, client, external_id, payload):
-        """Extend for a PSA connector: write ``payload`` on an existing item."""
-        return self._psa_missing("_psa_patch")
+        """Extend for a PSA connector: write ``payload`` on an existing item (spec
+        ``patch``)."""
+        return self._psa_call("patch", client, external_id, payload)
 
     def _psa_update(self, client, external_id, payload, binding):
         """Extend for a PSA connector: update the item in place (``True``), or delete it
-        when it changed contract (``False``: it is created again)."""
-        return self._psa_missing("_psa_update")
+        when it changed contract (``False``: it is created again) (spec ``update``)."""
+        return self._psa_call("update", client, external_id, payload, binding)
 
     def _psa_error_text(self, exc):
-        """Extend for a PSA connector: the readable text of a ConnectorError."""
-        return str(exc)
+        """Extend for a PSA connector: the readable text of a ConnectorError (spec
+        ``error_text``)."""
+        method = self._psa_method("error_text")
+        return method(exc) if method else str(exc)
 
     @api.model
     def _psa_backend(self, company, backend_type):
@@ -209,6 +348,23 @@ class RebillingBackend(models.Model):
         except ConnectorError as exc:
             raise UserError(self._psa_refused_message(self._psa_error_text(exc))) from None
         return True
+
+    def _rebilling_classify_error(self, response, body):
+        """A PSA whose spec names a ``classify_error`` method reads its own failed
+        answers first; ``None`` from it keeps the default rule."""
+        method = self._psa_method("classify_error") if self._psa_is() else None
+        found = method(response, body) if method else None
+        return super()._rebilling_classify_error(response, body) if found is None else found
+
+    def action_test_connection(self):
+        """A PSA whose spec names a ``tested_message`` method says it when the
+        connection works (e.g. the Autotask zone)."""
+        method = self._psa_method("tested_message") if self._psa_is() else None
+        if method is None:
+            return super().action_test_connection()
+        self._rebilling_check_manage()
+        self._rebilling_check_connection()
+        return self._rebilling_notify(method(), "success")
 
     def _psa_check_settings(self, values):
         """Raise when a ``(label, value)`` of ``values`` has no value."""

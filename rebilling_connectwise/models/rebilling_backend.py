@@ -19,10 +19,12 @@ Built on the connector core of ``rebilling_base`` (see the docstring of its
   cancelled within the month of its invoice or credit note, so it is billed
   once; a credit note's lines are additions with a negative unit price.
 
-PSA methods overridden for ``connectwise`` (see ``rebilling_backend_psa``):
-``_psa_values(line)`` (the addition), ``_psa_find/create/patch/update``, the names
-(``_psa_label``...); the generic override points
-``_psa_lines(moves)`` and ``_psa_line_unit_cost(line)`` apply.
+The spec of ``connectwise`` (:data:`CONNECTWISE_SPEC`, see
+``rebilling_backend_psa``) holds its names, endpoints and limits, and names the
+methods of its calls: ``_connectwise_addition_values(line)`` (the addition),
+``_connectwise_find_addition``, ``_connectwise_create_addition``,
+``_connectwise_patch_addition`` and ``_connectwise_update_addition``; the generic
+override points ``_psa_lines(moves)`` and ``_psa_line_unit_cost(line)`` apply.
 """
 
 import logging
@@ -30,8 +32,10 @@ import logging
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import date_utils
+from odoo.tools.translate import LazyTranslate
 
 _logger = logging.getLogger(__name__)
+_lt = LazyTranslate(__name__)
 
 PAGE_SIZE = 1000
 # Fields of an addition sent again (JSON-Patch "replace") when a line changes.
@@ -48,13 +52,45 @@ PATCHED_FIELDS = (
 )
 
 
-def connectwise_error_text(exc):
-    """The message (and field errors) of a ConnectWise answer, else the error's own text."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict) and body.get("message"):
-        details = [e.get("message") for e in body.get("errors") or [] if isinstance(e, dict)]
-        return " ".join([str(body["message"])] + [str(d) for d in details if d])
-    return str(exc)
+# What tells ConnectWise from another PSA (rebilling_backend_psa.PsaSpec): data,
+# and the names of the methods making its calls.
+CONNECTWISE_SPEC = {
+    "label": "ConnectWise",
+    "type_defaults": {
+        "connectwise_site_url": "https://api-au.myconnectwise.net",
+        "rate_limit_calls": 60,
+        "rate_limit_window": 60.0,
+        "rate_limit_concurrent": 4,
+    },
+    "ping_path": "system/info",
+    "refused_message": _lt(
+        "ConnectWise refused the connection (check the company id, the keys and the client id): %s"
+    ),
+    "item_label": _lt("Addition"),
+    "pulls": (
+        "connectwise_companies",
+        "connectwise_agreements",
+        "connectwise_catalog_setup",
+        "connectwise_products",
+    ),
+    "records_action": "rebilling_connectwise.action_rebilling_connectwise_record",
+    "partner_field": "rebilling_connectwise_company_id",
+    "suggested_field": "rebilling_connectwise_suggested_id",
+    "contract_field": "connectwise_agreement_id",
+    "cost_fields": ("connectwise_product_id",),
+    "service_types": None,
+    "sync_data_keys": {"agreement_id": "agreementId"},
+    "auth": "_connectwise_auth",
+    "headers": "_connectwise_headers",
+    "discover": "_connectwise_discover_codebase",
+    "error_text": "_connectwise_error_text",
+    "check_line": "_connectwise_check_line",
+    "values": "_connectwise_addition_values",
+    "find": "_connectwise_find_addition",
+    "create": "_connectwise_create_addition",
+    "patch": "_connectwise_patch_addition",
+    "update": "_connectwise_update_addition",
+}
 
 
 class RebillingBackend(models.Model):
@@ -93,25 +129,30 @@ class RebillingBackend(models.Model):
     def _rebilling_endpoint_fields(self):
         return super()._rebilling_endpoint_fields() | {"connectwise_site_url"}
 
+    @api.model
+    def _psa_specs(self):
+        return {**super()._psa_specs(), "connectwise": CONNECTWISE_SPEC}
+
     # ------------------------------------------------------------ connection
-    def _psa_auth(self):
-        if self.backend_type != "connectwise":
-            return super()._psa_auth()
+    def _connectwise_auth(self):
+        """Basic ``{companyId}+{publicKey}:{privateKey}`` (read with sudo)."""
         secret = self.sudo()
         return (
             f"{secret.connectwise_company_id or ''}+{secret.connectwise_public_key or ''}",
             secret.connectwise_private_key or "",
         )
 
-    def _psa_headers(self):
-        if self.backend_type != "connectwise":
-            return super()._psa_headers()
+    def _connectwise_headers(self):
         return {"clientId": self.sudo().client_id or ""}
 
-    def _psa_discover(self):
-        if self.backend_type != "connectwise":
-            return super()._psa_discover()
-        self._connectwise_discover_codebase()
+    @api.model
+    def _connectwise_error_text(self, exc):
+        """The message (and field errors) of a ConnectWise answer, else the error's own text."""
+        body = getattr(exc, "body", None)
+        if isinstance(body, dict) and body.get("message"):
+            details = [e.get("message") for e in body.get("errors") or [] if isinstance(e, dict)]
+            return " ".join([str(body["message"])] + [str(d) for d in details if d])
+        return str(exc)
 
     def _connectwise_check_settings(self):
         secret = self.sudo()
@@ -258,93 +299,8 @@ class RebillingBackend(models.Model):
         """Create a catalog item; return the created record (dict)."""
         return self._psa_post("procurement/catalog", values, self.env._("product"))
 
-    # ------------------------------------------------------------ PSA (rebilling_backend_psa)
-    @api.model
-    def _psa_types(self):
-        return [*super()._psa_types(), "connectwise"]
-
-    def _psa_label(self):
-        if self.backend_type != "connectwise":
-            return super()._psa_label()
-        return "ConnectWise"
-
-    def _psa_type_defaults(self):
-        if self.backend_type != "connectwise":
-            return super()._psa_type_defaults()
-        return {
-            "connectwise_site_url": "https://api-au.myconnectwise.net",
-            "rate_limit_calls": 60,
-            "rate_limit_window": 60.0,
-            "rate_limit_concurrent": 4,
-        }
-
-    def _psa_ping_path(self):
-        if self.backend_type != "connectwise":
-            return super()._psa_ping_path()
-        return "system/info"
-
-    def _psa_refused_message(self, error):
-        if self.backend_type != "connectwise":
-            return super()._psa_refused_message(error)
-        return self.env._(
-            "ConnectWise refused the connection (check the company id, the keys and "
-            "the client id): %s",
-            error,
-        )
-
-    def _psa_item_label(self):
-        if self.backend_type != "connectwise":
-            return super()._psa_item_label()
-        return self.env._("Addition")
-
-    def _psa_pulls(self):
-        if self.backend_type != "connectwise":
-            return super()._psa_pulls()
-        return (
-            "connectwise_companies",
-            "connectwise_agreements",
-            "connectwise_catalog_setup",
-            "connectwise_products",
-        )
-
-    def _psa_records_action(self):
-        if self.backend_type != "connectwise":
-            return super()._psa_records_action()
-        return "rebilling_connectwise.action_rebilling_connectwise_record"
-
-    def _psa_partner_field(self):
-        if self.backend_type != "connectwise":
-            return super()._psa_partner_field()
-        return "rebilling_connectwise_company_id"
-
-    def _psa_suggested_field(self):
-        if self.backend_type != "connectwise":
-            return super()._psa_suggested_field()
-        return "rebilling_connectwise_suggested_id"
-
-    def _psa_contract_field(self):
-        if self.backend_type != "connectwise":
-            return super()._psa_contract_field()
-        return "connectwise_agreement_id"
-
-    def _psa_cost_fields(self):
-        if self.backend_type != "connectwise":
-            return super()._psa_cost_fields()
-        return ("connectwise_product_id",)
-
-    def _psa_service_types(self):
-        if self.backend_type != "connectwise":
-            return super()._psa_service_types()
-        return None
-
-    def _psa_error_text(self, exc):
-        if self.backend_type != "connectwise":
-            return super()._psa_error_text(exc)
-        return connectwise_error_text(exc)
-
-    def _psa_check_line(self, line):
-        if self.backend_type != "connectwise":
-            return super()._psa_check_line(line)
+    # ------------------------------------------------------------ agreement additions (the push)
+    def _connectwise_check_line(self, line):
         source = self._psa_line_source(line)
         if not source.connectwise_agreement_id:
             raise UserError(
@@ -379,15 +335,13 @@ class RebillingBackend(models.Model):
         ``[[]`` is a literal ``[``; a ``]`` outside a set is literal."""
         return f"[{marker}]", f"[[]{marker}]"
 
-    def _psa_values(self, line):
+    def _connectwise_addition_values(self, line):
         """The agreement addition of ``line`` (plus ``agreementId``).
 
         An addition is billed on every agreement cycle from its effective date
         until its cancelled date: it is effective and cancelled within the cycle
         of its invoice, so it is billed once (ConnectWise's one-time addition).
         """
-        if self.backend_type != "connectwise":
-            return super()._psa_values(line)
         service = self._psa_line_source(line)
         first, last = self._connectwise_billing_period(line)
         marker = self._connectwise_marker(self._psa_marker(line))
@@ -406,11 +360,6 @@ class RebillingBackend(models.Model):
             "invoiceDescription": text[:6000],
         }
 
-    def _psa_result_data(self, line, payload):
-        if self.backend_type != "connectwise":
-            return super()._psa_result_data(line, payload)
-        return {"agreement_id": payload["agreementId"], "move_id": line.move_id.id}
-
     @staticmethod
     def _connectwise_additions(agreement_id):
         return f"finance/agreements/{agreement_id}/additions"
@@ -419,9 +368,7 @@ class RebillingBackend(models.Model):
     def _connectwise_patch_body(payload):
         return [{"op": "replace", "path": k, "value": payload[k]} for k in PATCHED_FIELDS]
 
-    def _psa_update(self, client, external_id, payload, binding):
-        if self.backend_type != "connectwise":
-            return super()._psa_update(client, external_id, payload, binding)
+    def _connectwise_update_addition(self, client, external_id, payload, binding):
         agreement_id = payload["agreementId"]
         old_agreement = (binding.sync_data or {}).get("agreement_id") or agreement_id
         path = f"{self._connectwise_additions(old_agreement)}/{external_id}"
@@ -432,15 +379,11 @@ class RebillingBackend(models.Model):
         response = client.request("PATCH", path, json=patch, ok_statuses=(404,))
         return response.status_code != 404
 
-    def _psa_patch(self, client, external_id, payload):
-        if self.backend_type != "connectwise":
-            return super()._psa_patch(client, external_id, payload)
+    def _connectwise_patch_addition(self, client, external_id, payload):
         path = f"{self._connectwise_additions(payload['agreementId'])}/{external_id}"
         client.patch(path, json=self._connectwise_patch_body(payload))
 
-    def _psa_find(self, client, payload):
-        if self.backend_type != "connectwise":
-            return super()._psa_find(client, payload)
+    def _connectwise_find_addition(self, client, payload):
         marker = payload["description"].rsplit(" ", 1)[-1]
         legacy, legacy_pattern = self._connectwise_legacy_marker(marker[1:-1])
         found = self._connectwise_list(
@@ -455,9 +398,7 @@ class RebillingBackend(models.Model):
         ]
         return int(found[0]["id"]) if found else None
 
-    def _psa_create(self, client, payload):
-        if self.backend_type != "connectwise":
-            return super()._psa_create(client, payload)
+    def _connectwise_create_addition(self, client, payload):
         body = {k: v for k, v in payload.items() if k != "agreementId"}
         path = self._connectwise_additions(payload["agreementId"])
         return int(client.post(path, json=body, retries=0)["id"])
