@@ -1,7 +1,7 @@
 """What the PSA connectors (Autotask, ConnectWise) share: pulls, mapping and the line push.
 
 A PSA is described by one spec per ``backend_type`` (:class:`PsaSpec`): its
-names, endpoints, fields and page sizes as data, and the names of the methods
+names, endpoints, rate limits and fields as data, and the names of the methods
 making its calls. A PSA module gives its spec by extending :meth:`_psa_specs`
 (a dict of the spec's fields, no import needed); the core reads
 ``self._psa_spec()`` instead of each module overriding each name with an ``if
@@ -42,6 +42,7 @@ Generic override points: :meth:`_psa_lines`, :meth:`_psa_line_source`,
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from types import MappingProxyType
 
 from odoo import api, fields, models
@@ -86,13 +87,13 @@ class PsaSpec:
     partner_field: str  # res.partner field of the mapped company
     suggested_field: str  # res.partner field of the suggested company
     contract_field: str  # contract field of services and charges
-    type_defaults: dict = dataclasses.field(default_factory=dict)  # of a new backend
+    type_defaults: Mapping = dataclasses.field(default_factory=dict)  # of a new backend
     item_label: object = None  # name of a pushed item (default "Item")
     refused_message: object = None  # "...: %s" of a refused connection (default generic)
     pulls: tuple = ()  # the _rebilling_pull_<what> names of the pull button, in order
     cost_fields: tuple = ()  # source fields whose record's unit_cost is the fallback cost
     service_types: tuple | None = None  # the service types pushed (None: all)
-    sync_data_keys: dict = dataclasses.field(default_factory=dict)  # binding key: payload key
+    sync_data_keys: Mapping = dataclasses.field(default_factory=dict)  # binding key: payload key
     # the calls (method names)
     discover: str | None = None  # find the API URL before connecting (zone, codebase)
     headers: str | None = None  # headers of every call (credentials read with sudo)

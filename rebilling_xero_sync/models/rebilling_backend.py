@@ -21,6 +21,7 @@ docstring for the override points). One concern per file, all on
 
 import logging
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 from odoo import api, fields, models
 from odoo.addons.rebilling_base.connector.http import BearerAuth, PermanentError, parse_retry_after
@@ -158,6 +159,16 @@ class RebillingBackend(models.Model):
             tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
             retry_after = (tomorrow - now).total_seconds()
         return True, max(retry_after, self.max_retry_after + 1)
+
+    def _xero_app_link(self, target):
+        """The deep link of ``target`` (a page of the Xero web app): it opens the
+        organisation of the link (its short code) before the page."""
+        base = (self.xero_app_url or xero.APP_URL).rstrip("/")
+        short_code = self.xero_tenant_id.short_code
+        if short_code:
+            query = urlencode({"shortcode": short_code, "redirecturl": target})
+            return f"{base}/organisationlogin/default.aspx?{query}"
+        return base + target
 
     def _xero_client(self):
         """The backend's API client, shared by the calls of the current transaction."""

@@ -3,8 +3,6 @@ no unique credit note number), then allocated once to the invoice they credit
 where Xero allows it.
 """
 
-from urllib.parse import urlencode
-
 from odoo import fields, models
 from odoo.addons.rebilling_base.connector.http import ConnectorError
 
@@ -16,13 +14,9 @@ class RebillingBackend(models.Model):
 
     def _xero_credit_note_link(self, credit_note_id):
         """The Xero deep link of a credit note."""
-        base = (self.xero_app_url or xero.APP_URL).rstrip("/")
-        target = f"/AccountsReceivable/ViewCreditNote.aspx?creditNoteID={credit_note_id}"
-        short_code = self.xero_tenant_id.short_code
-        if short_code:
-            query = urlencode({"shortcode": short_code, "redirecturl": target})
-            return f"{base}/organisationlogin/default.aspx?{query}"
-        return base + target
+        return self._xero_app_link(
+            f"/AccountsReceivable/ViewCreditNote.aspx?creditNoteID={credit_note_id}"
+        )
 
     def _xero_credit_note_result(self, item, message=None):
         return {

@@ -5,8 +5,6 @@ has (an earlier answer lost) is linked when it is the same customer's for the
 same total, else reported as a conflict.
 """
 
-from urllib.parse import urlencode
-
 from odoo import fields, models
 from odoo.addons.rebilling_base.connector.http import ConnectorError, PermanentError
 from odoo.addons.rebilling_base.models.rebilling_backend import payload_hash
@@ -26,14 +24,8 @@ class RebillingBackend(models.Model):
         return f"rebilling-{digest}"
 
     def _xero_invoice_link(self, invoice_id):
-        """The Xero deep link of an invoice (opens the organisation of the link)."""
-        base = (self.xero_app_url or xero.APP_URL).rstrip("/")
-        target = f"/AccountsReceivable/View.aspx?InvoiceID={invoice_id}"
-        short_code = self.xero_tenant_id.short_code
-        if short_code:
-            query = urlencode({"shortcode": short_code, "redirecturl": target})
-            return f"{base}/organisationlogin/default.aspx?{query}"
-        return base + target
+        """The Xero deep link of an invoice."""
+        return self._xero_app_link(f"/AccountsReceivable/View.aspx?InvoiceID={invoice_id}")
 
     def _xero_tax_type(self, line):
         """The TaxType code of ``line``: the export's tax-rate name, mapped with Xero's rates."""
