@@ -128,7 +128,10 @@ def main():
                 f"{json.dumps(args.password or args.login)};"
                 "document.querySelector('form.oe_login_form').submit(); true"
             )
-            time.sleep(2)
+            # The login answers with a redirect once the session is set: a loaded server
+            # takes seconds, and navigating away earlier cancels the login.
+            time.sleep(1)
+            page.wait_for("location.pathname !== '/web/login'", seconds=120)
         if args.pdf_page:
             save_pdf_page(page, f"{args.base}{args.path}", args.pdf_page, args.output)
             return

@@ -44,7 +44,7 @@ env.cr.commit()
 
 
 def lint():
-    say("code quality: ruff check, ruff format --check, pylint-odoo")
+    say("code quality: ruff check, ruff format --check, pylint-odoo, README.rst up to date")
     paths = [*ADDONS, "setup", "tests", "bench", "conftest.py"]
     paths = [p for p in paths if (ROOT / p).exists()]
     run([sys.executable, "-m", "ruff", "check", *paths], cwd=ROOT)
@@ -53,6 +53,8 @@ def lint():
         [sys.executable, "-m", "pylint", "--rcfile", str(ROOT / ".pylintrc"), *ADDONS],
         cwd=ROOT,
     )
+    # Each addon's README.rst is rendered from its readme/*.md (python3 setup/readme.py).
+    run([sys.executable, str(ROOT / "setup" / "readme.py"), "--check"], cwd=ROOT)
 
 
 def build_database(config):

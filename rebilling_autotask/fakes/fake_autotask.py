@@ -17,26 +17,40 @@ Paths (relative to ``base_url``; matched case-insensitively):
 Every call but the zone lookup needs ``ApiIntegrationCode`` (bad → 500
 ``{"errors":["IntegrationCode is invalid."]}``), ``UserName`` and ``Secret`` (bad → 401).
 
-Rules enforced, with their source (``external-apis.md`` labels: [V] official
-docs/swagger, [C] two or more independent clients, ASSUMED: this fake's choice):
+Rules enforced, each with the Autotask page it comes from (Autotask's developer help;
+paths below are under ``https://autotask.net/help/DeveloperHelp/Content/APIs/``; the
+REST swagger of a zone, ``webservices2.autotask.net/ATServicesRest/swagger``), or
+ASSUMED where no Autotask page states it:
 
-* DOCUMENTED [V swagger B1]: zone lookup without auth; the three headers on every
-  other call; [C B5] a bad integration code is HTTP 500 ``{"errors":["IntegrationCode
-  is invalid."]}``.
-* DOCUMENTED [C B5]: business-rule errors answer HTTP 500 (``error_status``) with
-  ``{"errors": [...]}`` — a client must not take them for an outage.
-* DOCUMENTED [V ContractChargesEntity]: a charge needs ``productID`` or
-  ``billingCodeID``; update and delete only while ``isBilled`` is false.
-* DOCUMENTED [V B4]: a contract create sets ``contractType``; BillingCodes are read only.
-* DOCUMENTED [V B3]: pages of at most 500; ``nextPageUrl`` is POSTed the original body.
-* ASSUMED (required flags are UNVERIFIED in B4; read from entityInformation/fields in
-  Autotask): Companies ``companyName``, ``companyType``; Contracts ``contractName``,
-  ``companyID``, ``contractType``, ``timeReportingRequiresStartAndStopTimes``;
-  Products ``name``, ``isActive``, ``isSerialized``, ``productBillingCodeID`` (the
-  "Product Allocation Code" of seed 002); ContractCharges ``name``,
-  ``datePurchased``, ``unitQuantity``, ``chargeType`` (no default: the client
-  sends it).
-* ASSUMED: the thread limit (3 per integration code and entity, [V B5]) answers 429.
+* The zone lookup needs no authentication ("getZoneInfo()",
+  ``SOAP/APICalls/GetZoneInfoCall.htm``) and is exempt from thread limits ("API
+  thread limiting", ``General/ThreadLimiting.htm``); the REST path and its answer
+  (``zoneName``, ``url``, ``webUrl``, ``ci``) are the swagger's ``ZoneInformation``.
+* Every other call needs the tracking identifier ("The API tracking identifier",
+  ``https://autotask.net/help/Content/4_Admin/1CompanySettings_Users/ResourcesUsersHR/
+  Resources/API_Tracking_Identifier.htm``), user name and secret; failed
+  authentication is a 401 ("REST API security and authentication",
+  ``REST/General_Topics/REST_Security_Auth.htm``).
+* ASSUMED (no Autotask page gives the text; client libraries report it): a bad
+  integration code is HTTP 500 ``{"errors":["IntegrationCode is invalid."]}``, and
+  business-rule errors answer HTTP 500 (``error_status``) with ``{"errors": [...]}``
+  — a client must not take them for an outage.
+* A charge needs ``productID`` or ``billingCodeID``; update and delete only while
+  ``isBilled`` is false ("ContractCharges", ``REST/Entities/ContractChargesEntity.htm``).
+* BillingCodes are read only ("BillingCodes", ``REST/Entities/BillingCodesEntity.htm``);
+  a contract create sets ``contractType`` ("Contracts",
+  ``REST/Entities/ContractsEntity.htm``).
+* Pages of at most 500 (``MaxRecords``), ``IncludeFields`` with ``id`` beyond 500
+  results, ``pageDetails.nextPageUrl`` ("Advanced query features of the REST API",
+  ``REST/API_Calls/REST_Advanced_Query_Features.htm``); ASSUMED: the next page is
+  POSTed the original body (client libraries report a 405 for GET).
+* Required fields: Contracts and ContractCharges as their field info marks them
+  (see ``ENTITIES``); ASSUMED for the others (read them from
+  ``entityInformation/fields`` in a real Autotask): Companies ``companyName``,
+  ``companyType``; Products ``name``, ``isActive``, ``isSerialized``,
+  ``productBillingCodeID`` (fields of "Products", ``REST/Entities/ProductsEntity.htm``).
+* The thread limit is 3 per tracking identifier and entity ("API thread
+  limiting"); ASSUMED: going over it answers 429.
 """
 
 import copy
@@ -95,7 +109,8 @@ ENTITIES = {
         # them (isRequired), generated into ecitsolutions/Autotask
         # Functions/New-AtwsContract.ps1 (Mandatory: AccountID, i.e. companyID in REST,
         # ContractName, ContractType, EndDate, StartDate, Status,
-        # TimeReportingRequiresStartAndStopTimes); external-apis.md E [C].
+        # TimeReportingRequiresStartAndStopTimes); see the field definitions (Is
+        # Required) of Autotask's "Contracts" entity page.
         "required": (
             "contractName",
             "companyID",
@@ -171,7 +186,8 @@ ENTITIES = {
         "update": False,
         "udf": False,
         # DOCUMENTED: ContractCost (ContractCharges in REST) requires ContractID, CostType
-        # (chargeType), DatePurchased, Name, UnitQuantity [ecitsolutions/Autotask
+        # (chargeType), DatePurchased, Name, UnitQuantity (see the field definitions of
+        # Autotask's "ContractCharges" entity page) [ecitsolutions/Autotask
         # Functions/New-AtwsContractCost.ps1, generated from Autotask's field info].
         "required": ("name", "datePurchased", "unitQuantity", "chargeType"),
         "fields": (
@@ -415,9 +431,10 @@ class FakeAutotask(FakeServer):
         the day ``until``, if given); return the invoice (``lines``, ``total``).
 
         What Autotask does after it accepted the charges: billable charges "appear in
-        Approve and Post" [V ContractChargesEntity] and are billed once: a posted charge
-        is ``isBilled`` (update and delete refused) [V]; "the amounts for individual
-        billing items are rounded to two decimal places when approved and posted"
+        Approve and Post" [Autotask "ContractCharges" entity page] and are billed
+        once: a posted charge is ``isBilled`` (update and delete refused, same page);
+        "the amounts for individual billing items are rounded to two decimal places
+        when approved and posted"
         [autotask.net help "Contracts and billing system settings"]; a negative unit
         price is a credit on the invoice [KB "How can I issue a credit..."]. One
         invoice for all companies: ASSUMED (the totals are what the tests compare).
@@ -454,7 +471,8 @@ class FakeAutotask(FakeServer):
 
     def edit_charge(self, charge_id, **fields):
         """What a user does to an unbilled charge in Autotask's UI (its price, its
-        quantity, "Billable" unticked); ``billableAmount`` follows [V ContractChargesEntity]."""
+        quantity, "Billable" unticked); ``billableAmount`` follows [Autotask
+        "ContractCharges" entity page: unitQuantity * unitPrice]."""
         with self._state_lock:
             charge = self._data["contractcharges"][charge_id]
             if charge["isBilled"]:

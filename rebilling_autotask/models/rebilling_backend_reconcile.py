@@ -1,10 +1,12 @@
 """Reconciliation with Autotask: the month's contract charges read back, paged.
 
-One query of ``ContractCharges`` (root query, external-apis.md B4) filtered on
-``datePurchased`` within the month and on this database's marker in ``notes``,
-500 records a page (``MaxRecords``, B2) followed by ``pageDetails.nextPageUrl``
-(B3), only the fields compared (``IncludeFields``, B2): 2,000 one-line
-invoices take 4 calls.
+One query of ``ContractCharges`` (root query: Autotask's "ContractCharges" entity
+page) filtered on ``datePurchased`` within the month and on this database's marker in
+``notes``, 500 records a page (``MaxRecords``) followed by ``pageDetails.nextPageUrl``,
+only the fields compared (``IncludeFields``; all three: Autotask's "Advanced query
+features of the REST API"; both pages under
+autotask.net/help/DeveloperHelp/Content/APIs/REST/): 2,000 one-line invoices take
+4 calls.
 """
 
 from odoo import models

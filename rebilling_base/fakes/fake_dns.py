@@ -5,6 +5,13 @@
 
 Answers the records it holds, NXDOMAIN for unknown names and an empty answer for
 known names without that record type. Built on dnspython's message codec.
+
+Rules and their source: NXDOMAIN is RCODE 3, "Name Error" (RFC 1035, "Domain
+Names - Implementation and Specification", section 4.1.1); a name that exists
+without the asked type answers NOERROR with no answer ("NODATA", RFC 2308,
+"Negative Caching of DNS Queries", section 2.2); SPF policies are TXT records
+(RFC 7208, "Sender Policy Framework (SPF)", section 3). ASSUMED: one fixed TTL
+(300 s), no authority section, UDP only.
 """
 
 import socket

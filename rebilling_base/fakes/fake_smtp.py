@@ -3,6 +3,17 @@
 Recipients listed in ``reject`` get ``550 5.1.1`` (a hard bounce), as a real
 mail server answers for an unknown mailbox. Used by the demo command so its
 invoices are really emailed over SMTP without leaving the machine.
+
+Rules and their source:
+
+* the dialogue (220 greeting, EHLO/HELO, MAIL FROM, RCPT TO, DATA ended by a line
+  holding one dot, with a leading dot removed from other lines, RSET, QUIT 221) and
+  the reply codes 250, 354, 550 (mailbox unavailable) and 554 (transaction failed):
+  RFC 5321, "Simple Mail Transfer Protocol", sections 3, 4.1.1, 4.2 and 4.5.2;
+* the enhanced status code ``5.1.1`` (bad destination mailbox address): RFC 3463,
+  "Enhanced Mail System Status Codes", section 3.2;
+* ASSUMED: every other command is accepted with 250, no extension is announced,
+  DATA without an accepted recipient answers 554.
 """
 
 import socketserver

@@ -17,14 +17,28 @@ one page; ``pagination-type: forward-only`` with ``pageId`` is supported too. Er
 look like ``{"code":"InvalidObject","message":..,
 "errors":[{"code","message","resource","field"}]}``.
 
-Rules and their source (``external-apis.md``): DOCUMENTED [V C1] Basic auth and
-``clientId``; [V C2] ``page``/``pageSize`` ≤ 1000 and the ``Link`` header; [V C3]
-POST → 201, PATCH is a JSON-Patch array, 400 ``InvalidObject`` with ``errors``,
-429 with ``Retry-After``; [V C4] an addition needs ``billCustomer`` (and
-``product`` [C ConnectPyse]); a catalog item needs ``identifier``,
-``description``, ``customerDescription`` [V] and ``subcategory``/``type``
-references [C ConnectPyse]. ASSUMED: the catalog ``identifier`` is unique, an
-agreement needs ``type`` and ``company``.
+Rules, each with the ConnectWise page it comes from (developer.connectwise.com:
+the "Developer Guide", the best-practice pages "PSA API Requests" and "PSA
+Pagination", and the PSA REST API reference generated from ConnectWise's OpenAPI
+file, developer.connectwise.com/Products/Manage/REST), or ASSUMED where no
+ConnectWise page states it:
+
+* Basic auth ``company+public:private`` and the ``clientId`` header on every call
+  (Developer Guide, Authentication and ClientIds).
+* ``page``/``pageSize`` (at most 1000) and the ``Link`` header, navigable or
+  forward-only with ``pageId`` ("PSA Pagination").
+* POST answers 201 with the record, DELETE 204, 400/401/403/404/409, and 429 with a
+  numeric ``Retry-After`` ("PSA API Requests"); PATCH takes a JSON-Patch array and
+  errors look like ``{"code":"InvalidObject","message","errors":[...]}`` (REST API
+  reference: ``PatchOperation``, ``ErrorResponseMessage``).
+* An addition needs ``billCustomer``; a catalog item needs ``identifier``,
+  ``description``, ``customerDescription`` (REST API reference: the required
+  properties of ``Addition`` and ``CatalogItem``).
+* ASSUMED (the reference marks them optional; third-party clients such as
+  ConnectPyse and the customer's specification treat them as required): an
+  addition needs ``product``, a catalog item ``subcategory`` and ``type``.
+* ASSUMED: the catalog ``identifier`` is unique, an agreement needs ``type`` and
+  ``company``.
 
 What the server does after it accepted requests (each rule cites its source
 where it is implemented): ``conditions`` ``contains``/``like`` run as SQL
@@ -117,8 +131,9 @@ ENTITIES = {
             "vendorSku integrationXRef notes billableOption recurringFlag recurringRevenue "
             "recurringCost recurringBillCycle dateEntered customFields _info"
         ),
-        # identifier, description, customerDescription: DOCUMENTED [V pyconnectwise CatalogItem];
-        # subcategory and type: DOCUMENTED [C ConnectPyse; seed 002 "subcategory type"].
+        # identifier, description, customerDescription: DOCUMENTED (required properties
+        # of CatalogItem in ConnectWise's PSA REST API reference); subcategory and type:
+        # ASSUMED (optional in the reference; required per ConnectPyse and the spec).
         "required": {
             "identifier": 60,
             "description": 60,
@@ -310,10 +325,11 @@ def sql_like(text, value, op="like"):
     """Whether ``text`` matches the condition ``op`` (``like``/``contains``) ``value``.
 
     The server runs both as SQL Server LIKE, case-insensitive (the default
-    collation; ASSUMED): ``like`` takes ``*`` as its wildcard (DOCUMENTED [C]
-    ``name like "Ac*"``, external-apis.md C2) besides LIKE's own; ``contains``
-    is ``LIKE '%value%'`` and does not escape the value's wildcards (DOCUMENTED
-    [C] external-apis.md E: ``[ ]``, ``%`` and ``_`` are wildcards there).
+    collation; ASSUMED): ``like`` takes ``*`` as its wildcard (DOCUMENTED:
+    ConnectWise Developer Guide, conditions, ``name like "Ac*"``) besides LIKE's
+    own; ``contains`` is ``LIKE '%value%'`` and does not escape the value's
+    wildcards, so ``[ ]``, ``%`` and ``_`` are wildcards there (ASSUMED: no
+    ConnectWise page says how ``contains`` is run; client reports agree).
     """
     value = value.replace("*", "%") if op == "like" else f"%{value}%"
     regex = sql_like_regex(value.casefold())
@@ -582,7 +598,8 @@ class FakeConnectWise(FakeServer):
 
     def edit_addition(self, addition_id, **fields):
         """What a user does to an addition in ConnectWise's UI (its price, its quantity,
-        "Bill Customer" set to DoNotBill); ``extPrice`` follows [C pyconnectwise Addition]."""
+        "Bill Customer" set to DoNotBill); ``extPrice`` follows (``Addition.extPrice``
+        of ConnectWise's REST API reference)."""
         with self._state_lock:
             addition = self._data["additions"][addition_id]
             addition.update(fields)
@@ -616,8 +633,9 @@ class FakeConnectWise(FakeServer):
           "Agreement Additions Tab": Effective "date the addition became active for
           billing", Cancelled "date the addition stopped billing"; "charge a
           one-time setup fee by setting the Effective Date and Cancelled Date
-          within the same billing period"; external-apis.md E: billed on every
-          cycle until cancelled]; only ``billCustomer`` "Billable" ones (ASSUMED:
+          within the same billing period"; the ``effectiveDate`` and
+          ``cancelledDate`` of ``Addition`` in ConnectWise's REST API reference];
+          only ``billCustomer`` "Billable" ones (ASSUMED:
           DoNotBill and NoCharge bill nothing);
         * at the full price: ASSUMED, the agreement's prorate option is off
           [support.ceojuice.com "Syncing Prorated Agreements from ConnectWise":

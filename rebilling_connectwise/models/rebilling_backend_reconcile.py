@@ -1,12 +1,13 @@
 """Reconciliation with ConnectWise: the month's agreement additions read back, paged.
 
 Additions are a child collection of their agreement
-(``finance/agreements/{id}/additions``, external-apis.md C4): one list per
-agreement the month's invoice lines went to, filtered on the month's
-``effectiveDate`` (``conditions`` with a date in brackets, C2), 1,000 records a
-page (``pageSize`` max 1000, C2) followed by the ``Link: rel="next"`` header
-(C2), only the fields compared (``fields``, C2). Calls: one per agreement and
-1,000 of its additions of the month.
+(``finance/agreements/{parentId}/additions``, ConnectWise PSA REST API reference,
+developer.connectwise.com/Products/Manage/REST): one list per agreement the
+month's invoice lines went to, filtered on the month's ``effectiveDate``
+(``conditions`` with a date in brackets, ConnectWise Developer Guide), 1,000
+records a page (``pageSize`` max 1000) followed by the ``Link: rel="next"`` header
+(both: ConnectWise "PSA Pagination"), only the fields compared (``fields``,
+Developer Guide). Calls: one per agreement and 1,000 of its additions of the month.
 """
 
 from odoo import models

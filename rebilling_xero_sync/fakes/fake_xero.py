@@ -10,20 +10,41 @@ Paths (relative to ``base_url``; matched case-insensitively):
   ``Invoices``, ``Invoices/{id}/OnlineInvoice``, ``Invoices/{id}/Email``,
   ``CreditNotes``, ``CreditNotes/{id}/Allocations``
 
-Behaviour copied from the real API (see external-apis.md, sections A and D), with
-its source: DOCUMENTED [V A1] Bearer token and ``xero-tenant-id`` checks (401 /
-403); [V A4] ``summarizeErrors`` (200 with per-item ``ValidationErrors`` when
-false, else 400 ``ValidationException``) and ``Idempotency-Key`` replay (at most
-128 characters); [V A5] 60 calls a minute, 5,000 a day and 5 at a time per
-tenant, ``X-MinLimit-Remaining`` / ``X-DayLimit-Remaining`` headers, 429 with
-``Retry-After`` and ``X-Rate-Limit-Problem`` (values ``minute``/``day`` [C pyxero];
-``concurrent`` UNVERIFIED); [V A2] MS-JSON dates with their ``...String`` twins;
-[V A3] a contact name unique among active contacts. ASSUMED: the idempotency
-cache never expires here (Xero's window of about 6 minutes is UNVERIFIED); a
+Behaviour copied from the real API, each rule with the vendor page it comes from
+(Xero's pages on developer.xero.com; "the spec" is Xero's own OpenAPI file
+``xero_accounting.yaml`` in github.com/XeroAPI/Xero-OpenAPI), or ASSUMED where no
+Xero page states it:
+
+* OAuth 2.0 authorization code flow, token endpoint, ``/connections`` and the
+  tenant of each call ("The OAuth 2.0 flow",
+  https://developer.xero.com/documentation/guides/oauth2/auth-flow): Bearer token
+  and ``xero-tenant-id`` checks, 401 without a valid token, 403 for a tenant the
+  token is not connected to ("HTTP response codes",
+  https://developer.xero.com/documentation/api/http-response-codes); the access
+  token lives 30 minutes and a refresh token is single-use and rotates (same
+  page); a refresh token unused for 60 days expires (same page).
+* ``summarizeErrors`` ("Requests and responses", section "Creating many
+  resources", https://developer.xero.com/documentation/api/requests-and-responses):
+  false answers 200 with per-item ``ValidationErrors``, otherwise 400
+  ``ValidationException`` with ``Elements``.
+* ``Idempotency-Key`` replay, at most 128 characters (the spec, header parameter
+  ``Idempotency-Key`` of every PUT/POST).
+* Rate limits ("API rate limits",
+  https://developer.xero.com/documentation/guides/oauth2/limits, and the FAQ
+  https://developer.xero.com/faq/limits): 60 calls a minute, 5,000 a day and 5 at
+  a time per tenant, ``X-MinLimit-Remaining`` / ``X-DayLimit-Remaining`` headers,
+  429 with ``Retry-After`` and ``X-Rate-Limit-Problem`` (its values ``minute`` and
+  ``day`` as the limits page names the limits; ``concurrent``: ASSUMED).
+* MS-JSON dates with their ``...String`` twins ("Requests and responses", JSON
+  dates).
+* A contact name unique among active contacts ("Contacts",
+  https://developer.xero.com/documentation/api/accounting/contacts).
+
+ASSUMED: the idempotency cache never expires here (Xero publishes no window); a
 daily-limit 429's ``Retry-After`` is the time until the oldest call of the day
 leaves the window.
 
-Choices of this fake where the real behaviour is unknown: string ``==`` in
+Choices of this fake where the real behaviour is unknown (ASSUMED): string ``==`` in
 ``where`` is case-sensitive (use ``.ToLower()``), the duplicate contact-name check
 is case-insensitive, ``GET /Invoices`` without ``page`` leaves out line items,
 the online invoice of a DRAFT invoice is refused, an invoice whose contact is
@@ -1046,9 +1067,11 @@ class FakeXero(FakeServer):
 
     def _page(self, request, items, key, *, default_all=True):
         """``page`` (1-based) and ``pageSize`` (default 100, at most 1000) with the
-        ``pagination`` block of the envelope [V A2 list envelope; the 1000 cap: Xero's
-        paging notes, UNVERIFIED here]. Without ``page``: every record, no pagination
-        (ASSUMED for collections Xero always pages)."""
+        ``pagination`` block of the envelope (the spec's list responses; paging and
+        ``pageSize``: "Requests and responses", Paging,
+        https://developer.xero.com/documentation/api/requests-and-responses; the cap
+        of 1000: ASSUMED, the spec gives ``pageSize`` no maximum). Without ``page``:
+        every record, no pagination (ASSUMED for collections Xero always pages)."""
         page = request.arg("page", ignore_case=True)
         if page is None and default_all:
             return self._envelope(key, items)
@@ -1606,7 +1629,7 @@ class FakeXero(FakeServer):
         return []
 
     # -------------------------------------------------------------- credit notes
-    # developer.xero.com/documentation/api/accounting/creditnotes: PUT/POST
+    # "Credit Notes", https://developer.xero.com/documentation/api/accounting/creditnotes: PUT/POST
     # /CreditNotes (Type ACCRECCREDIT / ACCPAYCREDIT, CreditNoteNumber, Contact, Date,
     # LineAmountTypes, LineItems, Status), read-only RemainingCredit and Allocations;
     # "Allocating credit notes": PUT /CreditNotes/{id}/Allocations with
@@ -1634,7 +1657,8 @@ class FakeXero(FakeServer):
         return copy.deepcopy(note), []
 
     def _list_credit_notes(self, request):
-        """``where``/``order``/``IDs`` and paging as Invoices [V A2]; ASSUMED: no
+        """``where``/``order``/``IDs`` and paging as Invoices ("Credit Notes",
+        https://developer.xero.com/documentation/api/accounting/creditnotes); ASSUMED: no
         ``summaryOnly`` (documented for Invoices and Contacts), line items left out only
         when not paged (as Invoices)."""
         tenant = self._request_tenant(request)

@@ -3,10 +3,11 @@
 ``GET /Invoices`` and ``GET /CreditNotes`` with a ``where`` on the type and the
 month's dates, ``page`` and ``pageSize`` (Xero pages lists of Invoices,
 CreditNotes, Contacts... with ``page``; ``pageSize`` takes up to 1000 records a
-page, external-apis.md A2 and Xero's "Paging" notes of the Accounting API), and
-``summaryOnly=true`` on Invoices (a lightweight answer without line items,
-external-apis.md A2). 2,000 documents of a month take 2 calls of invoices and
-1 of credit notes.
+page: Xero's "Requests and responses", Paging,
+https://developer.xero.com/documentation/api/requests-and-responses), and
+``summaryOnly=true`` on Invoices (a lightweight answer without line items: the
+``summaryOnly`` parameter of Xero's OpenAPI file xero_accounting.yaml). 2,000
+documents of a month take 2 calls of invoices and 1 of credit notes.
 """
 
 from odoo import models
