@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import psycopg2
 
 from odoo import api, fields, models
-from odoo.addons.rebilling_base.connector.http import (
+from odoo.addons.rebilling_connector.connector.http import (
     BearerAuth,
     ConnectorError,
     HttpClient,
@@ -23,7 +23,7 @@ from odoo.addons.rebilling_base.connector.http import (
     RetryableError,
     parse_retry_after,
 )
-from odoo.addons.rebilling_base.models.rebilling_backend import payload_hash
+from odoo.addons.rebilling_connector.models.rebilling_backend import payload_hash
 from odoo.exceptions import AccessDenied, UserError
 from odoo.modules import module as odoo_module
 
