@@ -1,23 +1,29 @@
-"""Upgrading a database of main b71b142 (the connector core still in rebilling_base).
+"""Upgrading databases of main b71b142 (the connector core still in rebilling_base).
 
-The database is built with the addons of that commit (``git archive``), with every
-rebilling addon installed and real rows: an Australian reseller's billing run of
+Each database is built with the addons of that commit (``git archive``) and real rows,
+then upgraded with this tree's addons exactly as the README tells (``-u rebilling_base``).
+
+With every rebilling addon (``upgraded``): an Australian reseller's billing run of
 November 2026 with its invoices, Xero, Autotask and ConnectWise backends, bindings
 (a contact, invoices, an invoice line; one in error), sync log lines, pulled PSA
 records mapped on a customer and a service, a rate-limit window, a reconciliation
-line and pending push and reconcile jobs. It is then upgraded with this tree's addons
-exactly as the README tells (``-u rebilling_base``), and:
+line and pending push and reconcile jobs. After the upgrade:
 
-* rebilling_connector is installed, every rebilling addon is at its version;
+* rebilling_connector is installed, every rebilling addon is installed;
 * no row of the connector's tables nor of the billing's tables changed (every column
   the old database had, the write dates aside);
 * no XML id was lost and each kept its record (same id): the connector's ones now
   belong to rebilling_connector, rebilling_base keeps the billing's;
-* the month-end checks of the connector count as before, and the connector's
-  records, actions and jobs work through the ORM.
+* the month-end checks count as before, and the connector's records, actions and
+  jobs work through the ORM.
 
-The database of the old commit is built once and kept as a template (its name carries
-the commit and a hash of its recipe, so a changed recipe builds a new one); each run
+With rebilling_base alone (``upgraded_billing``, a reseller without any integration):
+rebilling_connector is not installed, billing rows and XML ids are kept, the connector's
+records of rebilling_base are gone and the billing run's form and month end work.
+
+The database of the old commit is built once per scenario and kept as a template (two
+stages: addons installed, then rows; a name carries the commit and a hash of the
+rows' recipe, so a changed recipe starts again from the installed stage); each run
 upgrades a copy of it.
 """
 
@@ -82,9 +88,8 @@ checks = env["rebilling.month.end"]._rebilling_checks_of(company, now=datetime(2
 MONTH_END = {c["code"]: c["count"] for c in checks}
 """
 
-# Rows of a database in use, written with the old commit's code.
-FIXTURE = (
-    """
+# Rows of a database in use, written with the old commit's code: billing...
+BILLING_ROWS = """
 from datetime import date
 from odoo import Command, fields
 from odoo.addons.rebilling_base.tests.common import RebillingCase
@@ -113,13 +118,18 @@ services = env["rebilling.service"].create([
 ])
 env["rebilling.charge"].create({
     "partner_id": customers[1].id, "service_id": services[1].id, "product_id": product.id,
-    "charge_type": "once", "price_unit": 150.0, "date_start": date(2026, 10, 20),
+    "name": "Installation fee", "charge_type": "once", "price_unit": 150.0,
+    "date_start": date(2026, 10, 20),
 })
 run = env["rebilling.billing.run"]._get_or_create(company, NOV)
 run.with_context(queue_job__no_delay=True).action_start()
 invoices = env["account.move"].search([("rebilling_period", "=", NOV)], order="id")
 assert len(invoices) == 3, invoices
-
+"""
+# ... and the integrations'.
+FIXTURE = (
+    BILLING_ROWS
+    + """
 Backend = env["rebilling.backend"]
 xero, autotask, connectwise = Backend.create([
     {"name": "Xero", "backend_type": "xero", "company_id": company.id},
@@ -207,8 +217,28 @@ print("AFTER " + json.dumps({
 )
 
 
-def fixture_hash():
-    return hashlib.sha1((OLD_COMMIT + FIXTURE).encode()).hexdigest()[:8]
+# A reseller without any integration: rebilling_base alone.
+BILLING_FIXTURE = BILLING_ROWS + "env.cr.commit()\n"
+BILLING_AFTER = (
+    MONTH_END
+    + """
+form = env["rebilling.billing.run"].get_views([(False, "form")])
+print("AFTER " + json.dumps({
+    "month_end": MONTH_END,
+    "connector_models": sorted(m for m in ("rebilling.backend", "rebilling.binding") if m in env),
+    "billing_run_form": "reconcile_count" in form["models"]["rebilling.billing.run"]["fields"],
+    "invoices": env["account.move"].search_count([("rebilling_period", "!=", False)]),
+}))
+"""
+)
+
+# name: (addons of the old database, its rows, what is read after the upgrade, tables)
+SCENARIOS = {
+    "all": (OLD_ADDONS, FIXTURE, AFTER, CONNECTOR_TABLES + BILLING_TABLES),
+    "base": (["rebilling_base"], BILLING_FIXTURE, BILLING_AFTER, BILLING_TABLES),
+}
+# The XML ids of the connector core (rebilling_base's up to 19.0.1.1.0).
+CONNECTOR_XML_IDS = r"backend|binding|sync|external_record|rate_window|reconcile|psa"
 
 
 def odoo(config, database, *args, script=None):
@@ -302,30 +332,46 @@ def old_addons(folder):
     return folder / "addons"
 
 
-def old_database(prefix, folder):
-    """The database of the old commit with its rows, built once (a kept template)."""
-    name = f"{prefix}_{OLD_COMMIT}_{fixture_hash()}"
+def old_database(prefix, folder, scenario):
+    """The database of the old commit with its rows, built once and kept as a template.
+
+    Two stages, each kept: the addons installed (``_bare``), then the rows of the
+    scenario's fixture (a name of its hash: a changed recipe starts from the first stage).
+    """
+    addons, fixture = SCENARIOS[scenario][:2]
+    digest_ = hashlib.sha1((OLD_COMMIT + fixture).encode()).hexdigest()[:8]
+    stem = f"{prefix}_{OLD_COMMIT}_{scenario}"
+    name, bare = f"{stem}_{digest_}", f"{stem}_bare"
     if database_exists(name):
         return name
-    for (stale,) in sql(
-        "postgres",
-        "SELECT datname FROM pg_database WHERE datname LIKE %s",
-        [f"{prefix}_{OLD_COMMIT}_%"],
-    ):
-        drop_database(stale)
-    building = f"{prefix}_building"
-    drop_database(building)
+    query = "SELECT datname FROM pg_database WHERE datname LIKE %s"
+    for (stale,) in sql("postgres", query, [f"{stem}_%"]):
+        if stale != bare:
+            drop_database(stale)
     config = write_config(folder / "old.conf", old_addons(folder))
-    odoo(config, building, "-i", ",".join(["l10n_au", *OLD_ADDONS]), "--stop-after-init")
-    odoo(config, building, script=FIXTURE)
+    building = f"{prefix}_building"
+    if not database_exists(bare):
+        drop_database(building)
+        try:
+            odoo(config, building, "-i", ",".join(["l10n_au", *addons]), "--stop-after-init")
+        except BaseException:
+            drop_database(building)
+            raise
+        rename_database(building, bare)
+    copy_database(bare, building)
+    try:
+        odoo(config, building, script=fixture)
+    except BaseException:
+        drop_database(building)
+        raise
     rename_database(building, name)
     return name
 
 
-def snapshot(database):
-    """Columns and rows of the checked tables, and the rebilling addons' XML ids."""
+def snapshot(database, names):
+    """Columns of the tables ``names``, and the rebilling addons' XML ids."""
     tables = {}
-    for table in CONNECTOR_TABLES + BILLING_TABLES:
+    for table in names:
         columns = [
             c
             for (c,) in sql(
@@ -359,25 +405,26 @@ def digest(database, table, columns):
     return count, value
 
 
-@pytest.fixture(scope="module")
-def upgraded():
-    """The old database, its snapshot, and a copy upgraded with this tree's addons."""
+def upgrade(scenario):
+    """The old database of ``scenario``, its snapshot, and a copy upgraded with this
+    tree's addons as the README tells (dropped at the end)."""
     from odoo.tools import config as odoo_config
 
     prefix = odoo_config["db_name"] or "rebilling_test"
     if isinstance(prefix, (list, tuple)):
         prefix = prefix[0]
+    after_script, names = SCENARIOS[scenario][2:]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        old = old_database(prefix, folder)
+        old = old_database(prefix, folder, scenario)
         target = f"{prefix}_upgraded"
         copy_database(old, target)
         try:
-            tables, xmlids = snapshot(old)
+            tables, xmlids = snapshot(old, names)
             digests = {t: digest(old, t, cols) for t, cols in tables.items()}
             config = write_config(folder / "new.conf", ROOT)
             log = odoo(config, target, *UPGRADE_ARGS, "--stop-after-init")
-            after = odoo(config, target, script=AFTER)
+            after = odoo(config, target, script=after_script)
             yield {
                 "db": target,
                 "tables": tables,
@@ -390,23 +437,45 @@ def upgraded():
             drop_database(target)
 
 
-def test_the_upgrade_installs_the_connector_and_logs_no_error(upgraded):
-    errors = [
-        line for line in upgraded["log"].splitlines() if re.search(r" (ERROR|CRITICAL) ", line)
-    ]
-    assert not errors, "\n".join(errors)
-    assert "Traceback" not in upgraded["log"]
+@pytest.fixture(scope="module")
+def upgraded():
+    """A database with every rebilling addon (Xero, Autotask and ConnectWise included)."""
+    yield from upgrade("all")
+
+
+@pytest.fixture(scope="module")
+def upgraded_billing():
+    """A database of a reseller without any integration (rebilling_base alone)."""
+    yield from upgrade("base")
+
+
+def log_errors(log):
+    errors = [line for line in log.splitlines() if re.search(r" (ERROR|CRITICAL) ", line)]
+    if "Traceback" in log:
+        errors.append(log[log.index("Traceback") :][:3000])
+    return errors
+
+
+def module_states(database):
     query = "SELECT name, state FROM ir_module_module WHERE name LIKE %s"
-    states = dict(sql(upgraded["db"], query, ["rebilling_%"]))
-    assert states == dict.fromkeys(ADDONS, "installed")
+    return dict(sql(database, query, ["rebilling_%"]))
 
 
-def test_no_row_changed(upgraded):
-    changed = [
+def changed_tables(upgraded):
+    return [
         table
         for table, columns in upgraded["tables"].items()
         if digest(upgraded["db"], table, columns) != upgraded["digests"][table]
     ]
+
+
+def test_the_upgrade_installs_the_connector_and_logs_no_error(upgraded):
+    assert not log_errors(upgraded["log"]), "\n".join(log_errors(upgraded["log"]))
+    assert module_states(upgraded["db"]) == dict.fromkeys(ADDONS, "installed")
+
+
+def test_no_row_changed(upgraded):
+    changed = changed_tables(upgraded)
     assert not changed, f"rows changed by the upgrade in {changed}"
     counts = {table: upgraded["digests"][table][0] for table in CONNECTOR_TABLES}
     # The fixture's rows are all there to be compared.
@@ -452,10 +521,7 @@ def test_every_xml_id_keeps_its_record_and_the_connector_owns_its_own(upgraded):
     ):
         assert name in moved, f"rebilling_base.{name} should now be rebilling_connector's"
     # rebilling_base keeps the billing: nothing else of it moved.
-    assert all(
-        re.search(r"backend|binding|sync_log|external_record|rate_window|reconcile|psa", name)
-        for name in moved
-    ), moved
+    assert not [name for name in moved if not re.search(CONNECTOR_XML_IDS, name)]
     assert ("rebilling_base", "model_rebilling_billing_run") in after
     assert ("rebilling_base", "rebilling_billing_run_view_form") in after
     # Constraints of the connector's tables are its own too (dropped with it, not with base).
@@ -487,3 +553,31 @@ def test_the_connector_works_on_the_upgraded_rows(upgraded):
     assert after["action"] == "rebilling.backend"
     assert after["form_fields"] == ["api_url", "binding_count", "xero_tenant_id"]
     assert after["billing_run_form"]
+
+
+def test_without_integrations_rebilling_base_stays_alone_and_keeps_its_billing(upgraded_billing):
+    upgraded = upgraded_billing
+    assert not log_errors(upgraded["log"]), "\n".join(log_errors(upgraded["log"]))
+    states = module_states(upgraded["db"])
+    assert states["rebilling_base"] == "installed"
+    assert {name: state for name, state in states.items() if state != "uninstalled"} == {
+        "rebilling_base": "installed"
+    }
+    changed = changed_tables(upgraded)
+    assert not changed, f"rows changed by the upgrade in {changed}"
+    # Billing's XML ids keep their records; the connector's are gone with it.
+    after = xml_ids(upgraded["db"])
+    lost = [
+        name
+        for (module, name), record in upgraded["xmlids"].items()
+        if not re.search(CONNECTOR_XML_IDS, name) and after.get((module, name)) != record
+    ]
+    assert not lost, lost
+    assert not [name for _module, name in after if re.search(CONNECTOR_XML_IDS, name)]
+    assert upgraded["xmlids"][("rebilling_base", "model_rebilling_backend")]
+    # The billing run's form has no reconciliation; the month end works without bindings.
+    result = upgraded["after"]
+    assert result["connector_models"] == []
+    assert not result["billing_run_form"]
+    assert result["invoices"] == 3
+    assert "push_error" not in result["month_end"]
