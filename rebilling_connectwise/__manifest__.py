@@ -7,7 +7,9 @@
     "license": "LGPL-3",
     "author": "Odoo Rebilling",
     "website": "https://github.com/odoo-rebilling/rebilling",
-    "depends": ["rebilling_base"],
+    # rebilling_base too: upgrading it (-u rebilling_base) upgrades this addon, which
+    # installs rebilling_connector in databases from before the connector's own addon.
+    "depends": ["rebilling_base", "rebilling_connector"],
     "external_dependencies": {"python": ["requests"]},
     "data": [
         "security/ir.model.access.csv",

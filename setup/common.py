@@ -19,6 +19,7 @@ LOCAL_DIR = ROOT / ".local"
 ODOO_SERIES = "19.0"
 ADDONS = [
     "rebilling_base",
+    "rebilling_connector",
     "rebilling_voip",
     "rebilling_review",
     "rebilling_xero_sync",

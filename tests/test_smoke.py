@@ -8,6 +8,7 @@ from odoo.tests import TransactionCase, tagged
 
 REBILLING_MODULES = (
     "rebilling_base",
+    "rebilling_connector",
     "rebilling_voip",
     "rebilling_review",
     "rebilling_xero_sync",

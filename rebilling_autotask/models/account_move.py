@@ -1,4 +1,4 @@
-"""Invoices and Autotask: the push button (the push itself is shared, see rebilling_base).
+"""Invoices and Autotask: the push button (the push itself is shared, see rebilling_connector).
 
 Invoices are pushed when they are generated (billing run) and whenever a
 trigger field is written, if ``account.move._rebilling_external_ready()``

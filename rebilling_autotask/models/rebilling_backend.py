@@ -26,7 +26,7 @@ import logging
 from urllib.parse import urlsplit
 
 from odoo import api, fields, models
-from odoo.addons.rebilling_base.connector.http import ConnectorError
+from odoo.addons.rebilling_connector.connector.http import ConnectorError
 from odoo.exceptions import UserError
 from odoo.tools.translate import LazyTranslate
 

@@ -1,5 +1,5 @@
 from odoo import api, models
-from odoo.addons.rebilling_base.models.rebilling_external_record import psa_record_field
+from odoo.addons.rebilling_connector.models.rebilling_external_record import psa_record_field
 
 
 class RebillingCharge(models.Model):

@@ -1,6 +1,6 @@
 """Autotask records pulled into Odoo: companies, contracts, products and material codes.
 
-They are ``rebilling.external.record`` (see rebilling_base) of the Autotask backends.
+They are ``rebilling.external.record`` (see rebilling_connector) of the Autotask backends.
 """
 
 from odoo import fields, models

@@ -3,7 +3,7 @@
 import time
 
 from odoo.addons.rebilling_autotask.fakes import FakeAutotask
-from odoo.addons.rebilling_base.tests.common_psa import NOV, PsaCase
+from odoo.addons.rebilling_connector.tests.common_psa import NOV, PsaCase
 from odoo.tests import Form
 
 __all__ = ["NOV", "AutotaskCase"]

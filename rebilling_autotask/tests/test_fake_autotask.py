@@ -6,12 +6,12 @@ from datetime import date
 
 import requests
 
-from odoo.addons.rebilling_base.connector.http import (
+from odoo.addons.rebilling_connector.connector.http import (
     HttpClient,
     PermanentError,
     RetryableError,
 )
-from odoo.addons.rebilling_base.tests.common_http import TIMEOUT
+from odoo.addons.rebilling_connector.tests.common_http import TIMEOUT
 
 from ..fakes import FakeAutotask
 

@@ -28,16 +28,3 @@ from . import (
     res_config_settings,
     res_partner,
 )
-from . import account_move_psa as account_move_psa
-from . import rebilling_backend as rebilling_backend
-from . import rebilling_backend_mixin as rebilling_backend_mixin
-from . import rebilling_backend_psa as rebilling_backend_psa
-from . import rebilling_backend_reconcile as rebilling_backend_reconcile
-from . import rebilling_billing_run_psa as rebilling_billing_run_psa
-from . import rebilling_billing_run_reconcile as rebilling_billing_run_reconcile
-from . import rebilling_binding as rebilling_binding
-from . import rebilling_external_record as rebilling_external_record
-from . import rebilling_psa_wizard_mixin as rebilling_psa_wizard_mixin
-from . import rebilling_rate_window as rebilling_rate_window
-from . import rebilling_reconcile_line as rebilling_reconcile_line
-from . import rebilling_sync_log as rebilling_sync_log

@@ -2,8 +2,6 @@ from . import (
     test_abn_lookup,
     test_billing_run,
     test_configuration,
-    test_connector_http,
-    test_connector_models,
     test_credits,
     test_customer_documents,
     test_customers,

@@ -265,7 +265,6 @@ class RebillingMonthEnd(models.TransientModel):
         checks.append(self._rebilling_check_once_off_on_ended_services())
         checks.extend(self._rebilling_check_last_month())
         checks.append(self._rebilling_check_back_billing())
-        checks.extend(self._rebilling_check_psa_mapping())
         return checks
 
     def _rebilling_check_back_billing(self):
@@ -290,49 +289,6 @@ class RebillingMonthEnd(models.TransientModel):
             "res_model": "res.partner",
             "domain": [("id", "in", sorted(skipped))],
         }
-
-    def _rebilling_check_psa_mapping(self):
-        """Customers to be billed with a service or charge on a PSA contract but no PSA
-        company mapped: their lines would fail at the push."""
-        Backend = self.env["rebilling.backend"]
-        customers = self._rebilling_billable_customers()
-        checks = []
-        for backend_type in Backend._psa_types():
-            backend = Backend._psa_backend(self.company_id, backend_type)
-            if backend.state != "connected":
-                continue
-            contract_field = backend._psa_contract_field()
-            partner_field = backend._psa_partner_field()
-            with_contract = set()
-            for model in ("rebilling.service", "rebilling.charge"):
-                if contract_field in self.env[model]._fields:
-                    with_contract.update(
-                        partner.id
-                        for [partner] in self.env[model]._read_group(
-                            [
-                                ("partner_id", "in", customers.ids),
-                                (contract_field, "!=", False),
-                            ],
-                            ["partner_id"],
-                        )
-                    )
-            unmapped = customers.browse(sorted(with_contract)).filtered(
-                lambda p, field=partner_field: not (p[field] or p.commercial_partner_id[field])
-            )
-            checks.append(
-                {
-                    "code": f"psa_mapping_{backend_type}",
-                    "severity": "spoil",
-                    "name": self.env._(
-                        "Customers with %(system)s contracts but no %(system)s company mapped",
-                        system=backend._psa_label(),
-                    ),
-                    "count": len(unmapped),
-                    "res_model": "res.partner",
-                    "domain": [("id", "in", unmapped.ids)],
-                }
-            )
-        return checks
 
     def _rebilling_check_once_off_on_ended_services(self):
         period_start, period_end = month_bounds(self.period_start)
@@ -380,19 +336,6 @@ class RebillingMonthEnd(models.TransientModel):
                 "domain": unsent,
             }
         ]
-        failed = [*base, ("rebilling_binding_ids.sync_state", "=", "error")]
-        [(count, amount)] = Move._read_group(failed, [], ["__count", "amount_total_signed:sum"])
-        checks.append(
-            {
-                "code": "push_error",
-                "severity": "spoil",
-                "name": self.env._("Invoices of last month whose push to Xero or a PSA failed"),
-                "count": count,
-                "amount": amount or 0.0,
-                "res_model": "account.move",
-                "domain": failed,
-            }
-        )
         return checks
 
     def _rebilling_open_configuration(self):

@@ -1,4 +1,4 @@
-"""Invoices and ConnectWise: the push button (the push itself is shared, see rebilling_base).
+"""Invoices and ConnectWise: the push button (the push itself is shared, see rebilling_connector).
 
 Invoices are pushed when generated and when a trigger field is written, if
 ``account.move._rebilling_external_ready()`` keeps them. Unchanged lines are

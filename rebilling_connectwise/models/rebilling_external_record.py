@@ -1,7 +1,7 @@
 """ConnectWise records pulled into Odoo: companies, agreements, catalog products and the
 catalog's subcategories and product types.
 
-They are ``rebilling.external.record`` (see rebilling_base) of the ConnectWise backends.
+They are ``rebilling.external.record`` (see rebilling_connector) of the ConnectWise backends.
 """
 
 from odoo import fields, models

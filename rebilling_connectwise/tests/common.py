@@ -1,6 +1,6 @@
 """A rebilling company connected to a fake ConnectWise over real HTTP (127.0.0.1)."""
 
-from odoo.addons.rebilling_base.tests.common_psa import NOV, PsaCase
+from odoo.addons.rebilling_connector.tests.common_psa import NOV, PsaCase
 from odoo.addons.rebilling_connectwise.fakes import FakeConnectWise
 from odoo.tests import Form
 

@@ -9,13 +9,13 @@ from datetime import date
 
 import requests
 
-from odoo.addons.rebilling_base.connector.http import (
+from odoo.addons.rebilling_connector.connector.http import (
     HttpClient,
     PermanentError,
     RateLimiter,
     RetryableError,
 )
-from odoo.addons.rebilling_base.tests.common_http import TIMEOUT, RecordingSleep, max_in_window
+from odoo.addons.rebilling_connector.tests.common_http import TIMEOUT, RecordingSleep, max_in_window
 
 from ..fakes import FakeConnectWise
 

@@ -24,7 +24,11 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from odoo import api, fields, models
-from odoo.addons.rebilling_base.connector.http import BearerAuth, PermanentError, parse_retry_after
+from odoo.addons.rebilling_connector.connector.http import (
+    BearerAuth,
+    PermanentError,
+    parse_retry_after,
+)
 
 from ..tools import xero
 

@@ -4,7 +4,7 @@ where Xero allows it.
 """
 
 from odoo import fields, models
-from odoo.addons.rebilling_base.connector.http import ConnectorError
+from odoo.addons.rebilling_connector.connector.http import ConnectorError
 
 from ..tools import xero
 

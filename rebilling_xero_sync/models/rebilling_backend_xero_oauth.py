@@ -9,7 +9,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from odoo import api, fields, models
-from odoo.addons.rebilling_base.connector.http import ConnectorError
+from odoo.addons.rebilling_connector.connector.http import ConnectorError
 from odoo.exceptions import AccessDenied, UserError
 
 from ..tools import xero

@@ -6,8 +6,8 @@ same total, else reported as a conflict.
 """
 
 from odoo import fields, models
-from odoo.addons.rebilling_base.connector.http import ConnectorError, PermanentError
-from odoo.addons.rebilling_base.models.rebilling_backend import payload_hash
+from odoo.addons.rebilling_connector.connector.http import ConnectorError, PermanentError
+from odoo.addons.rebilling_connector.models.rebilling_backend import payload_hash
 from odoo.exceptions import UserError
 
 from ..tools import xero

@@ -11,7 +11,7 @@ from datetime import timedelta
 import psycopg2
 
 from odoo import fields, models
-from odoo.addons.rebilling_base.connector.http import (
+from odoo.addons.rebilling_connector.connector.http import (
     ConnectorError,
     HttpClient,
     PermanentError,

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from odoo import Command
-from odoo.addons.rebilling_base.tests.common_fakes import FakeServersCase
+from odoo.addons.rebilling_connector.tests.common_fakes import FakeServersCase
 from odoo.addons.rebilling_xero_sync.fakes import FakeXero
 
 OCT = date(2026, 10, 1)

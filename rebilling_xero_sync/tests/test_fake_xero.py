@@ -7,12 +7,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from odoo.addons.rebilling_base.connector.http import (
+from odoo.addons.rebilling_connector.connector.http import (
     BearerAuth,
     HttpClient,
     PermanentError,
 )
-from odoo.addons.rebilling_base.tests.common_http import TIMEOUT, RecordingSleep
+from odoo.addons.rebilling_connector.tests.common_http import TIMEOUT, RecordingSleep
 
 from ..fakes import FakeXero, pkce_pair
 

@@ -3,7 +3,7 @@ servers is tested next to each fake: ``rebilling_connectwise/tests/test_fake_con
 and the Xero and Autotask ones).
 
 Plain ``unittest`` tests: no database, no Odoo registry.
-They run under pytest-odoo (module ``odoo.addons.rebilling_base.tests...``) and under
+They run under pytest-odoo (module ``odoo.addons.rebilling_connector.tests...``) and under
 plain pytest, where the pure-Python packages are loaded from their files so that the
 addon's ``__init__`` (which needs Odoo) is not imported.
 """

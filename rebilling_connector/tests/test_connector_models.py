@@ -11,12 +11,12 @@ import psycopg2
 
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
+from odoo.addons.rebilling_base.tests.common import RebillingCase
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..connector.http import RetryableError
-from .common import RebillingCase
 
 
 @tagged("post_install", "-at_install")

@@ -4,10 +4,9 @@ import re
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
+from odoo.addons.rebilling_base.tests.common import RebillingCase
 from odoo.tests import common as test_common
 from odoo.tools import config
-
-from .common import RebillingCase
 
 
 class WorkerKilled(BaseException):

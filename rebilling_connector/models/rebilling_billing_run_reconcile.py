@@ -115,7 +115,7 @@ class RebillingBillingRun(models.Model):
     def action_view_reconcile(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
-            "rebilling_base.rebilling_reconcile_line_action"
+            "rebilling_connector.rebilling_reconcile_line_action"
         )
         action["domain"] = [("run_id", "=", self.id)]
         action["context"] = {"default_run_id": self.id}

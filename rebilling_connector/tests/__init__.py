@@ -1,0 +1,1 @@
+from . import test_connector_http, test_connector_models

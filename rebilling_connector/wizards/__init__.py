@@ -1,0 +1,1 @@
+from . import rebilling_month_end
