@@ -39,6 +39,8 @@ VOIP_SERVICE_TYPES = ("wholesale", "voip_bundle", "sip_trunk")
 MAX_RECORDS = 500
 THREAD_LIMIT = 3  # concurrent requests per integration code and entity
 HOURLY_LIMIT = 10000
+# The status of a contract charge read back that Autotask will not bill (reconciliation).
+NOT_BILLABLE = "not billable"
 
 # What tells Autotask from another PSA (rebilling_backend_psa.PsaSpec): data, and
 # the names of the methods making its calls.
@@ -76,6 +78,8 @@ AUTOTASK_SPEC = {
     "create": "_autotask_create_charge",
     "patch": "_autotask_patch_charge",
     "update": "_autotask_update_charge",
+    "reconcile_fetch": "_autotask_reconcile_fetch",
+    "reconcile_bad_statuses": (NOT_BILLABLE,),
 }
 
 

@@ -11,23 +11,14 @@ autotask.net/help/DeveloperHelp/Content/APIs/REST/): 2,000 one-line invoices tak
 
 from odoo import models
 
-NOT_BILLABLE = "not billable"
+from .rebilling_backend import NOT_BILLABLE
 
 
 class RebillingBackend(models.Model):
     _inherit = "rebilling.backend"  # pylint: disable=consider-merging-classes-inherited
 
-    def _rebilling_reconcile_supported(self):
-        return self.backend_type == "autotask" or super()._rebilling_reconcile_supported()
-
-    def _rebilling_reconcile_bad_statuses(self):
-        if self.backend_type != "autotask":
-            return super()._rebilling_reconcile_bad_statuses()
-        return {NOT_BILLABLE}
-
-    def _rebilling_reconcile_fetch(self, run, moves):
-        if self.backend_type != "autotask":
-            return super()._rebilling_reconcile_fetch(run, moves)
+    def _autotask_reconcile_fetch(self, run, moves):
+        """The month's items of ``run`` (the spec's ``reconcile_fetch``)."""
         prefix = self._psa_marker(self.env["account.move.line"]).rsplit(":", 1)[0] + ":"
         first, last = run.period_start, run.period_end
         items = self._autotask_query(

@@ -52,6 +52,7 @@ PSA_METHODS = (
     "create",
     "patch",
     "update",
+    "reconcile_fetch",
 )
 
 
@@ -78,6 +79,7 @@ class PsaSpec:
     cost_fields: tuple = ()  # source fields whose record's unit_cost is the fallback cost
     service_types: tuple | None = None  # the service types pushed (None: all)
     sync_data_keys: Mapping = dataclasses.field(default_factory=dict)  # binding key: payload key
+    reconcile_bad_statuses: frozenset = frozenset()  # statuses of an item not billed
     # the calls (method names)
     discover: str | None = None  # find the API URL before connecting (zone, codebase)
     headers: str | None = None  # headers of every call (credentials read with sudo)
@@ -91,12 +93,14 @@ class PsaSpec:
     create: str | None = None  # one create call without retries: the new id; required
     patch: str | None = None  # write the payload on an existing item; required
     update: str | None = None  # update in place (True) or delete (False); required
+    reconcile_fetch: str | None = None  # the month's items read back (None: no reconciliation)
 
     def __post_init__(self):
         for name in ("type_defaults", "sync_data_keys"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         for name in ("pulls", "cost_fields"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "reconcile_bad_statuses", frozenset(self.reconcile_bad_statuses))
 
 
 class RebillingBackend(models.Model):

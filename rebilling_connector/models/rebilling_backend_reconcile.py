@@ -1,9 +1,12 @@
 """Reconciliation: the month's documents read back from a connected system.
 
 A connector that can read its documents back extends
-:meth:`_rebilling_reconcile_supported`, :meth:`_rebilling_reconcile_fetch` and,
-when the system does not hold the invoice's total (a PSA holds the invoice's
-lines), :meth:`_rebilling_reconcile_expected`. The comparison lives once, here.
+:meth:`_rebilling_reconcile_supported`, :meth:`_rebilling_reconcile_fetch` and
+:meth:`_rebilling_reconcile_bad_statuses` and, when the system does not hold the
+invoice's total, :meth:`_rebilling_reconcile_expected`. A PSA extends none of them:
+its spec (``rebilling_backend_psa.PsaSpec``) names its ``reconcile_fetch`` method
+and its ``reconcile_bad_statuses``, and it holds the invoice's lines. The
+comparison lives once, here.
 """
 
 from collections import defaultdict
@@ -24,8 +27,9 @@ class RebillingBackend(models.Model):
         return backends.filtered(lambda b: b._rebilling_reconcile_supported())
 
     def _rebilling_reconcile_supported(self):
-        """Extend for a connector that reads the month's documents back."""
-        return False
+        """Extend for a connector that reads the month's documents back (a PSA: when
+        its spec names a ``reconcile_fetch`` method)."""
+        return self._psa_is() and bool(self._psa_spec().reconcile_fetch)
 
     def _rebilling_reconcile_expected(self, moves):
         """Extend for a system holding part of a document: ``{move id: total}`` that the
@@ -52,8 +56,9 @@ class RebillingBackend(models.Model):
         return {marker: move_of.get(line_id, False) for marker, line_id in line_ids.items()}
 
     def _rebilling_reconcile_bad_statuses(self):
-        """Extend: the statuses of a remote document that mean it will not be billed."""
-        return set()
+        """Extend: the statuses of a remote document that mean it will not be billed
+        (a PSA: its spec's ``reconcile_bad_statuses``)."""
+        return set(self._psa_spec().reconcile_bad_statuses) if self._psa_is() else set()
 
     def _rebilling_reconcile_fetch(self, run, moves):
         """Extend: the month's documents of ``run`` held by the system, read back in pages.

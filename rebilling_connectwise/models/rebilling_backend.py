@@ -90,6 +90,8 @@ CONNECTWISE_SPEC = {
     "create": "_connectwise_create_addition",
     "patch": "_connectwise_patch_addition",
     "update": "_connectwise_update_addition",
+    "reconcile_fetch": "_connectwise_reconcile_fetch",
+    "reconcile_bad_statuses": ("DoNotBill", "NoCharge"),
 }
 
 

@@ -18,17 +18,8 @@ BILLABLE = "Billable"
 class RebillingBackend(models.Model):
     _inherit = "rebilling.backend"  # pylint: disable=consider-merging-classes-inherited
 
-    def _rebilling_reconcile_supported(self):
-        return self.backend_type == "connectwise" or super()._rebilling_reconcile_supported()
-
-    def _rebilling_reconcile_bad_statuses(self):
-        if self.backend_type != "connectwise":
-            return super()._rebilling_reconcile_bad_statuses()
-        return {"DoNotBill", "NoCharge"}
-
-    def _rebilling_reconcile_fetch(self, run, moves):
-        if self.backend_type != "connectwise":
-            return super()._rebilling_reconcile_fetch(run, moves)
+    def _connectwise_reconcile_fetch(self, run, moves):
+        """The month's items of ``run`` (the spec's ``reconcile_fetch``)."""
         agreements = {
             self._psa_line_source(line).connectwise_agreement_id.external_id
             for line in self._psa_lines(moves)
