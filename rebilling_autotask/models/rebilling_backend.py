@@ -1,7 +1,7 @@
 """The Autotask backend: REST connection, pulls, and the contract charge push.
 
-Built on the connector core of ``rebilling_base`` (see the docstring of its
-``rebilling_backend`` module). Autotask specifics:
+Built on ``rebilling_connector`` (see the docstring of its ``rebilling_backend``
+module). Autotask specifics:
 
 * the API base URL comes from the zone lookup (``zoneInformation?user=``), which
   needs no authentication; every other call sends ``ApiIntegrationCode``,
@@ -9,8 +9,8 @@ Built on the connector core of ``rebilling_base`` (see the docstring of its
 * queries are POSTs with a filter; more than 500 results come in pages whose
   ``nextPageUrl`` receives the original body again (POST);
 * each invoice line of a VoIP utility service becomes one contract charge,
-  pushed exactly once by the shared PSA push of ``rebilling_base`` (see
-  ``rebilling_backend_psa``): a changed line PATCHes its charge, or deletes
+  pushed exactly once by the shared PSA push of ``rebilling_connector`` (see
+  ``rebilling_backend_psa_push``): a changed line PATCHes its charge, or deletes
   and recreates it when it moved to another contract, as long as Autotask has
   not billed it (``isBilled``). The marker is the charge's ``notes``.
 
@@ -18,7 +18,8 @@ The spec of ``autotask`` (:data:`AUTOTASK_SPEC`, see ``rebilling_backend_psa``)
 holds its names, endpoints and limits, and names the methods of its calls:
 ``_autotask_charge_values(line)`` (the charge), ``_autotask_find_charge``,
 ``_autotask_create_charge``, ``_autotask_patch_charge`` and
-``_autotask_update_charge``; the generic override points ``_psa_lines(moves)`` and
+``_autotask_update_charge``, and ``_autotask_reconcile_fetch`` (in
+``rebilling_backend_reconcile.py``); the generic override points ``_psa_lines(moves)`` and
 ``_psa_line_unit_cost(line)`` apply.
 """
 

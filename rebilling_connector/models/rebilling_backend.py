@@ -45,8 +45,10 @@ One concern per file: this one (fields, endpoints, type defaults, smart buttons,
 sync log lines), ``rebilling_backend_client.py`` (HTTP client and rate limiter),
 ``rebilling_backend_connection.py`` (connection test, state, disconnect),
 ``rebilling_backend_push.py`` (push jobs and the push), ``rebilling_backend_pull.py``
-(pulls), ``rebilling_backend_psa.py`` (what the PSA connectors share) and
-``rebilling_backend_reconcile.py`` (the month read back).
+(pulls), ``rebilling_backend_reconcile.py`` (the month read back), and what
+the PSA connectors share: ``rebilling_backend_psa.py`` (the spec of each PSA, its
+names and calls), ``rebilling_backend_psa_connection.py``,
+``rebilling_backend_psa_pull.py`` and ``rebilling_backend_psa_push.py``.
 
 Entry points for the connector modules and the UI:
 :meth:`_rebilling_enqueue_push` (queue jobs, identity keys), :meth:`_rebilling_push`

@@ -1,7 +1,7 @@
 """The ConnectWise PSA backend: REST connection, pulls and the agreement addition push.
 
-Built on the connector core of ``rebilling_base`` (see the docstring of its
-``rebilling_backend`` module). ConnectWise specifics:
+Built on ``rebilling_connector`` (see the docstring of its ``rebilling_backend``
+module). ConnectWise specifics:
 
 * the API lives at ``{site}/{codebase}apis/3.0``; the codebase comes from
   ``{site}/login/companyinfo/{companyId}`` (no authentication);
@@ -9,8 +9,8 @@ Built on the connector core of ``rebilling_base`` (see the docstring of its
 * lists are paged (``page``/``pageSize``, at most 1000) and the ``Link`` header
   names the next page;
 * each invoice line of a service with an agreement becomes one agreement
-  addition, pushed exactly once by the shared PSA push of ``rebilling_base``
-  (see ``rebilling_backend_psa``): a changed line PATCHes its addition
+  addition, pushed exactly once by the shared PSA push of ``rebilling_connector``
+  (see ``rebilling_backend_psa_push``): a changed line PATCHes its addition
   (JSON-Patch), or deletes and recreates it when the agreement changed. The
   marker ends the addition's ``description`` in parentheses (no SQL LIKE
   wildcard: the lookup after a lost answer matches it only);
@@ -23,7 +23,8 @@ The spec of ``connectwise`` (:data:`CONNECTWISE_SPEC`, see
 ``rebilling_backend_psa``) holds its names, endpoints and limits, and names the
 methods of its calls: ``_connectwise_addition_values(line)`` (the addition),
 ``_connectwise_find_addition``, ``_connectwise_create_addition``,
-``_connectwise_patch_addition`` and ``_connectwise_update_addition``; the generic
+``_connectwise_patch_addition``, ``_connectwise_update_addition`` and
+``_connectwise_reconcile_fetch`` (in ``rebilling_backend_reconcile.py``); the generic
 override points ``_psa_lines(moves)`` and ``_psa_line_unit_cost(line)`` apply.
 """
 

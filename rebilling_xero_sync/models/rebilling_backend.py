@@ -1,7 +1,7 @@
 """The Xero backend: its fields, type defaults and API calls.
 
-Built on the connector core of ``rebilling_base`` (see its ``rebilling_backend``
-docstring for the override points). One concern per file, all on
+Built on ``rebilling_connector`` (see the docstring of its ``rebilling_backend``
+module for the override points). One concern per file, all on
 ``rebilling.backend``:
 
 * ``rebilling_backend.py``: the fields, the defaults of a new Xero backend and
