@@ -65,9 +65,11 @@ class RebillingBackend(models.Model):
 
         A list of dicts: ``move_id`` (the Odoo document, False when unknown),
         ``reference``, ``external_id``, ``total`` and ``status``. Several items of
-        the same document (the lines pushed to a PSA) are added up.
+        the same document (the lines pushed to a PSA) are added up. A PSA: the method
+        its spec names (``reconcile_fetch(run, moves)``).
         """
-        return []
+        method = self._psa_method("reconcile_fetch") if self._psa_is() else None
+        return method(run, moves) if method else []
 
     def _rebilling_reconcile_lines(self, run, moves):
         """The values of the reconciliation lines of ``run`` for this system."""
