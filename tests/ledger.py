@@ -801,7 +801,7 @@ class Ledger:
         with self.at(self.today):
             refund = self._reverse(move)
             keep = refund.invoice_line_ids.filtered(
-                lambda ln, line=line: ln.name == line.name and ln.product_id == line.product_id
+                lambda ln, line=line: ln.rebilling_credited_line_id == line
             )[:1]
             refund.write(
                 {"invoice_line_ids": [(2, ln.id) for ln in refund.invoice_line_ids - keep]}

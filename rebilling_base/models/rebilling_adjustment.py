@@ -68,21 +68,33 @@ class RebillingAdjustment(models.AbstractModel):
         ``rebilling_month_amount`` (the line's full-month value, for later credits).
         """
         month_amount = price_unit * quantity
-        amount = currency.round(month_amount * days / month_days)
-        digits = self.env["decimal.precision"].precision_get("Product Price")
-        vals = {"rebilling_month_amount": month_amount, "quantity": quantity}
+        vals = {"rebilling_month_amount": month_amount}
         if float_is_zero(quantity, precision_digits=6):
+            digits = self.env["decimal.precision"].precision_get("Product Price")
             unit = float_round(price_unit * days / month_days, precision_digits=digits)
-            return dict(vals, price_unit=unit), ""
-        unit = float_round(amount / quantity, precision_digits=digits)
-        if not currency.compare_amounts(unit * quantity, amount):
-            return dict(vals, price_unit=unit), ""
+            return dict(vals, quantity=quantity, price_unit=unit), ""
+        amount = currency.round(month_amount * days / month_days)
+        amounts = self._quantity_price_vals(quantity, amount, currency)
+        if amounts["quantity"] == quantity:
+            return dict(vals, **amounts), ""
         note = self.env._(
             "%(quantity)s x %(price)s",
             quantity=formatLang(self.env, quantity, dp="Product Unit"),
             price=formatLang(self.env, abs(price_unit), currency_obj=currency),
         )
-        return dict(vals, quantity=1.0, price_unit=amount), note
+        return dict(vals, **amounts), note
+
+    @api.model
+    def _quantity_price_vals(self, quantity, amount, currency):
+        """``{quantity, price_unit}`` of a line of ``amount`` (to the cent) at ``quantity``:
+        the quantity is kept when a unit price (at the unit price precision) times it gives
+        the amount exactly, else the line is 1 x the amount."""
+        digits = self.env["decimal.precision"].precision_get("Product Price")
+        if not float_is_zero(quantity, precision_digits=6):
+            unit = float_round(amount / quantity, precision_digits=digits)
+            if not currency.compare_amounts(unit * quantity, amount):
+                return {"quantity": quantity, "price_unit": unit}
+        return {"quantity": 1.0, "price_unit": amount}
 
     @api.model
     def _dates_label(self, partner, first, last):
@@ -252,6 +264,36 @@ class RebillingAdjustment(models.AbstractModel):
         """What ``line`` billed the customer (negative: credited), in its move's currency."""
         sign = -1.0 if line.move_id.move_type == "out_refund" else 1.0
         return sign * line.price_subtotal
+
+    @api.model
+    def _reversal_vals(self, line):
+        """Values of the line of Odoo's Credit Note (a reversal) that credits ``line``
+        beyond what the line copies: a credit note never credits more than the line still
+        bills, net of what credited it before (credit lines of later runs for days no
+        longer active, earlier credit notes of it): what is left, labelled with the
+        documents that credited the rest. Extend for other limits of a credit."""
+        if line.rebilling_credited_line_id or line.move_id.move_type != "out_invoice":
+            return {}  # a credit line, or a charge of a credit note: reversed as it is
+        currency = line.currency_id
+        billed = self._billed_amount(line)
+        remaining = max(self._net_billed(line), 0.0)
+        if (
+            currency.compare_amounts(billed, 0.0) <= 0
+            or currency.compare_amounts(remaining, billed) >= 0
+        ):
+            return {}
+        before = line.rebilling_credit_line_ids.filtered(lambda c: c.move_id.state == "posted")
+        name = self.env._(
+            "%(name)s, less %(amount)s credited by %(documents)s",
+            name=line.name,
+            amount=formatLang(self.env, billed - remaining, currency_obj=currency),
+            documents=", ".join(dict.fromkeys(before.move_id.mapped("name"))),
+        )
+        return {
+            **self._quantity_price_vals(line.quantity, currency.round(remaining), currency),
+            "discount": 0.0,
+            "name": name,
+        }
 
     @api.model
     def _net_billed(self, line):
