@@ -17,6 +17,8 @@ from . import (
     product_template,
     rebilling_adjustment,
     rebilling_billing_run,
+    rebilling_billing_run_chunk,
+    rebilling_billing_run_invoice,
     rebilling_billing_run_line,
     rebilling_billing_run_month_end,
     rebilling_charge,
