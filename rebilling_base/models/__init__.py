@@ -1,4 +1,5 @@
-# The mixin first: models of this module inherit it.
+# The mixins first: models of this module inherit them.
+from . import rebilling_billable_mixin as rebilling_billable_mixin
 from . import rebilling_company_mixin as rebilling_company_mixin
 
 # isort: split

@@ -139,30 +139,23 @@ class RebillingAdjustment(models.AbstractModel):
         limit = self._catch_up_limit(run)
         company = run.company_id
         earliest = min(past.mapped("date_started"))
-        common = [
-            ("company_id", "=", company.id),
-            ("partner_id", "in", partners.ids),
-            ("create_date", ">", earliest),
-            ("date_start", "<", run.period_start),
-            "|",
-            ("date_end", "=", False),
-            ("date_end", ">=", past[0].period_start),
-        ]
-        services = self.env["rebilling.service"].search([*common, ("invoice_enabled", "=", True)])
+        # Entered after the first past run started, with days in the past runs' months.
+        since, until = past[0].period_start, run.period_start - relativedelta(days=1)
+        common = [("company_id", "=", company.id), ("create_date", ">", earliest)]
+        services = self.env["rebilling.service"].search(
+            [*common, *self.env["rebilling.service"]._billable_domain(partners, since, until)]
+        )
         charges = self.env["rebilling.charge"].search(
             [
                 *common,
                 ("charge_type", "=", "recurring"),
-                *self.env["rebilling.charge"]._rebilling_service_follow_domain(
-                    past[0].period_start
-                ),
+                *self.env["rebilling.charge"]._billable_domain(partners, since, until),
             ]
         )
         billed = self._billed_periods(services, charges, past, run)
         result = defaultdict(float) if beyond_limit else defaultdict(list)
         for source in [*services, *charges]:
-            is_charge = source._name == "rebilling.charge"
-            end = source._rebilling_date_end() if is_charge else source.date_end
+            end = source._rebilling_date_end()
             for past_run in past:
                 if source.create_date <= past_run.date_started:
                     continue  # it existed when that run billed: not entered late
@@ -196,17 +189,12 @@ class RebillingAdjustment(models.AbstractModel):
                     continue
                 vals = {
                     **amounts,
+                    **source._rebilling_line_links(),
                     "product_id": source.product_id.id,
                     "name": label,
-                    "rebilling_line_kind": "recurring" if is_charge else "service",
                     "rebilling_date_from": first,
                     "rebilling_date_to": last,
                 }
-                if is_charge:
-                    vals["rebilling_charge_id"] = source.id
-                    vals["rebilling_service_id"] = source.service_id.id
-                else:
-                    vals["rebilling_service_id"] = source.id
                 result[source.partner_id.id].append(vals)
         return result
 
@@ -335,10 +323,7 @@ class RebillingAdjustment(models.AbstractModel):
         currency = run.company_id.currency_id
         result = defaultdict(list)
         for line in lines:
-            if line.rebilling_charge_id:
-                end = line.rebilling_charge_id._rebilling_date_end()
-            else:
-                end = line.rebilling_service_id.date_end
+            end = (line.rebilling_charge_id or line.rebilling_service_id)._rebilling_date_end()
             if not end or end >= line.rebilling_date_to:
                 continue
             first = max(end + relativedelta(days=1), line.rebilling_date_from)

@@ -158,20 +158,24 @@ class RebillingBillingRun(models.Model):
             label = f"{note}, {label}"
         return dict(amounts, name=f"{source.name} ({label})")
 
-    def _service_line(self, service):
-        factor, first, last = self._prorate(service.date_start, service.date_end)
+    def _days_of(self, source):
+        """The line of a service or recurring charge (``rebilling.billable.mixin``) for its
+        days of the invoiced month; none without any."""
+        factor, first, last = self._prorate(source.date_start, source._rebilling_date_end())
         if factor <= 0:
             return None
-        if service.service_type == "voice" and not service.price_unit:
-            return None  # a usage-only service: its calls are billed by the usage hook
         return {
-            "product_id": service.product_id.id,
-            **self._days_line(service, first, last, factor),
-            "rebilling_service_id": service.id,
-            "rebilling_line_kind": "service",
+            "product_id": source.product_id.id,
+            **self._days_line(source, first, last, factor),
+            **source._rebilling_line_links(),
             "rebilling_date_from": first,
             "rebilling_date_to": last,
         }
+
+    def _service_line(self, service):
+        if service.service_type == "voice" and not service.price_unit:
+            return None  # a usage-only service: its calls are billed by the usage hook
+        return self._days_of(service)
 
     def _charge_line(self, charge):
         if charge.charge_type == "once":
@@ -184,22 +188,9 @@ class RebillingBillingRun(models.Model):
                 ),
                 "quantity": charge.quantity,
                 "price_unit": charge.price_unit,
-                "rebilling_service_id": charge.service_id.id,
-                "rebilling_charge_id": charge.id,
-                "rebilling_line_kind": "once",
+                **charge._rebilling_line_links(),
             }
-        factor, first, last = self._prorate(charge.date_start, charge._rebilling_date_end())
-        if factor <= 0:
-            return None
-        return {
-            "product_id": charge.product_id.id,
-            **self._days_line(charge, first, last, factor),
-            "rebilling_service_id": charge.service_id.id,
-            "rebilling_charge_id": charge.id,
-            "rebilling_line_kind": "recurring",
-            "rebilling_date_from": first,
-            "rebilling_date_to": last,
-        }
+        return self._days_of(charge)
 
     # ------------------------------------------------------------ hooks
     def _rebilling_usage_lines(self, partners):
