@@ -531,17 +531,20 @@ class Ledger:
             start = datetime.combine(day, datetime.min.time()).replace(hour=9, minute=i)
             if start >= latest:
                 continue
-            self.call_seq += 1
-            calls.append(
-                Call(
-                    partner.id,
-                    start,
-                    (d * 7 + i * 13) % 400 + 1,
-                    NATIONAL if (c + i) % 2 else MOBILE,
-                    f"C{self.call_seq:06d}",
-                )
-            )
+            calls.append(self._call(partner, start, i, c, d))
         return calls
+
+    def _call(self, partner, start, i, c, d, local_start=None):
+        """The ``i``-th call of a step: a new call id, its length and group drawn."""
+        self.call_seq += 1
+        return Call(
+            partner.id,
+            start,
+            (d * 7 + i * 13) % 400 + 1,
+            NATIONAL if (c + i) % 2 else MOBILE,
+            f"C{self.call_seq:06d}",
+            local_start=local_start,
+        )
 
     def _step_calls(self, a, b, c, d):
         """Calls of the current month so far, imported on time."""
@@ -593,20 +596,7 @@ class Ledger:
         if month_of(start.date()) < too_old:
             return None  # too late for any run: LATE_CALLS draws those
         self.today = max(self.today, datetime.combine(day + timedelta(days=1), local.time()))
-        partner = self._partner(a)
-        calls = []
-        for i in range(2):
-            self.call_seq += 1
-            calls.append(
-                Call(
-                    partner.id,
-                    start,
-                    (d * 7 + i * 13) % 400 + 1,
-                    NATIONAL if (c + i) % 2 else MOBILE,
-                    f"C{self.call_seq:06d}",
-                    local_start=local,
-                )
-            )
+        calls = [self._call(self._partner(a), start, i, c, d, local_start=local) for i in range(2)]
         self._import_now(calls, self.fx["format_sydney"])
         change = "end" if day.month == 4 else "start"
         return f"2 calls at 02:30 Sydney time on {day} (DST {change})"

@@ -35,7 +35,7 @@ RUNNER_IDLE_MINUTES = 10
 
 
 class RebillingBillingRun(models.Model):
-    _inherit = "rebilling.billing.run"
+    _inherit = "rebilling.billing.run"  # pylint: disable=consider-merging-classes-inherited
 
     # ------------------------------------------------------------ chunks
     def _prepare_lines(self):

@@ -24,7 +24,7 @@ from .account_move import REISSUE_CONTEXT
 
 
 class RebillingBillingRun(models.Model):
-    _inherit = "rebilling.billing.run"
+    _inherit = "rebilling.billing.run"  # pylint: disable=consider-merging-classes-inherited
 
     # ------------------------------------------------------------ invoice values
     def _billable_partners(self):

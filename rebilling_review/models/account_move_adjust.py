@@ -9,7 +9,7 @@ from odoo.tools import formatLang
 
 
 class AccountMove(models.Model):
-    _inherit = "account.move"
+    _inherit = "account.move"  # pylint: disable=consider-merging-classes-inherited
 
     # ------------------------------------------------------------ adjust
     def action_rebilling_review_adjust(self):

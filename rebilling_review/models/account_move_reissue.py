@@ -48,7 +48,7 @@ REISSUE_KEPT_FIELDS = frozenset(
 
 
 class AccountMove(models.Model):
-    _inherit = "account.move"
+    _inherit = "account.move"  # pylint: disable=consider-merging-classes-inherited
 
     rebilling_reissue_at = fields.Datetime(
         "Reissue scheduled",

@@ -14,7 +14,7 @@ from .account_move_review import NO_LINE_SYNC
 
 
 class AccountMove(models.Model):
-    _inherit = "account.move"
+    _inherit = "account.move"  # pylint: disable=consider-merging-classes-inherited
 
     # ------------------------------------------------------------ flags
     def _rebilling_review_flags(self):
