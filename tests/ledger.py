@@ -229,6 +229,7 @@ class Ledger:
         self.rates = {group: list(rates) for group, rates in START_RATES.items()}
         self.pending_calls = []
         self.off_peak = {}  # invoice id -> its reissue time (rejected, off-peak reissue)
+        self.clock = None  # the running clock of ``running_clock``
 
     # ------------------------------------------------------------ clock
     @property
@@ -246,8 +247,25 @@ class Ledger:
 
     @contextlib.contextmanager
     def at(self, when):
+        """The clock at ``when``: the running clock moves there (``running_clock``), else
+        the time is frozen at ``when`` for the block."""
+        if self.clock:
+            self.clock.move_to(when)
+            yield
+            return
         with freeze_time(when):
             yield
+
+    @contextlib.contextmanager
+    def running_clock(self):
+        """One frozen clock for many steps, moved by ``at``: freezegun's start scans every
+        loaded module (0.07 s each, a tenth of a long simulation's time)."""
+        with freeze_time(self.today) as clock:
+            self.clock = clock
+            try:
+                yield
+            finally:
+                self.clock = None
 
     # ------------------------------------------------------------ steps
     def apply(self, step):
@@ -1138,6 +1156,11 @@ def run_steps(ledger, steps, check="step", stop=True):
     Returns ``(violations, step log)``: at the first step that breaks an invariant
     with ``stop``, else all the violations found on the way.
     """
+    with ledger.running_clock():
+        return _run_steps(ledger, steps, check, stop)
+
+
+def _run_steps(ledger, steps, check, stop):
     violations = []
     for step in steps:
         done = ledger.apply(step)
