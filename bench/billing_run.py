@@ -117,7 +117,7 @@ def main():
     args = parser.parse_args()
     ensure_database(DB, ["rebilling_base"], rebuild=args.rebuild)
     with bench_env(DB) as env:
-        from odoo.addons.rebilling_base.models.rebilling_billing_run import (
+        from odoo.addons.rebilling_base.models.rebilling_billing_run_chunk import (
             CHUNK_SIZE,
         )
 

@@ -208,7 +208,7 @@ def measure(channels, customers, kill=False, log_level="warn"):
 
 
 def naive_baseline(customers):
-    from odoo.addons.rebilling_base.models.rebilling_billing_run import CHUNK_SIZE
+    from odoo.addons.rebilling_base.models.rebilling_billing_run_chunk import CHUNK_SIZE
 
     with bench_env(DB) as env:
         company = env.ref("base.main_company")

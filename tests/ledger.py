@@ -17,7 +17,11 @@ product's proration, catch-up or rating code:
 - a once-off charge is billed once, net, on the first run on or after its date
   (and after it was entered), whatever its service's state;
 - a call is priced by the plan below, written out here again: national
-  0.10/min in 60 s blocks, mobile 0.20/min, 30 s then 1 s blocks.
+  0.10/min in 60 s blocks, mobile 0.20/min, 30 s then 1 s blocks;
+- a supplier that writes Sydney local times (``DST_CALLS``): two distinct calls
+  (two call ids) at the same 02:30 of a day Sydney's clocks change are two calls.
+  02:30 on the first Sunday of April happens twice, on the first Sunday of
+  October never; both are read as standard time (UTC+10), the documented rule.
 
 ``Ledger.violations()`` lists what the database disagrees with.
 """
@@ -51,6 +55,7 @@ REISSUE = "reissue"
 ADJUST = "adjust"
 CREDIT_FULL = "credit_full"
 CREDIT_PARTIAL = "credit_partial"
+DST_CALLS = "dst_calls"
 # Steps that change documents: the invariants are checked after each of them (the
 # other steps change what the next run bills, which it then checks).
 DOCUMENT_KINDS = {RUN, APPROVE, REISSUE, ADJUST, CREDIT_FULL, CREDIT_PARTIAL}
@@ -70,6 +75,7 @@ KINDS = (
     CREDIT_FULL,
     CREDIT_PARTIAL,
     RATE,
+    DST_CALLS,
 )
 
 # Switches of situations that bugs of issue 26 got wrong (the case numbers), all
@@ -115,6 +121,13 @@ def days_in(month):
 
 def month_of(day):
     return day.replace(day=1)
+
+
+def first_sunday(month):
+    """The first Sunday of ``month`` (a day of it): Sydney's clocks change on that of
+    April (back, 03:00 -> 02:00) and of October (forward, 02:00 -> 03:00)."""
+    first = month_of(month)
+    return first + timedelta(days=(6 - first.weekday()) % 7)
 
 
 def months_between(first, last):
@@ -191,6 +204,8 @@ class Call:
     call_id: str
     # The price it was invoiced at (a later rate change leaves it).
     billed_price: float = None
+    # As the supplier's file writes it, when not in UTC (``start`` is always UTC).
+    local_start: datetime = None
 
 
 class Ledger:
@@ -213,6 +228,8 @@ class Ledger:
         self.last_kind = None
         self.rates = {group: list(rates) for group, rates in START_RATES.items()}
         self.pending_calls = []
+        self.off_peak = {}  # invoice id -> its reissue time (rejected, off-peak reissue)
+        self.clock = None  # the running clock of ``running_clock``
 
     # ------------------------------------------------------------ clock
     @property
@@ -230,8 +247,25 @@ class Ledger:
 
     @contextlib.contextmanager
     def at(self, when):
+        """The clock at ``when``: the running clock moves there (``running_clock``), else
+        the time is frozen at ``when`` for the block."""
+        if self.clock:
+            self.clock.move_to(when)
+            yield
+            return
         with freeze_time(when):
             yield
+
+    @contextlib.contextmanager
+    def running_clock(self):
+        """One frozen clock for many steps, moved by ``at``: freezegun's start scans every
+        loaded module (0.07 s each, a tenth of a long simulation's time)."""
+        with freeze_time(self.today) as clock:
+            self.clock = clock
+            try:
+                yield
+            finally:
+                self.clock = None
 
     # ------------------------------------------------------------ steps
     def apply(self, step):
@@ -240,6 +274,8 @@ class Ledger:
             return None
         if kind in DOCUMENT_KINDS or kind == DUPLICATE_CALLS:
             self._flush_imports()
+        if kind != RUN:
+            self._reissue_off_peak(self.today)
         done = getattr(self, f"_step_{kind}")(*step[1:])
         if done:
             self.log.append(done)
@@ -252,7 +288,9 @@ class Ledger:
         period = self.next_period
         if period > self.profile.last_month:
             return None
-        with self.at(datetime.combine(period, datetime.min.time()).replace(hour=1)):
+        started = datetime.combine(period, datetime.min.time()).replace(hour=1)
+        self._reissue_off_peak(started - timedelta(minutes=1))
+        with self.at(started):
             for item in self.items:
                 for month in self._months_to_price(item, period):
                     item.priced[month] = (item.price, item.quantity)
@@ -486,19 +524,21 @@ class Ledger:
         if calls:
             self._import_now(calls)
 
-    def _import_now(self, calls):
+    def _import_now(self, calls, cdr_format=None):
+        """Import ``calls`` in one file of ``cdr_format`` (default: the UTC supplier)."""
+        cdr_format = cdr_format or self.fx["format"]
         lines = ["start_time,duration,caller,called,call_id,cost"]
         for call in calls:
             caller = self.fx["numbers"][call.partner]
             called = "(03) 9000 1000" if call.group == NATIONAL else "0412 555 000"
-            stamp = call.start.strftime("%Y-%m-%d %H:%M:%S")
+            stamp = (call.local_start or call.start).strftime("%Y-%m-%d %H:%M:%S")
             lines.append(f"{stamp},{call.seconds},{caller},{called},{call.call_id},0.01")
         content = ("\n".join(lines) + "\n").encode()
         with self.at(self.today):
             self.env["rebilling.cdr.import"]._import_file(
-                self.fx["format"], content, f"calls-{len(self.imports)}.csv"
+                cdr_format, content, f"calls-{len(self.imports)}.csv"
             )
-        self.imports.append(content)
+        self.imports.append((cdr_format, content))
         for call in calls:
             self.calls[call.call_id] = call
 
@@ -509,17 +549,20 @@ class Ledger:
             start = datetime.combine(day, datetime.min.time()).replace(hour=9, minute=i)
             if start >= latest:
                 continue
-            self.call_seq += 1
-            calls.append(
-                Call(
-                    partner.id,
-                    start,
-                    (d * 7 + i * 13) % 400 + 1,
-                    NATIONAL if (c + i) % 2 else MOBILE,
-                    f"C{self.call_seq:06d}",
-                )
-            )
+            calls.append(self._call(partner, start, i, c, d))
         return calls
+
+    def _call(self, partner, start, i, c, d, local_start=None):
+        """The ``i``-th call of a step: a new call id, its length and group drawn."""
+        self.call_seq += 1
+        return Call(
+            partner.id,
+            start,
+            (d * 7 + i * 13) % 400 + 1,
+            NATIONAL if (c + i) % 2 else MOBILE,
+            f"C{self.call_seq:06d}",
+            local_start=local_start,
+        )
 
     def _step_calls(self, a, b, c, d):
         """Calls of the current month so far, imported on time."""
@@ -547,6 +590,34 @@ class Ledger:
             return None
         self._import(calls)
         return f"{len(calls)} late calls of {month}"
+
+    def _step_dst_calls(self, a, b, c, d):
+        """Two calls of one customer at the same 02:30, Sydney local time, of the last day
+        Sydney's clocks changed before the next run (the clock goes on to the day after
+        when that day is still to come), from a supplier that writes Sydney times, each
+        with its own call id: both are billed. A change of a billed month: late calls."""
+        self._advance(d)
+        limit = datetime.combine(self.next_period, datetime.min.time()) - timedelta(hours=2)
+        changes = [
+            first_sunday(date(year, month, 1))
+            for year in (limit.year - 1, limit.year)
+            for month in (4, 10)
+        ]
+        day = max(day for day in changes if day < limit.date())
+        # 02:30 in Sydney read as standard time (UTC+10): 16:30 UTC the day before.
+        local = datetime.combine(day, datetime.min.time()).replace(hour=2, minute=30)
+        start = local - timedelta(hours=10)
+        too_old = max(
+            month_of(self.today.date()) - relativedelta(months=3),
+            self.profile.first_month - relativedelta(months=1),
+        )
+        if month_of(start.date()) < too_old:
+            return None  # too late for any run: LATE_CALLS draws those
+        self.today = max(self.today, datetime.combine(day + timedelta(days=1), local.time()))
+        calls = [self._call(self._partner(a), start, i, c, d, local_start=local) for i in range(2)]
+        self._import_now(calls, self.fx["format_sydney"])
+        change = "end" if day.month == 4 else "start"
+        return f"2 calls at 02:30 Sydney time on {day} (DST {change})"
 
     def call_price(self, call):
         """The price of ``call`` at the rate in force at its start (the last one entered)."""
@@ -602,9 +673,9 @@ class Ledger:
     def _step_duplicate_calls(self, a, b, c, d):
         if not self.imports:
             return None
-        content = self.imports[a % len(self.imports)]
+        cdr_format, content = self.imports[a % len(self.imports)]
         with self.at(self.today):
-            self.env["rebilling.cdr.import"]._import_file(self.fx["format"], content, "again.csv")
+            self.env["rebilling.cdr.import"]._import_file(cdr_format, content, "again.csv")
         return "a file imported again"
 
     # ------------------------------------------------------------ review
@@ -653,20 +724,48 @@ class Ledger:
             )
         ):
             return None
+        when = "off_peak" if b % 2 else "now"
         with self.at(self.today):
             wizard = (
                 self.env["rebilling.review.reissue.wizard"]
                 .with_user(self.fx["approver"])
-                .create({"move_ids": [(6, 0, move.ids)], "when": "now"})
+                .create({"move_ids": [(6, 0, move.ids)], "when": when})
             )
             wizard.action_reissue()
-            # The reissue prices the invoice's months again at today's prices.
-            for item in self.items:
-                if item.partner == move.partner_id.id:
-                    for month in list(item.priced):
-                        if month <= move.rebilling_period and month not in self._final(item):
-                            item.priced[month] = (item.price, item.quantity)
+        if when == "off_peak":
+            self.off_peak[move.id] = move.rebilling_reissue_at
+            return f"reissue {move.name} at the off-peak hour ({move.rebilling_reissue_at})"
+        self._repriced_by_reissue(move)
         return f"reissue {move.name}"
+
+    def _repriced_by_reissue(self, move):
+        """The reissue prices the invoice's months again at the prices of the moment."""
+        for item in self.items:
+            if item.partner == move.partner_id.id:
+                for month in list(item.priced):
+                    if month <= move.rebilling_period and month not in self._final(item):
+                        item.priced[month] = (item.price, item.quantity)
+
+    def _reissue_off_peak(self, now):
+        """The hourly reissue cron, as it runs by ``now``: the rejected invoices whose
+        off-peak hour has come are reissued by its job (one per batch)."""
+        due = {move_id: at for move_id, at in self.off_peak.items() if at <= now}
+        if not due:
+            return
+        when = max(due.values())
+        with self.at(when):
+            self.env["account.move"].with_context(
+                queue_job__no_delay=True
+            )._cron_rebilling_review_reissue()
+        self.env.invalidate_all()
+        for move in self.env["account.move"].browse(list(due)):
+            if move.rebilling_review_state == "rejected":
+                self.off_peak[move.id] = move.rebilling_reissue_at  # failed: the next one
+                continue
+            del self.off_peak[move.id]
+            with self.at(when):
+                self._repriced_by_reissue(move)
+        self.log.append(f"off-peak reissue at {when}: {sorted(due)}")
 
     def _final(self, item):
         """Months of ``item`` billed on approved (or unreviewed) documents: never repriced."""
@@ -801,7 +900,7 @@ class Ledger:
         with self.at(self.today):
             refund = self._reverse(move)
             keep = refund.invoice_line_ids.filtered(
-                lambda ln, line=line: ln.name == line.name and ln.product_id == line.product_id
+                lambda ln, line=line: ln.rebilling_credited_line_id == line
             )[:1]
             refund.write(
                 {"invoice_line_ids": [(2, ln.id) for ln in refund.invoice_line_ids - keep]}
@@ -1057,6 +1156,11 @@ def run_steps(ledger, steps, check="step", stop=True):
     Returns ``(violations, step log)``: at the first step that breaks an invariant
     with ``stop``, else all the violations found on the way.
     """
+    with ledger.running_clock():
+        return _run_steps(ledger, steps, check, stop)
+
+
+def _run_steps(ledger, steps, check, stop):
     violations = []
     for step in steps:
         done = ledger.apply(step)
@@ -1179,6 +1283,14 @@ def setup_fixture(env, customers):
     fmt = env["rebilling.cdr.format"].create(
         {"name": "Ledger CSV", "column_count": 6, "has_header": True}
     )
+    fmt_sydney = env["rebilling.cdr.format"].create(
+        {
+            "name": "Ledger CSV (Sydney time)",
+            "column_count": 6,
+            "has_header": True,
+            "timezone": "Australia/Sydney",
+        }
+    )
     approver = env["res.users"].create(
         {
             "name": "Ledger approver",
@@ -1197,5 +1309,6 @@ def setup_fixture(env, customers):
         "partners": partners,
         "numbers": numbers,
         "format": fmt,
+        "format_sydney": fmt_sydney,
         "approver": approver,
     }

@@ -11,6 +11,7 @@ not fixed yet (``ledger.KNOWN_BUGS``); ``bench/ledger_sim.py`` runs long profile
 """
 
 import contextlib
+import dataclasses
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -64,10 +65,15 @@ class TestLedgerProperties(TransactionCase):
         self.simulate(steps)
 
     def test_a_quiet_year_of_every_kind(self):
-        """One fixed sequence that uses every step kind of the CI profile, three months."""
+        """One fixed sequence that uses every step kind of the CI profile, three months
+        (September to November: the events of the last one in October, Sydney's clocks
+        go forward on the 4th). Approvals come last in a month, after the reissues (now,
+        then at the off-peak hour) of the invoices under review."""
+        approve = ledger.KINDS.index(ledger.APPROVE)
+        kinds = [k for k in range(1, len(ledger.KINDS)) if k != approve] + [approve]
         steps = []
         for month in range(3):
-            for kind in range(1, len(ledger.KINDS)):
-                steps.append((kind, month + kind, 3 * kind + 1, 2 * month + kind, kind * 7))
+            for kind in kinds:
+                steps.append((kind, month + kind, 3 * kind + month, 2 * month + kind, kind * 7))
             steps.append((0, 0, 0, 0, 0))
-        self.simulate(steps)
+        self.simulate(steps, dataclasses.replace(self.profile, months=3))

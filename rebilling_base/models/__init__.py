@@ -1,4 +1,5 @@
-# The mixin first: models of this module inherit it.
+# The mixins first: models of this module inherit them.
+from . import rebilling_billable_mixin as rebilling_billable_mixin
 from . import rebilling_company_mixin as rebilling_company_mixin
 
 # isort: split
@@ -17,6 +18,8 @@ from . import (
     product_template,
     rebilling_adjustment,
     rebilling_billing_run,
+    rebilling_billing_run_chunk,
+    rebilling_billing_run_invoice,
     rebilling_billing_run_line,
     rebilling_billing_run_month_end,
     rebilling_charge,

@@ -40,6 +40,8 @@ class AccountMoveLine(models.Model):
         bills: its kind, service, charge, billed days and monthly amount, and which billed
         line it credits (the line itself, or the line a reversed credit line credited),
         so that it reads like the invoice and later runs know which days it credited.
+        A line credited in part before credits only the rest
+        (``rebilling.adjustment._reversal_vals``).
         Extend for more rebilling fields (e.g. the calls of a usage line)."""
         res = super()._copy_data_extend_business_fields(values)
         if not self.rebilling_line_kind:
@@ -53,6 +55,7 @@ class AccountMoveLine(models.Model):
                 "rebilling_date_to": self.rebilling_date_to,
                 "rebilling_month_amount": self.rebilling_month_amount,
                 "rebilling_credited_line_id": (self.rebilling_credited_line_id or self).id,
+                **self.env["rebilling.adjustment"]._reversal_vals(self),
             }
         )
         return res

@@ -68,21 +68,33 @@ class RebillingAdjustment(models.AbstractModel):
         ``rebilling_month_amount`` (the line's full-month value, for later credits).
         """
         month_amount = price_unit * quantity
-        amount = currency.round(month_amount * days / month_days)
-        digits = self.env["decimal.precision"].precision_get("Product Price")
-        vals = {"rebilling_month_amount": month_amount, "quantity": quantity}
+        vals = {"rebilling_month_amount": month_amount}
         if float_is_zero(quantity, precision_digits=6):
+            digits = self.env["decimal.precision"].precision_get("Product Price")
             unit = float_round(price_unit * days / month_days, precision_digits=digits)
-            return dict(vals, price_unit=unit), ""
-        unit = float_round(amount / quantity, precision_digits=digits)
-        if not currency.compare_amounts(unit * quantity, amount):
-            return dict(vals, price_unit=unit), ""
+            return dict(vals, quantity=quantity, price_unit=unit), ""
+        amount = currency.round(month_amount * days / month_days)
+        amounts = self._quantity_price_vals(quantity, amount, currency)
+        if amounts["quantity"] == quantity:
+            return dict(vals, **amounts), ""
         note = self.env._(
             "%(quantity)s x %(price)s",
             quantity=formatLang(self.env, quantity, dp="Product Unit"),
             price=formatLang(self.env, abs(price_unit), currency_obj=currency),
         )
-        return dict(vals, quantity=1.0, price_unit=amount), note
+        return dict(vals, **amounts), note
+
+    @api.model
+    def _quantity_price_vals(self, quantity, amount, currency):
+        """``{quantity, price_unit}`` of a line of ``amount`` (to the cent) at ``quantity``:
+        the quantity is kept when a unit price (at the unit price precision) times it gives
+        the amount exactly, else the line is 1 x the amount."""
+        digits = self.env["decimal.precision"].precision_get("Product Price")
+        if not float_is_zero(quantity, precision_digits=6):
+            unit = float_round(amount / quantity, precision_digits=digits)
+            if not currency.compare_amounts(unit * quantity, amount):
+                return {"quantity": quantity, "price_unit": unit}
+        return {"quantity": 1.0, "price_unit": amount}
 
     @api.model
     def _dates_label(self, partner, first, last):
@@ -127,30 +139,23 @@ class RebillingAdjustment(models.AbstractModel):
         limit = self._catch_up_limit(run)
         company = run.company_id
         earliest = min(past.mapped("date_started"))
-        common = [
-            ("company_id", "=", company.id),
-            ("partner_id", "in", partners.ids),
-            ("create_date", ">", earliest),
-            ("date_start", "<", run.period_start),
-            "|",
-            ("date_end", "=", False),
-            ("date_end", ">=", past[0].period_start),
-        ]
-        services = self.env["rebilling.service"].search([*common, ("invoice_enabled", "=", True)])
+        # Entered after the first past run started, with days in the past runs' months.
+        since, until = past[0].period_start, run.period_start - relativedelta(days=1)
+        common = [("company_id", "=", company.id), ("create_date", ">", earliest)]
+        services = self.env["rebilling.service"].search(
+            [*common, *self.env["rebilling.service"]._billable_domain(partners, since, until)]
+        )
         charges = self.env["rebilling.charge"].search(
             [
                 *common,
                 ("charge_type", "=", "recurring"),
-                *self.env["rebilling.charge"]._rebilling_service_follow_domain(
-                    past[0].period_start
-                ),
+                *self.env["rebilling.charge"]._billable_domain(partners, since, until),
             ]
         )
         billed = self._billed_periods(services, charges, past, run)
         result = defaultdict(float) if beyond_limit else defaultdict(list)
         for source in [*services, *charges]:
-            is_charge = source._name == "rebilling.charge"
-            end = source._rebilling_date_end() if is_charge else source.date_end
+            end = source._rebilling_date_end()
             for past_run in past:
                 if source.create_date <= past_run.date_started:
                     continue  # it existed when that run billed: not entered late
@@ -184,17 +189,12 @@ class RebillingAdjustment(models.AbstractModel):
                     continue
                 vals = {
                     **amounts,
+                    **source._rebilling_line_links(),
                     "product_id": source.product_id.id,
                     "name": label,
-                    "rebilling_line_kind": "recurring" if is_charge else "service",
                     "rebilling_date_from": first,
                     "rebilling_date_to": last,
                 }
-                if is_charge:
-                    vals["rebilling_charge_id"] = source.id
-                    vals["rebilling_service_id"] = source.service_id.id
-                else:
-                    vals["rebilling_service_id"] = source.id
                 result[source.partner_id.id].append(vals)
         return result
 
@@ -254,6 +254,36 @@ class RebillingAdjustment(models.AbstractModel):
         return sign * line.price_subtotal
 
     @api.model
+    def _reversal_vals(self, line):
+        """Values of the line of Odoo's Credit Note (a reversal) that credits ``line``
+        beyond what the line copies: a credit note never credits more than the line still
+        bills, net of what credited it before (credit lines of later runs for days no
+        longer active, earlier credit notes of it): what is left, labelled with the
+        documents that credited the rest. Extend for other limits of a credit."""
+        if line.rebilling_credited_line_id or line.move_id.move_type != "out_invoice":
+            return {}  # a credit line, or a charge of a credit note: reversed as it is
+        currency = line.currency_id
+        billed = self._billed_amount(line)
+        remaining = max(self._net_billed(line), 0.0)
+        if (
+            currency.compare_amounts(billed, 0.0) <= 0
+            or currency.compare_amounts(remaining, billed) >= 0
+        ):
+            return {}
+        before = line.rebilling_credit_line_ids.filtered(lambda c: c.move_id.state == "posted")
+        name = self.env._(
+            "%(name)s, less %(amount)s credited by %(documents)s",
+            name=line.name,
+            amount=formatLang(self.env, billed - remaining, currency_obj=currency),
+            documents=", ".join(dict.fromkeys(before.move_id.mapped("name"))),
+        )
+        return {
+            **self._quantity_price_vals(line.quantity, currency.round(remaining), currency),
+            "discount": 0.0,
+            "name": name,
+        }
+
+    @api.model
     def _net_billed(self, line):
         """What ``line`` billed, net of the posted lines that credit it (credit lines of
         later runs, Odoo credit notes of it), those of the invoices being reissued
@@ -293,10 +323,7 @@ class RebillingAdjustment(models.AbstractModel):
         currency = run.company_id.currency_id
         result = defaultdict(list)
         for line in lines:
-            if line.rebilling_charge_id:
-                end = line.rebilling_charge_id._rebilling_date_end()
-            else:
-                end = line.rebilling_service_id.date_end
+            end = (line.rebilling_charge_id or line.rebilling_service_id)._rebilling_date_end()
             if not end or end >= line.rebilling_date_to:
                 continue
             first = max(end + relativedelta(days=1), line.rebilling_date_from)

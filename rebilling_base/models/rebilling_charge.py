@@ -1,5 +1,4 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
 
 
 class RebillingCharge(models.Model):
@@ -7,12 +6,11 @@ class RebillingCharge(models.Model):
 
     _name = "rebilling.charge"
     _description = "Rebilling Charge"
-    _inherit = ["mail.thread", "rebilling.company.mixin"]
+    _inherit = ["mail.thread", "rebilling.company.mixin", "rebilling.billable.mixin"]
     _order = "partner_id, date_start desc, id"
     _check_company_auto = True
 
     name = fields.Char("Description", required=True, tracking=True)
-    active = fields.Boolean(default=True)
     charge_type = fields.Selection(
         [("recurring", "Recurring (monthly)"), ("once", "Once-off")],
         "Type",
@@ -20,20 +18,8 @@ class RebillingCharge(models.Model):
         default="recurring",
         tracking=True,
     )
-    company_id = fields.Many2one(
-        "res.company", required=True, index=True, default=lambda self: self.env.company
-    )
     partner_id = fields.Many2one(
-        "res.partner",
-        "Customer",
-        required=True,
-        index=True,
-        tracking=True,
-        check_company=True,
-        compute="_compute_partner_id",
-        store=True,
-        readonly=False,
-        precompute=True,
+        compute="_compute_partner_id", store=True, readonly=False, precompute=True
     )
     service_id = fields.Many2one(
         "rebilling.service",
@@ -41,27 +27,11 @@ class RebillingCharge(models.Model):
         check_company=True,
         domain="[('partner_id', '=?', partner_id)]",
     )
-    product_id = fields.Many2one(
-        "product.product", required=True, check_company=True, tracking=True
-    )
-    quantity = fields.Float(default=1.0, digits="Product Unit", tracking=True)
-    price_unit = fields.Float(
-        "Unit Price",
-        digits="Product Price",
-        compute="_compute_price_unit",
-        store=True,
-        readonly=False,
-        precompute=True,
-        tracking=True,
-    )
-    currency_id = fields.Many2one(related="company_id.currency_id")
     date_start = fields.Date(
         "Date",
-        required=True,
-        default=fields.Date.context_today,
         help="Recurring: first day billed. Once-off: billed on the first run on or after it.",
     )
-    date_end = fields.Date("End Date", help="Recurring only: last day billed.")
+    date_end = fields.Date(help="Recurring only: last day billed.")
     invoice_line_id = fields.Many2one(
         "account.move.line", copy=False, readonly=True, index="btree_not_null"
     )
@@ -78,11 +48,6 @@ class RebillingCharge(models.Model):
             if charge.service_id:
                 charge.partner_id = charge.service_id.partner_id
 
-    @api.depends("product_id")
-    def _compute_price_unit(self):
-        for charge in self:
-            charge.price_unit = charge.product_id.lst_price
-
     @api.depends("charge_type", "invoice_line_id.move_id.state")
     def _compute_invoiced(self):
         for charge in self:
@@ -92,23 +57,27 @@ class RebillingCharge(models.Model):
                 and charge.invoice_line_id.move_id.state != "cancel"
             )
 
+    def _rebilling_dated(self):
+        """A once-off charge has a date, no period."""
+        return self.filtered(lambda charge: charge.charge_type == "recurring")
+
     @api.constrains("date_start", "date_end", "charge_type")
     def _check_dates(self):
-        for charge in self:
-            if (
-                charge.charge_type == "recurring"
-                and charge.date_end
-                and charge.date_end < charge.date_start
-            ):
-                raise ValidationError(
-                    self.env._("The end date of %s is before its start date.", charge.name)
-                )
+        return super()._check_dates()
 
     def _rebilling_date_end(self):
         """Last day billed: the charge's end, or its service's end when earlier."""
         self.ensure_one()
         ends = [d for d in (self.date_end, self.service_id.date_end) if d]
         return min(ends) if ends else False
+
+    def _rebilling_line_links(self):
+        self.ensure_one()
+        return {
+            "rebilling_service_id": self.service_id.id,
+            "rebilling_charge_id": self.id,
+            "rebilling_line_kind": "recurring" if self.charge_type == "recurring" else "once",
+        }
 
     @api.model
     def _rebilling_service_follow_domain(self, date_from):
@@ -138,10 +107,7 @@ class RebillingCharge(models.Model):
             "&",
             "&",
             ("charge_type", "=", "recurring"),
-            ("date_start", "<=", date_to),
-            "|",
-            ("date_end", "=", False),
-            ("date_end", ">=", date_from),
+            *self._rebilling_period_domain(date_from, date_to),
             *self._rebilling_service_follow_domain(date_from),
             "&",
             "&",

@@ -3,7 +3,7 @@ from werkzeug.exceptions import BadRequest, Forbidden
 from odoo import http
 from odoo.http import content_disposition, request
 
-from ..models.account_move import APPROVER_GROUP
+from ..models.account_move_review import APPROVER_GROUP
 
 
 class RebillingReviewController(http.Controller):

@@ -1,5 +1,8 @@
 from . import (
-    account_move,
+    account_move_adjust,
+    account_move_reissue,
+    account_move_review,
+    account_move_review_flags,
     account_move_send,
     rebilling_billing_run,
     rebilling_customer_class,
