@@ -46,6 +46,9 @@ LOCK_SLOTS = 16
 RATING_JOBS_MIN = 200_000
 RATING_JOB_CALLS = 250_000
 ANALYZE_MIN_ROWS = 50_000
+# Statistics target of that ANALYZE (PostgreSQL samples 300 rows per unit);
+# autovacuum analyzes again later with the server's default.
+ANALYZE_TARGET = 10
 # Percent of each page filled on insert; rating updates use the rest. A rated row
 # is about 30% longer than a new one (service, customer, group, rate, billed
 # seconds, price, margin): at 40% every page has room for the rated version of
@@ -300,6 +303,9 @@ class RebillingCdr(models.Model):
         cr.execute(SQL("SELECT reltuples FROM pg_class WHERE relname = %s", self._table))
         known = max((cr.fetchone() or [0])[0], 0)
         if added >= ANALYZE_MIN_ROWS and added > known * 0.1:
+            # A small sample: enough for the row counts and the plans of the rating
+            # (a tenth of the time of the default on a million calls).
+            cr.execute(SQL("SET LOCAL default_statistics_target = %s", ANALYZE_TARGET))
             cr.execute(
                 SQL(
                     "ANALYZE %s (%s)",
@@ -307,6 +313,7 @@ class RebillingCdr(models.Model):
                     SQL(", ").join(SQL.identifier(c) for c in self._analyzed_columns()),
                 )
             )
+            cr.execute(SQL("RESET default_statistics_target"))
 
     @api.model
     def _analyzed_columns(self):

@@ -261,6 +261,11 @@ class RebillingCdrFormat(models.Model):
         self.ensure_one()
         return [v.strip().lower() for v in (self[fname] or "").split(",") if v.strip()]
 
+    def _fixed_trunk(self):
+        """The trunk of the calls of this format without one (``False``: none)."""
+        self.ensure_one()
+        return (self.fixed_trunk or "").strip() or False
+
     def _delimiter_char(self):
         self.ensure_one()
         return DELIMITER_CHARS[self.delimiter]
