@@ -115,6 +115,15 @@ class RebillingCdrFormat(models.Model):
         default="national",
         tracking=True,
     )
+    partner_id = fields.Many2one(
+        "res.partner",
+        "Customer of Every Call",
+        tracking=True,
+        check_company=True,
+        help="Files of one customer (their PBX): the trunk of the calls without one is the "
+        "first identifier of the customer's voice service. The upload can give another "
+        "customer or trunk.",
+    )
     fixed_trunk = fields.Char(
         "Trunk of Every Call",
         tracking=True,
@@ -229,6 +238,27 @@ class RebillingCdrFormat(models.Model):
                 if col:
                     used[col] = label
 
+    @api.onchange("partner_id")
+    def _onchange_partner_id(self):
+        """The trunk of the customer's voice service (see ``_fixed_trunk``)."""
+        if self.partner_id:
+            self.fixed_trunk = self.partner_id._rebilling_voice_trunk(
+                self.company_id or self.env.company
+            )
+
+    @api.constrains("partner_id", "fixed_trunk")
+    def _check_partner_trunk(self):
+        for fmt in self:
+            if fmt.partner_id and not fmt._fixed_trunk():
+                raise ValidationError(
+                    self.env._(
+                        "%(format)s: %(partner)s has no voice service with an identifier "
+                        "to give the trunk of every call.",
+                        format=fmt.name,
+                        partner=fmt.partner_id.display_name,
+                    )
+                )
+
     def _positions(self):
         """``[(first character, length)]`` of each column of a fixed-width file."""
         self.ensure_one()
@@ -262,9 +292,16 @@ class RebillingCdrFormat(models.Model):
         return [v.strip().lower() for v in (self[fname] or "").split(",") if v.strip()]
 
     def _fixed_trunk(self):
-        """The trunk of the calls of this format without one (``False``: none)."""
+        """The trunk of the calls of this format without one (``False``: none).
+
+        The trunk given on the format, else its customer's voice trunk (read at
+        each import: a format created without the form's onchange still has it).
+        """
         self.ensure_one()
-        return (self.fixed_trunk or "").strip() or False
+        trunk = (self.fixed_trunk or "").strip()
+        if not trunk and self.partner_id:
+            trunk = self.partner_id._rebilling_voice_trunk(self.company_id)
+        return trunk or False
 
     def _delimiter_char(self):
         self.ensure_one()
