@@ -16,7 +16,6 @@ from . import (
     rebilling_cdr_rating,
     rebilling_cdr_rating_lookup,
     rebilling_cdr_usage,
-    rebilling_demo,
     rebilling_destination_group,
     rebilling_destination_prefix,
     rebilling_local_zone,
@@ -24,7 +23,6 @@ from . import (
     rebilling_rate,
     rebilling_rate_plan,
     rebilling_service,
-    rebilling_voip_demo,
     res_company,
     res_partner,
 )
