@@ -82,26 +82,16 @@ class RebillingCdrImportTyping(models.Model):
         cr = self.env.cr
         nums = self._work("nums")
         columns = [SQL.identifier(name) for name in marks]
-        cr.execute(
-            SQL(
-                "ALTER TABLE %s %s",
-                nums,
-                SQL(", ").join(
-                    SQL("ADD COLUMN %s %s", column, kind)
-                    for column, (kind, _expr) in zip(columns, marks.values(), strict=True)
-                ),
+
+        def each(template, part):
+            """``template % (column, its type or SQL)`` for every mark, comma-separated."""
+            return SQL(", ").join(
+                SQL(template, column, spec[part])
+                for column, spec in zip(columns, marks.values(), strict=True)
             )
-        )
-        cr.execute(
-            SQL(
-                "UPDATE %s SET %s",
-                nums,
-                SQL(", ").join(
-                    SQL("%s = %s", column, expr)
-                    for column, (_kind, expr) in zip(columns, marks.values(), strict=True)
-                ),
-            )
-        )
+
+        cr.execute(SQL("ALTER TABLE %s %s", nums, each("ADD COLUMN %s %s", 0)))
+        cr.execute(SQL("UPDATE %s SET %s", nums, each("%s = %s", 1)))
         cr.execute(
             SQL(
                 "SELECT %s FROM %s",
