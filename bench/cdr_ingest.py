@@ -23,11 +23,11 @@ writes N CDRs as one CSV file, then in one run measures:
     one UPDATE in one transaction); then, for the rating rate, a re-rating of
     all the imported CDRs the same way.
 
-and prints rows/s and the ratios against the goals of issue 13, the import
-against the ceiling measured in the same run: the import (rating included) at
-least 0.5 of the ceiling's rate, and the import + the rating of what it left
-new at most 10 s per million CDRs. The CDRs of the bench company are deleted
-before each run.
+and prints rows/s and the ratios against the goals, the import against the
+ceiling measured in the same run: the import (rating included) at least 0.45 of
+the ceiling's rate (issue 22: with the format options of real layouts in place),
+and the import + the rating of what it left new at most 10 s per million CDRs
+(issue 13). The CDRs of the bench company are deleted before each run.
 """
 
 import argparse
@@ -50,7 +50,7 @@ BENCH_COMPANY = "Bench Telecom"
 CUSTOMERS = 1000  # two numbers each
 CALLED_POOL = 50_000
 MONTH_START = datetime(2026, 10, 1)
-GOAL_IMPORT_RATIO = 0.5  # of the ceiling's rate (same run)
+GOAL_IMPORT_RATIO = 0.45  # of the ceiling's rate (same run; issue 22)
 GOAL_TOTAL_S = 10.0  # import + rating, per million CDRs
 
 

@@ -1,1 +1,1 @@
-from . import controllers, models, report, tools, wizards
+from . import controllers, demo, models, report, tools, wizards

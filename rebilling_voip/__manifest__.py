@@ -2,7 +2,7 @@
 {
     "name": "Rebilling VoIP",
     "summary": "Voice usage: CDR ingest, destination groups, rating and usage on invoices",
-    "version": "19.0.0.4.0",
+    "version": "19.0.0.5.0",
     "category": "Accounting/Accounting",
     "license": "LGPL-3",
     "author": "Odoo Rebilling",

@@ -21,6 +21,27 @@ class ResPartner(models.Model):
         readonly=True,
     )
 
+    def _rebilling_voice_trunk(self, company):
+        """The trunk of the calls of this customer's PBX: the first identifier of their
+        latest voice service in ``company`` (``False`` without one).
+
+        What a CDR file of one customer (a format's or an upload's) gives its calls
+        without a trunk. Extend for another choice of the identifier.
+        """
+        self.ensure_one()
+        service = self.env["rebilling.service"].search(
+            [
+                ("partner_id", "child_of", self.commercial_partner_id.id),
+                ("service_type", "=", "voice"),
+                ("identifiers", "!=", False),
+                ("company_id", "=", company.id),
+            ],
+            order="date_start desc, id desc",
+            limit=1,
+        )
+        identifiers = service._identifier_list() if service else []
+        return identifiers[0] if identifiers else False
+
     @api.ondelete(at_uninstall=False)
     def _rebilling_cdr_detach(self):
         self.env["rebilling.cdr"]._detach("partner_id", self.ids)

@@ -174,6 +174,43 @@ class TestCdrLayouts(VoipCase):
         # B's service is in Melbourne: Sydney is national (65 s: 2 minutes).
         self.assertEqual((cdr.partner_id, cdr.price), (self.customer_b, 0.20))
 
+    def test_customer_of_every_call_on_the_format_and_the_upload(self):
+        """The customer of a format's files (their PBX) is set once on the format: its
+        files need no trunk at the upload; a customer chosen at the upload overrides it."""
+        with Form(self.preset("cdr_format_3cx")) as form:
+            form.partner_id = self.customer_b
+            self.assertEqual(form.fixed_trunk, "(03) 9999 0002", "the customer's voice trunk")
+        fmt = form.record
+        imp = self.upload(fmt, "3cx_call_log.csv")
+        self.assertFalse(imp.trunk, "nothing given at the upload")
+        self.assert_counts(imp, imported=3, skipped=3, errors=1)
+        cdr = self.cdr("00000-001")
+        # B's service is in Melbourne: Sydney is national (65 s: 2 minutes).
+        self.assertEqual(
+            (cdr.trunk, cdr.partner_id, cdr.price), ("(03) 9999 0002", self.customer_b, 0.20)
+        )
+        # Another month's file of the same PBX, uploaded for customer A: A's trunk instead.
+        with file_open("rebilling_voip/tests/data/3cx_call_log.csv", "rb") as fh:
+            data = fh.read().replace(b"00000-", b"00001-").replace(b"2026/10/", b"2026/11/")
+        imp = self.upload(fmt, "3cx_november.csv", data=data, partner=self.customer_a)
+        self.assertEqual(imp.trunk, "+61299990001")
+        self.assert_counts(imp, imported=3, skipped=3, errors=1)
+        cdr = self.cdr("00001-001")
+        self.assertEqual(
+            (cdr.trunk, cdr.partner_id, cdr.price), ("+61299990001", self.customer_a, 0.15)
+        )
+
+    def test_customer_of_every_call_needs_a_voice_trunk(self):
+        """A customer without a voice service identifier cannot give the trunk of a file."""
+        nobody = self.env["res.partner"].create({"name": "No voice service"})
+        with self.assertRaisesRegex(Exception, "has no voice service"):
+            with Form(self.preset("cdr_format_3cx")) as form:
+                form.partner_id = nobody
+        with file_open("rebilling_voip/tests/data/3cx_call_log.csv", "rb") as fh:
+            data = fh.read()
+        with self.assertRaisesRegex(Exception, "has no voice service"):
+            self.upload(self.preset("cdr_format_3cx"), "3cx.csv", data=data, partner=nobody)
+
     def test_au_wholesale_carrier(self):
         fmt = self.preset("cdr_format_au_wholesale")
         imp = self.upload(fmt, "au_wholesale.csv")

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from odoo.tests import tagged
 
-from ..models.rebilling_voip_demo import EXTRA_CALLED
+from ..demo.rebilling_voip_demo import EXTRA_CALLED
 from .common import VoipCase
 
 

@@ -6,8 +6,7 @@ from unittest.mock import patch
 from odoo import sql_db
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.rebilling_base.tests.common import db_fail
-from odoo.addons.rebilling_voip.models.rebilling_cdr import LOCK_KEY
-from odoo.addons.rebilling_voip.models.rebilling_cdr_import import RebillingCdrImport
+from odoo.addons.rebilling_voip.models.rebilling_cdr_rating import LOCK_KEY
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
@@ -263,14 +262,16 @@ class TestImport(VoipCase):
         self.assert_accounted(imp)
 
     def test_inconsistent_counts_import_nothing(self):
-        original = RebillingCdrImport._insert_cdrs
+        # The model's class, whichever file of the import defines the method.
+        Import = type(self.env["rebilling.cdr.import"])
+        original = Import._insert_cdrs
 
         def off_by_one(self, *args):
             imported, duplicates = original(self, *args)
             return imported + 1, duplicates
 
         text = "\n".join([HEADER, *self.sample()]).encode()
-        with patch.object(RebillingCdrImport, "_insert_cdrs", off_by_one):
+        with patch.object(Import, "_insert_cdrs", off_by_one):
             with self.assertRaisesRegex(UserError, "nothing was imported"):
                 self.env["rebilling.cdr.import"]._import_file(self.fmt, text, "bad.csv")
             self.assertFalse(self.env["rebilling.cdr.import"].search([("name", "=", "bad.csv")]))

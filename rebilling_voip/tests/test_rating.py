@@ -3,8 +3,8 @@ from unittest.mock import patch
 
 from odoo import Command, sql_db
 from odoo.addons.queue_job.tests.common import trap_jobs
-from odoo.addons.rebilling_voip.models import rebilling_cdr
-from odoo.addons.rebilling_voip.models.rebilling_cdr import LOCK_KEY
+from odoo.addons.rebilling_voip.models import rebilling_cdr_rating
+from odoo.addons.rebilling_voip.models.rebilling_cdr_rating import LOCK_KEY
 from odoo.sql_db import Cursor
 from odoo.tests import Form, tagged
 from odoo.tools import SQL
@@ -67,7 +67,7 @@ class TestRating(VoipCase):
             trap.assert_jobs_count(0)
         self.assertEqual(self.cdr("J31").state, "rated")
         # The Rate Calls wizard: a large re-rating goes to the background.
-        with patch.object(rebilling_cdr, "RATING_JOBS_MIN", 10), trap_jobs() as trap:
+        with patch.object(rebilling_cdr_rating, "RATING_JOBS_MIN", 10), trap_jobs() as trap:
             form = Form(self.env["rebilling.cdr.rate.wizard"])
             form.rerate = True
             action = form.save().action_rate()

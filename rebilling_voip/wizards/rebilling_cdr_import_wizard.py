@@ -2,6 +2,7 @@ import base64
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 
 class RebillingCdrImportWizard(models.TransientModel):
@@ -20,7 +21,7 @@ class RebillingCdrImportWizard(models.TransientModel):
         "res.partner",
         "Customer of Every Call",
         help="A file of one customer (their PBX): the trunk of the calls is the first "
-        "identifier of the customer's voice service.",
+        "identifier of the customer's voice service (instead of the format's).",
     )
     trunk = fields.Char(
         "Trunk of Every Call",
@@ -34,22 +35,22 @@ class RebillingCdrImportWizard(models.TransientModel):
     @api.onchange("partner_id")
     def _onchange_partner_id(self):
         """The trunk of the customer's voice service: its first identifier."""
-        if not self.partner_id:
-            return
-        services = self.env["rebilling.service"].search(
-            [
-                ("partner_id", "child_of", self.partner_id.commercial_partner_id.id),
-                ("service_type", "=", "voice"),
-                ("identifiers", "!=", False),
-                ("company_id", "=", self.format_id.company_id.id or self.env.company.id),
-            ],
-            order="date_start desc, id desc",
-        )
-        identifiers = services[:1]._identifier_list()
-        self.trunk = identifiers[0] if identifiers else False
+        if self.partner_id:
+            self.trunk = self.partner_id._rebilling_voice_trunk(
+                self.format_id.company_id or self.env.company
+            )
 
     def action_import(self):
+        """Import the file; the upload's customer or trunk overrides the format's."""
         self.ensure_one()
+        if self.partner_id and not self.trunk:
+            raise UserError(
+                self.env._(
+                    "%s has no voice service with an identifier to give the trunk of "
+                    "every call: enter the trunk.",
+                    self.partner_id.display_name,
+                )
+            )
         data = base64.b64decode(self.file)
         imp = self.env["rebilling.cdr.import"]._import_file(
             self.format_id, data, self.filename, rate=self.rate, trunk=self.trunk
