@@ -7,26 +7,29 @@
 
 Draws, for every simulated month, ``--events`` random events per customer
 (services started, ended, re-priced; recurring and once-off charges; calls on
-time, late and imported twice; approvals, reissues, adjustments, credit notes),
-then the month's billing run, and checks the invariants of tests/ledger.py (the
-oracle written from the events) after each run. Prints every distinct violation
-(goal: 0) and the seconds per simulated month. ``--known-bugs``: the situations
-of the bugs of tests/ledger.py KNOWN_BUGS to draw (default all, as CI: all fixed).
+time, late, imported twice and at Sydney's DST changes; approvals, reissues now
+and at the off-peak hour, adjustments, credit notes), then the month's billing
+run, and checks the invariants of tests/ledger.py (the oracle written from the
+events) after each run. Prints every distinct violation (goal: 0) and the
+seconds per simulated month. ``--known-bugs``: the situations of the bugs of
+tests/ledger.py KNOWN_BUGS to draw (default all, as CI: all fixed).
 
 Databases: ``--db`` (default rebilling_bench_ledger) is the base, built with
 rebilling_voip and rebilling_review when missing (``--rebuild``: again) and never
-changed. The simulation runs on a database of its own, ``<db>_sim``, a fresh copy
-of the base (``createdb -T``) made at the start, and **commits after every
-simulated month**: PostgreSQL keeps every lock of a transaction until it ends,
-and a long profile in one transaction (the rating's temporary tables of every
-run) ran out of its lock table ("out of shared memory ... max_locks_per_transaction").
-The copy is dropped at the end (with its filestore), or kept with ``--keep-sim``
-to look at what a violation left. The oracle (tests/ledger.py) lives in this
-process, so a run cannot be resumed after an interruption: start it again.
+changed. The simulation runs on a database of its own, ``<db>_sim``: a fresh copy
+of the base and its filestore (``CREATE DATABASE ... TEMPLATE``) made at the
+start, that **commits after every simulated month**. PostgreSQL keeps every lock
+of a transaction until it ends: a long profile in one transaction (the rating's
+temporary tables of every run) ran out of its lock table ("out of shared memory
+... increase max_locks_per_transaction"). The copy is dropped at the end (with
+its filestore), or kept with ``--keep-sim`` to look at what a violation left.
+The oracle (tests/ledger.py) lives in this process: an interrupted simulation
+cannot be resumed, start it again.
 """
 
 import argparse
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -35,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests import ledger
 from tests.bench_support import (
+    ROOT,
     bench_env,
     drop_database,
     ensure_database,
@@ -44,14 +48,16 @@ from tests.bench_support import (
 
 
 def copy_database(base, name):
-    """``name``: a fresh copy of database ``base`` (its config written; no filestore:
-    the base has no attachments the simulation reads)."""
+    """``name``: a fresh copy of database ``base`` and of its filestore; its config written."""
     drop_database(name)
     conn = pg_connect()
     conn.autocommit = True
     with conn.cursor() as cr:
         cr.execute(f'CREATE DATABASE "{name}" TEMPLATE "{base}"')
     conn.close()
+    filestore = ROOT / ".local" / "data" / "filestore"  # as setup/common.py
+    if (filestore / base).exists():
+        shutil.copytree(filestore / base, filestore / name)
     write_config(name, http_port=8199, log_level="warn")
 
 
