@@ -2,7 +2,7 @@
 
 from dateutil.relativedelta import relativedelta
 
-from odoo.addons.rebilling_base.models.rebilling_demo import (
+from odoo.addons.rebilling_base.demo.rebilling_demo import (
     CUSTOMERS,
     LATE_SERVICE_CUSTOMER,
     NO_EMAIL,

@@ -21,7 +21,6 @@ from . import (
     rebilling_billing_run_month_end,
     rebilling_charge,
     rebilling_customer_class,
-    rebilling_demo,
     rebilling_service,
     res_company,
     res_company_abn,
