@@ -11,7 +11,7 @@ _logger = logging.getLogger(__name__)
 class ResCompany(models.Model):
     """The ABR's ABN Lookup: the company's ABN and its customers', checked every night."""
 
-    _inherit = "res.company"
+    _inherit = "res.company"  # pylint: disable=consider-merging-classes-inherited
 
     rebilling_abr_guid = fields.Char(
         "ABN Lookup GUID",

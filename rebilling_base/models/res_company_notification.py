@@ -6,7 +6,7 @@ from .account_move import NO_EMAIL_ADDRESS
 class ResCompany(models.Model):
     """The notification email: run summaries and failed invoice emails, to one address."""
 
-    _inherit = "res.company"
+    _inherit = "res.company"  # pylint: disable=consider-merging-classes-inherited
 
     rebilling_notification_email = fields.Char(
         "Notification Email", help="Receives the summary of each billing run."

@@ -8,7 +8,7 @@ PATTERN_TOKENS = {"%year%": "%(year)s", "%mon%": "%(month)s", "%mday%": "%(day)s
 class ResCompany(models.Model):
     """Invoice numbering: the prefix or pattern, its PostgreSQL sequence, the journal."""
 
-    _inherit = "res.company"
+    _inherit = "res.company"  # pylint: disable=consider-merging-classes-inherited
 
     rebilling_invoice_prefix = fields.Char("Invoice Prefix", default="INV-")
     rebilling_invoice_start = fields.Integer("Invoice Number Start", default=1)
@@ -143,10 +143,10 @@ class ResCompany(models.Model):
         return journal
 
     def _rebilling_after_write(self, vals):
-        super()._rebilling_after_write(vals)
         if {
             "rebilling_number_pattern",
             "rebilling_invoice_prefix",
             "rebilling_invoice_start",
         } & set(vals):
             self._rebilling_sync_sequence()
+        return super()._rebilling_after_write(vals)

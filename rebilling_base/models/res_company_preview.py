@@ -15,7 +15,7 @@ class PreviewRollback(Exception):
 class ResCompany(models.Model):
     """Preview invoice: the real invoice document with dummy data, nothing kept."""
 
-    _inherit = "res.company"
+    _inherit = "res.company"  # pylint: disable=consider-merging-classes-inherited
 
     def action_rebilling_preview(self):
         """The real invoice document (same template, taxes and totals) with dummy data.

@@ -14,7 +14,7 @@ _logger = logging.getLogger(__name__)
 class ResCompany(models.Model):
     """The invoice sender email: its confirmation by an emailed link, its SPF check."""
 
-    _inherit = "res.company"
+    _inherit = "res.company"  # pylint: disable=consider-merging-classes-inherited
 
     rebilling_sender_email = fields.Char(
         "Invoice Sender Email", help="Invoices are emailed from this address once it is confirmed."
@@ -50,18 +50,18 @@ class ResCompany(models.Model):
             company.rebilling_email_from = formataddr((name, email)) if email else False
 
     def _rebilling_check_write(self, vals):
-        super()._rebilling_check_write(vals)
         if vals.get("rebilling_sender_confirmed") and not self.env.su:
             raise AccessError(
                 self.env._("The sender email is confirmed by the link of the confirmation email.")
             )
+        return super()._rebilling_check_write(vals)
 
     def _rebilling_after_write(self, vals):
-        super()._rebilling_after_write(vals)
         if "rebilling_sender_email" in vals:
             self.sudo().rebilling_sender_confirmed = False
             for company in self.filtered("rebilling_sender_email"):
                 company._rebilling_send_confirmation()
+        return super()._rebilling_after_write(vals)
 
     def _rebilling_send_confirmation(self):
         self.ensure_one()
