@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Billing run throughput against plain account.move batch create + post, same process.
 
-    python3 bench/billing_run.py [--customers 2000] [--rebuild]
+    python3 bench/billing_run.py [--customers 2000] [--rebuild] [--db rebilling_bench] [--smoke]
 
 Builds N customers with 3 services and 2 charges each (one recurring, one
 once-off), runs the billing run (one process, no job runner), then creates and
@@ -17,7 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.bench_support import Timer, bench_env, configure_bench_company, ensure_database
+from tests.bench_support import (
+    Timer,
+    add_smoke_argument,
+    bench_env,
+    configure_bench_company,
+    ensure_database,
+    parse_bench_args,
+)
 
 DB = "rebilling_bench"
 PERIOD = date(2026, 11, 1)
@@ -114,9 +121,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--rebuild", action="store_true", help="rebuild the benchmark database")
-    args = parser.parse_args()
-    ensure_database(DB, ["rebilling_base"], rebuild=args.rebuild)
-    with bench_env(DB) as env:
+    parser.add_argument("--db", default=DB, help="database (built when missing)")
+    add_smoke_argument(parser, customers=3)
+    args = parse_bench_args(parser)
+    ensure_database(args.db, ["rebilling_base"], rebuild=args.rebuild)
+    with bench_env(args.db) as env:
         from odoo.addons.rebilling_base.models.rebilling_billing_run_chunk import (
             CHUNK_SIZE,
         )

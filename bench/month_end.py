@@ -2,6 +2,7 @@
 """Month end readiness page time on a large month, against counting the month's calls.
 
     python3 bench/month_end.py [--customers 10000] [--calls 1000000] [--rounds 3] [--rebuild]
+                               [--db NAME] [--smoke]
 
 Builds (once, kept in its own database) N customers with 3 services and 2
 charges each and M calls of the usage month (October 2026: rated, unmatched,
@@ -24,7 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from billing_run import build_customers
 
-from tests.bench_support import Timer, bench_env, ensure_database, say
+from tests.bench_support import (
+    Timer,
+    add_smoke_argument,
+    bench_env,
+    ensure_database,
+    parse_bench_args,
+    say,
+)
 
 DB = "rebilling_month_end_bench"
 NOW = datetime(2026, 10, 28, 10, 0, 0)
@@ -86,9 +94,15 @@ def main():
     parser.add_argument("--calls", type=int, default=1000000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rebuild", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--db", help=f"database (built when missing; default {DB}, {DB}_N for N customers)"
+    )
+    add_smoke_argument(parser, customers=3, calls=300, rounds=1)
+    args = parse_bench_args(parser)
 
-    db = DB if (args.customers, args.calls) == (10000, 1000000) else f"{DB}_{args.customers}"
+    db = args.db or (
+        DB if (args.customers, args.calls) == (10000, 1000000) else f"{DB}_{args.customers}"
+    )
     ensure_database(db, ["rebilling_voip", "rebilling_review", "rebilling_xero_sync"], args.rebuild)
     with bench_env(db, commit=True) as env:
         if not env["res.partner"].search_count([("rebilling_enabled", "=", True)]):

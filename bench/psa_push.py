@@ -3,6 +3,7 @@
 
     python3 bench/psa_push.py [--lines 2000] [--customers 100] [--system both]
                               [--time-factor 0.001] [--kill] [--rebuild]
+                              [--db rebilling_psa_bench] [--smoke]
 
 Builds (once) the database ``rebilling_psa_bench`` with ``rebilling_autotask`` and
 ``rebilling_connectwise`` and ``--customers`` posted invoices holding ``--lines`` lines
@@ -36,7 +37,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.bench_support import bench_env, configure_bench_company, ensure_database
+from tests.bench_support import (
+    add_smoke_argument,
+    bench_env,
+    configure_bench_company,
+    ensure_database,
+    parse_bench_args,
+)
 
 DB = "rebilling_psa_bench"
 MODULES = ["rebilling_autotask", "rebilling_connectwise"]
@@ -304,7 +311,7 @@ def run(system, args):
     fake = system.fake(args.time_factor)
     fake.start()
     try:
-        with bench_env(DB, commit=True) as env:
+        with bench_env(args.db, commit=True) as env:
             backend, lines = setup_backend(env, system, fake, args.time_factor)
             backend_id, line_ids = backend.id, lines.ids
         fake.clear_requests()
@@ -312,7 +319,8 @@ def run(system, args):
         killed_after = None
         if args.kill:
             child = subprocess.Popen(
-                [sys.executable, __file__, "--child", system.name, "--backend", str(backend_id)]
+                [sys.executable, __file__, "--db", args.db, "--child", system.name]
+                + ["--backend", str(backend_id)]
             )
             half = len(line_ids) // 2
             while fake.request_count(*system.creates) < half and child.poll() is None:
@@ -321,20 +329,20 @@ def run(system, args):
             os.kill(child.pid, signal.SIGKILL)
             child.wait()
             time.sleep(1.0)  # PostgreSQL ends the dead worker's transaction
-        with bench_env(DB, commit=True) as env:
+        with bench_env(args.db, commit=True) as env:
             backend = env["rebilling.backend"].browse(backend_id)
             lines = env["account.move.line"].browse(line_ids)
             push(backend, lines)
             seconds = time.monotonic() - started
         # A new transaction: the bindings were committed by the connector's own ones.
-        with bench_env(DB) as env:
+        with bench_env(args.db) as env:
             backend = env["rebilling.backend"].browse(backend_id)
             lines = env["account.move.line"].browse(line_ids)
             items, distinct, bound = check(env, system, fake, backend, lines)
         calls = len(fake.requests)
         creates = fake.request_count(*system.creates)
         limited = fake.request_count(status=429)
-        with bench_env(DB) as env:
+        with bench_env(args.db) as env:
             moves, _services = bench_records(env)
             odoo_untaxed = round(sum(moves.mapped("amount_untaxed_signed")), 2)
             lines_sum = round(
@@ -374,9 +382,9 @@ def run(system, args):
     return ok and equal
 
 
-def child(system_name, backend_id):
+def child(db, system_name, backend_id):
     """The job worker of ``--kill``: pushes every line, until it is killed."""
-    with bench_env(DB, commit=True) as env:
+    with bench_env(db, commit=True) as env:
         backend = env["rebilling.backend"].browse(backend_id)
         moves, _services = bench_records(env)
         push(backend, backend._psa_lines(moves))
@@ -394,12 +402,14 @@ def main():
     parser.add_argument("--rebuild", action="store_true", help="rebuild the database")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--backend", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument("--db", default=DB, help="database (built when missing)")
+    add_smoke_argument(parser, lines=6, customers=2)
+    args = parse_bench_args(parser)
     if args.child:
-        return child(args.child, args.backend)
+        return child(args.db, args.child, args.backend)
 
-    ensure_database(DB, MODULES, rebuild=args.rebuild)
-    with bench_env(DB, commit=True) as env:
+    ensure_database(args.db, MODULES, rebuild=args.rebuild)
+    with bench_env(args.db, commit=True) as env:
         build(env, args.customers, args.lines)
     names = ["autotask", "connectwise"] if args.system == "both" else [args.system]
     results = [run(SYSTEMS[name], args) for name in names]

@@ -3,6 +3,7 @@
 
     python3 bench/reconcile.py [--invoices 2000] [--system all|xero|autotask|connectwise]
                                [--time-factor 0.001] [--rebuild]
+                               [--db rebilling_reconcile_bench] [--smoke]
 
 Builds (once) the database ``rebilling_reconcile_bench`` with the three connectors and
 the data of ``bench/xero_push.py`` (``--invoices`` customers billed by a run of one
@@ -22,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.bench_support import bench_env, ensure_database
+from tests.bench_support import add_smoke_argument, bench_env, ensure_database, parse_bench_args
 
 HERE = Path(__file__).resolve().parent
 DB = "rebilling_reconcile_bench"
@@ -61,12 +62,15 @@ def report(system, run, backend, calls, found, documents):
 
 def bench_xero(args):
     xero_push = sibling("xero_push")
-    with bench_env(DB, commit=True) as env:
+    with bench_env(args.db, commit=True) as env:
         xero_push.build_invoices(env, args.invoices, args.invoices)
     from odoo.addons.rebilling_xero_sync.fakes import FakeXero
 
     window = 60.0 * args.time_factor
-    with FakeXero(minute_limit=60, window=window, concurrent_limit=5) as xero, bench_env(DB) as env:
+    with (
+        FakeXero(minute_limit=60, window=window, concurrent_limit=5) as xero,
+        bench_env(args.db) as env,
+    ):
         backend = xero_push.connect(env, xero, args.time_factor)
         run = env["rebilling.billing.run"].search(
             [("dry_run", "=", False), ("invoice_ids", "!=", False)], order="period_start", limit=1
@@ -93,18 +97,18 @@ def bench_xero(args):
 def bench_psa(args, name):
     psa_push = sibling("psa_push")
     system = {"autotask": psa_push.Autotask, "connectwise": psa_push.ConnectWise}[name]
-    with bench_env(DB, commit=True) as env:
+    with bench_env(args.db, commit=True) as env:
         psa_push.build(env, args.invoices, args.invoices)
     fake = system.fake(args.time_factor)
     fake.start()
     try:
-        with bench_env(DB, commit=True) as env:
+        with bench_env(args.db, commit=True) as env:
             backend, lines = psa_push.setup_backend(env, system, fake, args.time_factor)
             backend_id, line_ids = backend.id, lines.ids
-        with bench_env(DB, commit=True) as env:
+        with bench_env(args.db, commit=True) as env:
             backend = env["rebilling.backend"].browse(backend_id)
             psa_push.push(backend, env["account.move.line"].browse(line_ids))
-        with bench_env(DB) as env:
+        with bench_env(args.db) as env:
             backend = env["rebilling.backend"].browse(backend_id)
             lines = env["account.move.line"].browse(line_ids)
             moves = lines.move_id
@@ -140,8 +144,10 @@ def main():
     )
     parser.add_argument("--time-factor", type=float, default=0.001)
     parser.add_argument("--rebuild", action="store_true", help="rebuild the database")
-    args = parser.parse_args()
-    ensure_database(DB, MODULES, rebuild=args.rebuild)
+    parser.add_argument("--db", default=DB, help="database (built when missing)")
+    add_smoke_argument(parser, invoices=3)
+    args = parse_bench_args(parser)
+    ensure_database(args.db, MODULES, rebuild=args.rebuild)
     systems = ["xero", "autotask", "connectwise"] if args.system == "all" else [args.system]
     print("=" * 72, flush=True)
     for name in systems:

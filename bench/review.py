@@ -2,22 +2,22 @@
 """Benchmark of rebilling_review: approval and off-peak reissue of invoices under review.
 
     python3 bench/review.py [--count 1000] [--calls 20] [--late 5] [--db rebilling_review_bench]
-                            [--rebuild] [--no-update]
+                            [--rebuild] [--no-update] [--smoke]
 
-Builds the database on first use with Odoo's server script
-(``-i rebilling_review,rebilling_voip,l10n_au``, Australian chart on the main
-company); a database that exists is updated (``-u rebilling_base``, and
-``rebilling_voip`` installed) unless ``--no-update``. Then, in one transaction
-that is rolled back at the end (the database can be reused):
+Builds the database on first use (``rebilling_review``, ``rebilling_voip`` and
+``l10n_au``, Australian chart on the main company); a database that exists has
+them updated unless ``--no-update``. Then, in one transaction that is rolled
+back at the end (the database can be reused), as an approver:
 
 1. imports ``--calls`` October calls per customer (setup, not timed) and bills
    ``--count`` customers of a class that reviews its invoices, with voice
    usage (timed): ``--count`` invoices under review;
 2. imports ``--late`` more October calls per customer (late CDRs), marks every
-   invoice for reissue at the off-peak hour and runs the off-peak reissue
-   (its jobs performed inline; timed): every invoice recomputed, its calls
-   rated and linked, call list and invoice document regenerated;
-3. approves all of them in one action, as an approver (timed);
+   invoice for reissue at the off-peak hour (the Reissue wizard) and, at that
+   hour, runs the off-peak reissue (its jobs performed inline; timed): every
+   invoice recomputed, its calls rated and linked, call list and invoice
+   document regenerated;
+3. approves all of them in one action (timed);
 4. creates ``--count`` plain draft customer invoices with the same lines and
    posts them with ``action_post`` (timed).
 
@@ -25,68 +25,24 @@ Each timing includes the flush and the tracking written at commit time.
 """
 
 import argparse
-import subprocess
 import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT / ".local" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.bench_support import (
+    add_smoke_argument,
+    bench_env,
+    configure_bench_company,
+    ensure_database,
+    parse_bench_args,
+)
+
+DB = "rebilling_review_bench"
+MODULES = ["rebilling_review", "rebilling_voip"]
 PERIOD = date(2026, 11, 1)
-
-
-def odoo_args(db):
-    return [
-        *("-d", db, "--addons-path", str(ROOT), "--data-dir", str(DATA_DIR)),
-        *("--http-interface", "127.0.0.1"),
-    ]
-
-
-def server_script():
-    from odoo import release
-
-    src = Path(release.__file__).resolve().parent.parent
-    for candidate in (src / "setup" / "odoo", src / "odoo-bin"):
-        if candidate.exists():
-            return [sys.executable, str(candidate)]
-    sys.exit(f"Odoo's server script was not found next to {src}")
-
-
-def database_exists(db):
-    import psycopg2
-
-    with psycopg2.connect(dbname="postgres") as conn, conn.cursor() as cr:
-        cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db])
-        return bool(cr.fetchone())
-
-
-def build_database(db, rebuild, update):
-    if rebuild and database_exists(db):
-        subprocess.run(["dropdb", db], check=True)
-    if database_exists(db):
-        if not update:
-            print(f"reusing database {db}", flush=True)
-            return
-        print(f"updating database {db} (rebilling_base and its dependents)...", flush=True)
-        modules = ["-u", "rebilling_base", "-i", "rebilling_voip"]
-    else:
-        print(f"building database {db} (rebilling_review, rebilling_voip, l10n_au)...", flush=True)
-        modules = ["-i", "rebilling_review,rebilling_voip,l10n_au"]
-    started = time.monotonic()
-    subprocess.run(
-        [
-            *server_script(),
-            *odoo_args(db),
-            *modules,
-            "--stop-after-init",
-            "--log-level=warn",
-            "--no-http",
-        ],
-        check=True,
-        cwd=ROOT,
-    )
-    print(f"done in {time.monotonic() - started:.0f} s", flush=True)
 
 
 def timed(env, func):
@@ -100,30 +56,13 @@ def timed(env, func):
 
 
 def prepare_company(env):
-    company = env.ref("base.main_company")
-    if company.chart_template != "au":
-        company.write({"country_id": env.ref("base.au").id, "currency_id": env.ref("base.AUD").id})
-        env["account.chart.template"].try_loading("au", company=company, install_demo=False)
-        env.cr.commit()  # keep the chart: loading it takes a while
-    company.write(
-        {
-            "rebilling_company_name": "Bench Communications",
-            "rebilling_phone": "02 9000 1234",
-            "rebilling_abn": "51 824 753 556",
-            "rebilling_payment_term_days": 14,
-            "rebilling_bank_account_name": "Bench Communications",
-            "rebilling_bsb": "062000",
-            "rebilling_bank_account_number": "12345678",
-            "rebilling_sender_email": "billing@bench.example.com",
-            "rebilling_auto_invoice": True,
-        }
-    )
+    company, _gst = configure_bench_company(env, "REV-")
+    company.write({"rebilling_payment_term_days": 14, "rebilling_auto_invoice": True})
     company.rebilling_sender_confirmed = True
     return company
 
 
 def create_customers(env, company, count):
-
     gst = env["account.tax"].search(
         [("company_id", "=", company.id), ("type_tax_use", "=", "sale"), ("amount", "=", 10)],
         limit=1,
@@ -261,16 +200,29 @@ def draft_invoices(env, company, partners, products, gst):
     )
 
 
+def reissue_at_off_peak(env, moves):
+    """The approver's Reissue wizard (at the off-peak hour), then, at that hour, the cron.
+
+    Time is moved to the off-peak hour (freezegun, ticking: the timing stays real).
+    """
+    from freezegun import freeze_time
+
+    wizard = env["rebilling.review.reissue.wizard"].create(
+        {"move_ids": [(6, 0, moves.ids)], "when": "off_peak"}
+    )
+    wizard.action_reissue()
+    env.flush_all()
+    off_peak = max(moves.mapped("rebilling_reissue_at")) + timedelta(minutes=1)
+    Move = env["account.move"].with_context(queue_job__no_delay=True)
+    with freeze_time(off_peak, tick=True):
+        return timed(env, Move._cron_rebilling_review_reissue)
+
+
 def bench(db, count, calls, late):
     import odoo
-    from odoo import api, fields
-    from odoo.modules.registry import Registry
-    from odoo.tools import config
 
-    config.parse_config([*odoo_args(db), "--log-level=warn"], setup_logging=True)
-    registry = Registry(db)
-    with registry.cursor() as cr:
-        env = api.Environment(cr, api.SUPERUSER_ID, {})
+    with bench_env(db) as env:
+        env = env(context={})
         company = prepare_company(env)
         admin = env.ref("base.user_admin")
         if not admin.has_group("rebilling_review.group_rebilling_approver"):
@@ -296,11 +248,7 @@ def bench(db, count, calls, late):
             sys.exit(f"expected {count * calls} calls billed by the run, found {before}")
 
         import_calls(env, fmt, count, late, 25, "LATE")
-        moves._rebilling_review_reject("off_peak")
-        moves.write({"rebilling_reissue_at": fields.Datetime.now() - timedelta(minutes=1)})
-        env.flush_all()
-        Move = env["account.move"].with_context(queue_job__no_delay=True)
-        reissue_time, _res = timed(env, Move._cron_rebilling_review_reissue)
+        reissue_time, _res = reissue_at_off_peak(env, moves)
         states = set(moves.mapped("rebilling_review_state"))
         if states != {"under_review"}:
             sys.exit(f"expected every invoice reissued, found review states {states}")
@@ -318,7 +266,6 @@ def bench(db, count, calls, late):
         post_time, _res = timed(env, drafts.action_post)
         if set(drafts.mapped("state")) != {"posted"}:
             sys.exit("the drafts were not all posted")
-        cr.rollback()
 
     version = odoo.release.version
     print(
@@ -342,13 +289,14 @@ def main():
     parser.add_argument("--count", type=int, default=1000, help="invoices (default 1000)")
     parser.add_argument("--calls", type=int, default=20, help="calls per customer (default 20)")
     parser.add_argument("--late", type=int, default=5, help="late calls per customer (default 5)")
-    parser.add_argument("--db", default="rebilling_review_bench", help="database name")
+    parser.add_argument("--db", default=DB, help="database name")
     parser.add_argument("--rebuild", action="store_true", help="drop and build the database")
     parser.add_argument(
         "--no-update", action="store_true", help="reuse an existing database as it is"
     )
-    args = parser.parse_args()
-    build_database(args.db, args.rebuild, not args.no_update)
+    add_smoke_argument(parser, count=2, calls=2, late=1)
+    args = parse_bench_args(parser)
+    ensure_database(args.db, MODULES, rebuild=args.rebuild, update=not args.no_update)
     bench(args.db, args.count, args.calls, args.late)
 
 

@@ -2,6 +2,7 @@
 """The billing run on the real server: Odoo with --workers and the queue_job runner.
 
     python3 bench/scale_run.py [--customers 2000] [--channels 1,2] [--kill] [--rebuild]
+                               [--db rebilling_scale] [--smoke]
 
 Builds N customers (3 services + 2 charges each) in a database of its own
 (kept between runs), starts Odoo as a subprocess on 127.0.0.1 with
@@ -18,9 +19,6 @@ scenario bills the same work.
 
 import argparse
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from datetime import date
@@ -32,14 +30,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from billing_run import baseline, build_customers
 
 from tests.bench_support import (
-    ROOT,
+    BenchServer,
     Timer,
+    add_smoke_argument,
     bench_env,
+    bench_sql,
+    check_bench_customers,
     ensure_database,
-    odoo_server_script,
-    pg_connect,
+    kill_busy_job_worker,
+    parse_bench_args,
     say,
-    write_config,
+    start_billing_run,
 )
 
 DB = "rebilling_scale"
@@ -47,39 +48,18 @@ PERIOD = date(2026, 11, 1)
 TIMEOUT = 1800
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def sql(query, params=None, fetch=True):
-    conn = pg_connect(DB)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cr:
-            cr.execute(query, params or [])
-            return cr.fetchall() if fetch else None
-    finally:
-        conn.close()
-
-
-def ensure_customers(count):
-    have = sql("SELECT count(*) FROM res_partner WHERE name LIKE 'Bench customer %%'")[0][0]
-    if have == count:
+def ensure_customers(db, count):
+    if check_bench_customers(db, count):
         return
-    if have:
-        raise SystemExit(
-            f"{DB} holds {have} customers, not {count}: pass --rebuild to build it again"
-        )
-    with Timer() as timer, bench_env(DB, commit=True) as env:
+    with Timer() as timer, bench_env(db, commit=True) as env:
         build_customers(env, count)
     say(f"built {count} customers in {timer.seconds:.0f} s")
 
 
-def reset_run():
+def reset_run(db):
     """Remove the period's run, its invoices and once-off links: the next run bills the same."""
-    sql(
+    bench_sql(
+        db,
         """
         UPDATE rebilling_charge SET invoice_line_id = NULL WHERE invoice_line_id IS NOT NULL;
         DELETE FROM account_move WHERE rebilling_period IS NOT NULL;
@@ -90,92 +70,41 @@ def reset_run():
     )
 
 
-class Server:
+def server(db, channels, log_level="warn"):
     """Odoo with workers and the queue_job runner, on 127.0.0.1."""
-
-    def __init__(self, channels, workers, log_level="warn"):
-        self.port = free_port()
-        self.config = write_config(
-            f"{DB}_server",
-            http_port=self.port,
-            workers=workers,
-            max_cron_threads=0,
-            server_wide_modules="web,queue_job",
-            log_level=log_level,
-            limit_time_real=600,
-            limit_time_cpu=600,
-            db_name=DB,
-            dbfilter=f"^{DB}$",
-            queue_job_channels=f"root:{channels + 1},root.rebilling:{channels}",
-        )
-        self.log = open(ROOT / ".local" / f"{DB}_server.log", "w")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [*odoo_server_script(), "-c", str(self.config)],
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                if self.process.poll() is not None:
-                    raise SystemExit(f"Odoo stopped (exit {self.process.returncode})") from None
-                time.sleep(0.5)
-        raise SystemExit("Odoo did not answer within 120 s")
-
-    def stop(self):
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.log.close()
+    return BenchServer(
+        db,
+        workers=channels + 1,
+        queue_job_channels=f"root:{channels + 1},root.rebilling:{channels}",
+        log_level=log_level,
+        limit_time_real=600,
+        limit_time_cpu=600,
+    )
 
 
-def start_run():
-    with bench_env(DB, commit=True) as env:
-        company = env.ref("base.main_company")
-        run = env["rebilling.billing.run"]._get_or_create(company, PERIOD)
-        run.action_start()
-        return run.id
-
-
-def progress(run_id):
-    rows = sql(
+def progress(db, run_id):
+    rows = bench_sql(
+        db,
         "SELECT state, count(*) FROM rebilling_billing_run_line WHERE run_id = %s GROUP BY state",
         [run_id],
     )
     return dict(rows)
 
 
-def kill_busy_worker():
-    rows = sql("SELECT worker_pid FROM queue_job WHERE state = 'started' AND worker_pid > 0")
-    for (pid,) in rows:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            return pid
-        except ProcessLookupError:
-            continue
-    return None
-
-
-def measure(channels, customers, kill=False, log_level="warn"):
-    reset_run()
-    server = Server(channels, workers=channels + 1, log_level=log_level)
+def measure(db, channels, customers, kill=False, log_level="warn"):
+    reset_run(db)
     killed = None
-    try:
+    with server(db, channels, log_level):
         started = time.perf_counter()
-        run_id = start_run()
+        run_id = start_billing_run(db, PERIOD)
         while True:
-            states = progress(run_id)
+            states = progress(db, run_id)
             done = states.get("done", 0) + states.get("error", 0) + states.get("nothing", 0)
             if kill and killed is None and done >= 0.4 * customers:
-                killed = kill_busy_worker()
-            run_state = sql("SELECT state FROM rebilling_billing_run WHERE id = %s", [run_id])
+                killed = kill_busy_job_worker(db)
+            run_state = bench_sql(
+                db, "SELECT state FROM rebilling_billing_run WHERE id = %s", [run_id]
+            )
             if not states.get("pending") and run_state[0][0] == "done":
                 break
             if time.perf_counter() - started > TIMEOUT:
@@ -183,17 +112,19 @@ def measure(channels, customers, kill=False, log_level="warn"):
                 break
             time.sleep(0.5)
         seconds = time.perf_counter() - started
-    finally:
-        server.stop()
-    states = progress(run_id)
-    invoices = sql("SELECT count(*) FROM account_move WHERE rebilling_run_id = %s", [run_id])[0][0]
-    duplicates = sql(
+    states = progress(db, run_id)
+    invoices = bench_sql(
+        db, "SELECT count(*) FROM account_move WHERE rebilling_run_id = %s", [run_id]
+    )[0][0]
+    duplicates = bench_sql(
+        db,
         """SELECT count(*) FROM (SELECT partner_id FROM account_move
             WHERE rebilling_period = %s AND state != 'cancel'
             GROUP BY partner_id HAVING count(*) > 1) d""",
         [PERIOD],
     )[0][0]
-    names = sql(
+    names = bench_sql(
+        db,
         "SELECT count(*) - count(DISTINCT name) FROM account_move WHERE rebilling_run_id = %s",
         [run_id],
     )[0][0]
@@ -204,13 +135,15 @@ def measure(channels, customers, kill=False, log_level="warn"):
         f"{duplicates}; duplicate numbers {names}"
         + (f"; killed worker pid {killed}" if kill else "")
     )
+    if invoices != customers or duplicates or names:
+        raise SystemExit(f"FAILED: {invoices} invoices for {customers} customers")
     return invoices / seconds
 
 
-def naive_baseline(customers):
+def naive_baseline(db, customers):
     from odoo.addons.rebilling_base.models.rebilling_billing_run_chunk import CHUNK_SIZE
 
-    with bench_env(DB) as env:
+    with bench_env(db) as env:
         company = env.ref("base.main_company")
         products = env["product.product"].search([("name", "like", "Bench product %")], order="id")
         partners = env["res.partner"].search([("name", "like", "Bench customer %")])
@@ -233,17 +166,20 @@ def main():
     parser.add_argument("--rebuild", action="store_true", help="rebuild the benchmark database")
     parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
     parser.add_argument("--server-log", default="warn", help="log level of the Odoo server")
-    args = parser.parse_args()
-    ensure_database(DB, ["rebilling_base"], rebuild=args.rebuild)
-    ensure_customers(args.customers)
+    parser.add_argument("--db", default=DB, help="database (built when missing)")
+    add_smoke_argument(parser, customers=3, channels="1")
+    args = parse_bench_args(parser)
+    db = args.db
+    ensure_database(db, ["rebilling_base"], rebuild=args.rebuild)
+    ensure_customers(db, args.customers)
     print(f"{args.customers} customers, 3 services + 2 charges each; {os.cpu_count()} cores")
-    base = None if args.no_baseline else naive_baseline(args.customers)
+    base = None if args.no_baseline else naive_baseline(db, args.customers)
     rates = {}
     for channels in [int(c) for c in args.channels.split(",")]:
-        rates[channels] = measure(channels, args.customers, log_level=args.server_log)
+        rates[channels] = measure(db, channels, args.customers, log_level=args.server_log)
     if args.kill:
-        measure(max(rates), args.customers, kill=True, log_level=args.server_log)
-    reset_run()
+        measure(db, max(rates), args.customers, kill=True, log_level=args.server_log)
+    reset_run(db)
     if 1 in rates and base:
         print(f"1 channel / naive baseline : {rates[1] / base:.2f}x (goal >= 1.0)")
     if 1 in rates and 2 in rates:

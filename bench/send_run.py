@@ -2,6 +2,7 @@
 """Billing and emailing invoices on the real server: workers, job runner, fake SMTP.
 
     python3 bench/send_run.py [--customers 50] [--channels 1,2] [--kill] [--rebuild]
+                              [--db rebilling_send_bench] [--smoke]
 
 Builds N customers (3 services, 2 charges and a voice service with calls of
 last month each, so each invoice has its PDF and its call list XLSX) in a
@@ -32,9 +33,6 @@ import argparse
 import base64
 import importlib.util
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -50,13 +48,17 @@ from billing_run import build_customers
 
 from tests.bench_support import (
     ROOT,
+    BenchServer,
     Timer,
+    add_smoke_argument,
     bench_env,
+    bench_sql,
+    check_bench_customers,
     ensure_database,
-    odoo_server_script,
-    pg_connect,
+    kill_busy_job_worker,
+    parse_bench_args,
     say,
-    write_config,
+    start_billing_run,
 )
 
 DB = "rebilling_send_bench"
@@ -74,23 +76,6 @@ def load_fake_smtp():
 PERIOD = date(2026, 11, 1)
 CALLS_PER_CUSTOMER = 12
 TIMEOUT = 1800
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def sql(query, params=None, fetch=True):
-    conn = pg_connect(DB)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cr:
-            cr.execute(query, params or [])
-            return cr.fetchall() if fetch else None
-    finally:
-        conn.close()
 
 
 def build_voice(env, company, partners):
@@ -170,15 +155,10 @@ def build_voice(env, company, partners):
     wizard.action_import()
 
 
-def ensure_customers(count):
-    have = sql("SELECT count(*) FROM res_partner WHERE name LIKE 'Bench customer %%'")[0][0]
-    if have == count:
+def ensure_customers(db, count):
+    if check_bench_customers(db, count):
         return
-    if have:
-        raise SystemExit(
-            f"{DB} holds {have} customers, not {count}: pass --rebuild to build it again"
-        )
-    with Timer() as timer, bench_env(DB, commit=True) as env:
+    with Timer() as timer, bench_env(db, commit=True) as env:
         company, partners, _products = build_customers(env, count)
         for i, partner in enumerate(partners):
             partner.email = f"accounts{i}@customer{i}.example.com"
@@ -188,9 +168,10 @@ def ensure_customers(count):
     say(f"built {count} customers with calls in {timer.seconds:.0f} s")
 
 
-def reset_run():
+def reset_run(db):
     """Remove the period's run, its invoices, emails and jobs: the next run does the same."""
-    sql(
+    bench_sql(
+        db,
         """
         UPDATE rebilling_charge SET invoice_line_id = NULL WHERE invoice_line_id IS NOT NULL;
         UPDATE rebilling_cdr SET invoice_id = NULL, state = 'rated' WHERE invoice_id IS NOT NULL;
@@ -205,105 +186,58 @@ def reset_run():
     )
 
 
-class Server:
+def server(db, channels, workers, smtp_port, log_level="warn"):
     """Odoo with workers and the queue_job runner on 127.0.0.1, mail to ``smtp_port``."""
-
-    def __init__(self, channels, workers, smtp_port, log_level="warn"):
-        self.port = free_port()
-        self.log_path = ROOT / ".local" / f"{DB}_server.log"
-        self.config = write_config(
-            f"{DB}_server",
-            http_port=self.port,
-            workers=workers,
-            max_cron_threads=0,
-            server_wide_modules="web,queue_job",
-            log_level=log_level,
-            db_name=DB,
-            dbfilter=f"^{DB}$",
-            smtp_server="127.0.0.1",
-            smtp_port=smtp_port,
-            queue_job_channels=(
-                f"root:{channels},root.rebilling:{channels},root.rebilling.send:{channels}"
-            ),
-        )
-        sql(
-            "UPDATE ir_config_parameter SET value = %s WHERE key = 'web.base.url'",
-            [f"http://127.0.0.1:{self.port}"],
-            fetch=False,
-        )
-        sql(
-            """INSERT INTO ir_config_parameter (key, value) VALUES ('report.url', %s)
+    bench = BenchServer(
+        db,
+        workers=workers,
+        queue_job_channels=(
+            f"root:{channels},root.rebilling:{channels},root.rebilling.send:{channels}"
+        ),
+        log_level=log_level,
+        smtp_server="127.0.0.1",
+        smtp_port=smtp_port,
+    )
+    # wkhtmltopdf fetches the report styles from this server.
+    for key in ("web.base.url", "report.url"):
+        bench_sql(
+            db,
+            """INSERT INTO ir_config_parameter (key, value) VALUES (%s, %s)
                ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value""",
-            [f"http://127.0.0.1:{self.port}"],
+            [key, bench.url],
             fetch=False,
         )
-        self.log = open(self.log_path, "w")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [*odoo_server_script(), "-c", str(self.config)],
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                if self.process.poll() is not None:
-                    raise SystemExit(f"Odoo stopped (exit {self.process.returncode})") from None
-                time.sleep(0.5)
-        raise SystemExit("Odoo did not answer within 120 s")
-
-    def watchdog_kills(self):
-        text = self.log_path.read_text(errors="replace")
-        return sum(text.count(s) for s in ("virtual real time limit", "CPU time limit"))
-
-    def stop(self):
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.log.close()
-
-    def pdf_over_http(self, move_ids):
-        """Seconds and bytes of the invoice PDFs as the server prints them (logged in)."""
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-        base = f"http://127.0.0.1:{self.port}"
-        body = (
-            b'{"jsonrpc":"2.0","params":{"db":"' + DB.encode() + b'","login":"admin",'
-            b'"password":"admin"}}'
-        )
-        request = urllib.request.Request(
-            f"{base}/web/session/authenticate",
-            data=body,
-            headers={"Content-Type": "application/json"},
-        )
-        opener.open(request, timeout=30).read()
-        sizes, seconds = [], []
-        for move_id in move_ids:
-            started = time.perf_counter()
-            url = f"{base}/report/pdf/account.account_invoices/{move_id}"
-            content = opener.open(url, timeout=300).read()
-            seconds.append(time.perf_counter() - started)
-            if not content.startswith(b"%PDF"):
-                raise SystemExit(f"{url} did not return a PDF")
-            sizes.append(len(content))
-        return sum(seconds) / len(seconds), sum(sizes) / len(sizes)
+    return bench
 
 
-def start_run():
-    with bench_env(DB, commit=True) as env:
-        company = env.ref("base.main_company")
-        run = env["rebilling.billing.run"]._get_or_create(company, PERIOD)
-        run.action_start()
-        return run.id
+def pdf_over_http(bench, move_ids):
+    """Seconds and bytes of the invoice PDFs as the server prints them (logged in)."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    body = (
+        b'{"jsonrpc":"2.0","params":{"db":"' + bench.db.encode() + b'","login":"admin",'
+        b'"password":"admin"}}'
+    )
+    request = urllib.request.Request(
+        f"{bench.url}/web/session/authenticate",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    opener.open(request, timeout=30).read()
+    sizes, seconds = [], []
+    for move_id in move_ids:
+        started = time.perf_counter()
+        url = f"{bench.url}/report/pdf/account.account_invoices/{move_id}"
+        content = opener.open(url, timeout=300).read()
+        seconds.append(time.perf_counter() - started)
+        if not content.startswith(b"%PDF"):
+            raise SystemExit(f"{url} did not return a PDF")
+        sizes.append(len(content))
+    return sum(seconds) / len(seconds), sum(sizes) / len(sizes)
 
 
-def send_states(run_id):
-    rows = sql(
+def send_states(db, run_id):
+    rows = bench_sql(
+        db,
         "SELECT rebilling_send_state, count(*) FROM account_move WHERE rebilling_run_id = %s"
         " GROUP BY rebilling_send_state",
         [run_id],
@@ -311,23 +245,9 @@ def send_states(run_id):
     return dict(rows)
 
 
-def run_state(run_id):
-    rows = sql("SELECT state FROM rebilling_billing_run WHERE id = %s", [run_id])
+def run_state(db, run_id):
+    rows = bench_sql(db, "SELECT state FROM rebilling_billing_run WHERE id = %s", [run_id])
     return rows[0][0] if rows else None
-
-
-def kill_busy_sender():
-    rows = sql(
-        "SELECT worker_pid FROM queue_job WHERE state = 'started' AND worker_pid > 0"
-        " AND method_name = '_rebilling_send_job'"
-    )
-    for (pid,) in rows:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            return pid
-        except ProcessLookupError:
-            continue
-    return None
 
 
 def received(smtp):
@@ -340,22 +260,22 @@ def received(smtp):
     return by_invoice
 
 
-def measure(channels, customers, workers=None, kill=False, log_level="warn"):
-    reset_run()
+def measure(db, channels, customers, workers=None, kill=False, log_level="warn"):
+    reset_run(db)
     kills = []
     with load_fake_smtp()() as smtp:
-        server = Server(channels, workers or channels + 1, smtp.port, log_level=log_level)
-        try:
+        bench = server(db, channels, workers or channels + 1, smtp.port, log_level=log_level)
+        with bench:
             started = time.perf_counter()
-            run_id = start_run()
+            run_id = start_billing_run(db, PERIOD)
             billed = None
             while True:
-                states = send_states(run_id)
+                states = send_states(db, run_id)
                 done = states.get("sent", 0) + states.get("failed", 0)
-                if billed is None and run_state(run_id) == "done":
+                if billed is None and run_state(db, run_id) == "done":
                     billed = time.perf_counter() - started
                 if kill and len(kills) < 2 and done >= (0.3, 0.6)[len(kills)] * customers:
-                    pid = kill_busy_sender()
+                    pid = kill_busy_job_worker(db, "_rebilling_send_job")
                     if pid:
                         kills.append(pid)
                 if billed is not None and not states.get("queued") and not states.get("pending"):
@@ -367,30 +287,35 @@ def measure(channels, customers, workers=None, kill=False, log_level="warn"):
             seconds = time.perf_counter() - started
             ids = [
                 r[0]
-                for r in sql(
+                for r in bench_sql(
+                    db,
                     "SELECT id FROM account_move WHERE rebilling_run_id = %s ORDER BY id LIMIT 3",
                     [run_id],
                 )
             ]
-            http_pdf_s, http_pdf_bytes = server.pdf_over_http(ids)
-        finally:
-            server.stop()
+            http_pdf_s, http_pdf_bytes = pdf_over_http(bench, ids)
         mails = received(smtp)
-    states = send_states(run_id)
+    states = send_states(db, run_id)
     names = [
-        r[0] for r in sql("SELECT name FROM account_move WHERE rebilling_run_id = %s", [run_id])
+        r[0]
+        for r in bench_sql(
+            db, "SELECT name FROM account_move WHERE rebilling_run_id = %s", [run_id]
+        )
     ]
-    job_s, job_count = sql(
+    job_s, job_count = bench_sql(
+        db,
         """SELECT avg(extract(epoch FROM date_done - date_started)), count(*) FROM queue_job
-           WHERE method_name = '_rebilling_send_job' AND state = 'done'"""
+           WHERE method_name = '_rebilling_send_job' AND state = 'done'""",
     )[0]
-    pdf_bytes = sql(
+    pdf_bytes = bench_sql(
+        db,
         """SELECT avg(a.file_size) FROM account_move m JOIN ir_attachment a
            ON a.res_model = 'account.move' AND a.res_id = m.id
            AND a.res_field = 'invoice_pdf_report_file' WHERE m.rebilling_run_id = %s""",
         [run_id],
     )[0][0]
-    xlsx = sql(
+    xlsx = bench_sql(
+        db,
         "SELECT count(*) FROM account_move WHERE rebilling_run_id = %s"
         " AND rebilling_call_list_id IS NOT NULL",
         [run_id],
@@ -406,7 +331,7 @@ def measure(channels, customers, workers=None, kill=False, log_level="warn"):
         f"sent {states.get('sent', 0)}, failed {states.get('failed', 0)}; "
         f"{job_s or 0:.2f} s per send job ({job_count} jobs); PDF {pdf_bytes or 0:,.0f} bytes "
         f"(over HTTP: {http_pdf_s:.2f} s, {http_pdf_bytes:,.0f} bytes); {xlsx} call lists; "
-        f"watchdog kills {server.watchdog_kills()}; 10,000 invoices: "
+        f"watchdog kills {bench.watchdog_kills()}; 10,000 invoices: "
         f"{10000 / (invoices / seconds) / 3600:.2f} h"
     )
     print(
@@ -415,8 +340,11 @@ def measure(channels, customers, workers=None, kill=False, log_level="warn"):
         + (f" ({', '.join(sorted(repeated))}), same Message-ID: {same_id}" if repeated else "")
         + (f"; killed send workers {kills}" if kill else "")
     )
-    if missing or not same_id:
-        raise SystemExit(f"FAILED: missing {missing}, different Message-IDs: {not same_id}")
+    if missing or not same_id or invoices != customers:
+        raise SystemExit(
+            f"FAILED: {invoices} invoices for {customers} customers, missing {missing}, "
+            f"different Message-IDs: {not same_id}"
+        )
     return invoices / seconds
 
 
@@ -428,9 +356,12 @@ def main():
     parser.add_argument("--kill", action="store_true", help="also a run with workers killed")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the benchmark database")
     parser.add_argument("--server-log", default="warn", help="log level of the Odoo server")
-    args = parser.parse_args()
-    ensure_database(DB, ["rebilling_base", "rebilling_voip"], rebuild=args.rebuild)
-    ensure_customers(args.customers)
+    parser.add_argument("--db", default=DB, help="database (built when missing)")
+    add_smoke_argument(parser, customers=2, channels="1")
+    args = parse_bench_args(parser)
+    db = args.db
+    ensure_database(db, ["rebilling_base", "rebilling_voip"], rebuild=args.rebuild)
+    ensure_customers(db, args.customers)
     print(
         f"{args.customers} customers (3 services, 2 charges, {CALLS_PER_CUSTOMER} calls each); "
         f"{os.cpu_count()} cores (shared: other processes may run)"
@@ -438,13 +369,18 @@ def main():
     rates = {}
     for channels in [int(c) for c in args.channels.split(",")]:
         rates[channels] = measure(
-            channels, args.customers, workers=args.workers, log_level=args.server_log
+            db, channels, args.customers, workers=args.workers, log_level=args.server_log
         )
     if args.kill:
         measure(
-            max(rates), args.customers, workers=args.workers, kill=True, log_level=args.server_log
+            db,
+            max(rates),
+            args.customers,
+            workers=args.workers,
+            kill=True,
+            log_level=args.server_log,
         )
-    reset_run()
+    reset_run(db)
     if 1 in rates and 2 in rates:
         print(f"2 channels / 1 channel: {rates[2] / rates[1]:.2f}x")
 

@@ -2,7 +2,7 @@
 """Push 2,000 invoices to the fake Xero under its 60-calls-a-minute limit, time-scaled.
 
     python3 bench/xero_push.py [--invoices 2000] [--customers 500] [--time-factor 0.01]
-                               [--rebuild]
+                               [--rebuild] [--db rebilling_xero_bench] [--smoke]
 
 Builds (once) the database ``rebilling_xero_bench`` with ``rebilling_xero_sync`` and
 ``--invoices`` posted rebilling invoices (``--customers`` customers billed over several
@@ -35,7 +35,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.bench_support import bench_env, configure_bench_company, ensure_database
+from tests.bench_support import (
+    add_smoke_argument,
+    bench_env,
+    configure_bench_company,
+    ensure_database,
+    parse_bench_args,
+)
 
 DB = "rebilling_xero_bench"
 MODULES = ["rebilling_base", "rebilling_xero_sync"]
@@ -205,16 +211,21 @@ def main():
         help="share of the last month's invoices credited (full credit notes)",
     )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the database")
-    args = parser.parse_args()
+    parser.add_argument("--db", default=DB, help="database (built when missing)")
+    add_smoke_argument(parser, invoices=4, customers=2)
+    args = parse_bench_args(parser)
 
-    ensure_database(DB, MODULES, rebuild=args.rebuild)
-    with bench_env(DB, commit=True) as env:
+    ensure_database(args.db, MODULES, rebuild=args.rebuild)
+    with bench_env(args.db, commit=True) as env:
         build_invoices(env, args.customers, args.invoices)
 
     from odoo.addons.rebilling_xero_sync.fakes import FakeXero
 
     window = 60.0 * args.time_factor
-    with FakeXero(minute_limit=60, window=window, concurrent_limit=5) as xero, bench_env(DB) as env:
+    with (
+        FakeXero(minute_limit=60, window=window, concurrent_limit=5) as xero,
+        bench_env(args.db) as env,
+    ):
         started = time.monotonic()
         backend = connect(env, xero, args.time_factor)
         connect_calls = len([r for r in xero.requests if r.path.lower().startswith("/api.xro")])

@@ -2,7 +2,8 @@
 
 from dateutil.relativedelta import relativedelta
 
-from odoo.addons.rebilling_base.models.rebilling_demo import (
+from odoo import fields
+from odoo.addons.rebilling_base.demo.rebilling_demo import (
     CUSTOMERS,
     LATE_SERVICE_CUSTOMER,
     NO_EMAIL,
@@ -10,15 +11,40 @@ from odoo.addons.rebilling_base.models.rebilling_demo import (
     PORTAL_LOGIN,
 )
 from odoo.addons.rebilling_base.tests.common import run_send_cron
-from odoo.tests import TransactionCase, tagged
+from odoo.tests import TransactionCase, freeze_time, tagged
+from odoo.tools import SQL
+
+# The demo is built around today (last month's calls and run, this month's run): the test
+# holds the clock on one day, 14:00 in Sydney, whatever day it runs.
+DEMO_DAY = "2026-11-20 03:00:00"
 
 
 @tagged("post_install", "-at_install")
 class TestDemoMonth(TransactionCase):
+    def entered_now(self, company):
+        """The demo's services and charges entered at the (frozen) current time.
+
+        The records of this transaction carry PostgreSQL's clock, which no freezing
+        moves, as their create_date; catch-ups compare it with the start of each run.
+        """
+        self.env.flush_all()
+        for table in ("rebilling_service", "rebilling_charge"):
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE %s SET create_date = %s WHERE company_id = %s",
+                    SQL.identifier(table),
+                    fields.Datetime.now(),
+                    company.id,
+                )
+            )
+        self.env.invalidate_all()
+
+    @freeze_time(DEMO_DAY)
     def test_demo_month(self):
         env = self.env(context=dict(self.env.context, tracking_disable=True))
         company = env["rebilling.demo"]._create_demo_data()
         env["rebilling.customer.class"]._rebilling_review_demo()
+        self.entered_now(company)
         env.user.company_id = company
         env = env(context=dict(env.context, allowed_company_ids=company.ids))
         partners = env["res.partner"].search([("company_id", "=", company.id)])

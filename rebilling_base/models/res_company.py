@@ -1,37 +1,26 @@
 import base64
-import contextlib
 import io
-import logging
 import re
-import secrets
-from email.utils import formataddr
 
 import pytz
-from dateutil.relativedelta import relativedelta
 from PIL import Image
 from stdnum.au import abn as stdnum_abn
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL, email_split, format_date
 
-from ..tools import abr, notify, spf
-from .account_move import NO_EMAIL_ADDRESS
-
-_logger = logging.getLogger(__name__)
+from ..tools import notify
 
 LOGO_FORMATS = {"JPEG": "JPG", "GIF": "GIF", "PNG": "PNG"}
 LOGO_MAX_WIDTH = 200
 LOGO_MAX_HEIGHT = 128
-PATTERN_TOKENS = {"%year%": "%(year)s", "%mon%": "%(month)s", "%mday%": "%(day)s"}
-PREVIEW_FILENAME = "invoice-preview.pdf"
-
-
-class PreviewRollback(Exception):
-    """Raised to roll back the dummy records of the invoice preview."""
 
 
 class ResCompany(models.Model):
+    """The rebilling configuration of a company: its fields, whether it is complete, who
+    edits it. Numbering, the sender email, the ABN Lookup, the notification email and the
+    invoice preview extend the same model in files of their own (``res_company_*.py``)."""
+
     _inherit = "res.company"
 
     rebilling_auto_invoice = fields.Boolean(
@@ -71,35 +60,6 @@ class ResCompany(models.Model):
         attachment=True,
         help="JPG, GIF or PNG, at most 200 px wide and 128 px high. Printed top left.",
     )
-    rebilling_sender_email = fields.Char(
-        "Invoice Sender Email", help="Invoices are emailed from this address once it is confirmed."
-    )
-    rebilling_sender_confirmed = fields.Boolean("Sender Email Confirmed", readonly=True, copy=False)
-    rebilling_email_from = fields.Char(
-        "Invoice Email From",
-        compute="_compute_rebilling_email_from",
-        help="The From header of the invoice emails: the invoice company name and sender email.",
-    )
-    rebilling_sender_token = fields.Char(copy=False, groups="base.group_system")
-    rebilling_notification_email = fields.Char(
-        "Notification Email", help="Receives the summary of each billing run."
-    )
-    rebilling_invoice_prefix = fields.Char("Invoice Prefix", default="INV-")
-    rebilling_invoice_start = fields.Integer("Invoice Number Start", default=1)
-    rebilling_number_pattern = fields.Char(
-        "Invoice Numbering Pattern",
-        help="Optional. Letters, digits and symbols plus %year%, %mon%, %mday% and %num% "
-        "(the incremental number), e.g. %num%/%year%. Overrides the prefix when set.",
-    )
-    rebilling_sequence_id = fields.Many2one("ir.sequence", copy=False, readonly=True)
-    rebilling_journal_id = fields.Many2one(
-        "account.journal",
-        check_company=True,
-        domain="[('type', '=', 'sale'), ('company_id', '=', id)]",
-        help="Sales journal of the rebilling invoices; a journal of their own (code RBL) is "
-        "created by the first run when empty. Customer invoices of this journal, manual ones "
-        "included, take the rebilling numbers.",
-    )
     rebilling_xero_account_code = fields.Char(
         "Default Xero Account Code",
         default="200",
@@ -125,16 +85,6 @@ class ResCompany(models.Model):
         help="The one time zone of rebilling: the run hour, billing periods, usage months, "
         "rate dates and the off-peak hour of reissues are read in it.",
     )
-    rebilling_abr_guid = fields.Char(
-        "ABN Lookup GUID",
-        groups="rebilling_base.group_rebilling_manager",
-        help="The authentication GUID the ABR issues for its ABN Lookup web services; "
-        "used to check the ABNs of the company and its customers every night.",
-    )
-    rebilling_abn_status = fields.Selection(related="partner_id.rebilling_abn_status")
-    rebilling_abn_gst = fields.Boolean(related="partner_id.rebilling_abn_gst")
-    rebilling_abn_checked = fields.Datetime(related="partner_id.rebilling_abn_checked")
-    rebilling_abn_message = fields.Char(related="partner_id.rebilling_abn_message")
     rebilling_config_missing = fields.Text(compute="_compute_rebilling_config_missing")
     rebilling_configured = fields.Boolean(compute="_compute_rebilling_config_missing")
 
@@ -167,7 +117,13 @@ class ResCompany(models.Model):
 
     # ------------------------------------------------------------ configuration state
     def _rebilling_required_fields(self):
-        """Fields that must be set before rebilling pages open (override point)."""
+        """Fields that must be set before rebilling pages open.
+
+        Extend for an addon's own required configuration fields: this list is
+        the one source of the gate (``rebilling_configured``, what the gate
+        says is missing) and of its ``@api.depends``, read when the registry
+        is set up, so an extension is recomputed on change too.
+        """
         return [
             "rebilling_company_name",
             "rebilling_phone",
@@ -178,15 +134,7 @@ class ResCompany(models.Model):
             "rebilling_sender_email",
         ]
 
-    @api.depends(
-        "rebilling_company_name",
-        "rebilling_phone",
-        "rebilling_abn",
-        "rebilling_bank_account_name",
-        "rebilling_bsb",
-        "rebilling_bank_account_number",
-        "rebilling_sender_email",
-    )
+    @api.depends(lambda self: self._rebilling_required_fields())
     def _compute_rebilling_config_missing(self):
         for company in self:
             missing = [
@@ -289,159 +237,6 @@ class ResCompany(models.Model):
             "target": "current",
         }
 
-    def action_rebilling_preview(self):
-        """The real invoice document (same template, taxes and totals) with dummy data.
-
-        The dummy customer and invoice are created, rendered and rolled back:
-        nothing is kept but the PDF, attached to the company and opened.
-        """
-        self.ensure_one()
-        pdf = self._rebilling_preview_pdf()
-        Attachment = self.env["ir.attachment"].sudo()
-        Attachment.search(
-            [
-                ("res_model", "=", "res.company"),
-                ("res_id", "=", self.id),
-                ("name", "=", PREVIEW_FILENAME),
-            ]
-        ).unlink()
-        attachment = Attachment.create(
-            {
-                "name": PREVIEW_FILENAME,
-                "raw": pdf,
-                "mimetype": "application/pdf",
-                "res_model": "res.company",
-                "res_id": self.id,
-            }
-        )
-        return {
-            "type": "ir.actions.act_url",
-            "url": f"/web/content/{attachment.id}?filename={PREVIEW_FILENAME}",
-            "target": "new",
-        }
-
-    def _rebilling_preview_pdf(self, report_ref="account.account_invoices"):
-        """Render ``report_ref`` for a dummy invoice inside a savepoint rolled back after."""
-        self.ensure_one()
-        rendered = {}
-        with contextlib.suppress(PreviewRollback), self.env.cr.savepoint():
-            move = self.with_context(
-                tracking_disable=True, mail_notrack=True
-            )._rebilling_preview_move()
-            rendered["pdf"] = self.env["ir.actions.report"]._render_qweb_pdf(report_ref, move.ids)[
-                0
-            ]
-            raise PreviewRollback
-        self.env.invalidate_all()
-        return rendered["pdf"]
-
-    def _rebilling_preview_move(self):
-        """A posted dummy rebilling invoice of this company (call inside a rolled-back savepoint).
-
-        Extend for more dummy lines (e.g. usage).
-        """
-        self.ensure_one()
-        company = self.with_company(self)
-        data = self._rebilling_preview_data()
-        partner = company.env["res.partner"].create(
-            {
-                "name": "Sample Customer Pty Ltd",
-                "street": "1 Example Street",
-                "city": "Sydney",
-                "zip": "2000",
-                "country_id": self.country_id.id,
-                "lang": self.partner_id.lang or self.env.lang,
-                "company_id": self.id,
-            }
-        )
-        taxes = company.env["account.tax"].search(
-            [
-                ("company_id", "=", self.id),
-                ("type_tax_use", "=", "sale"),
-                ("amount_type", "=", "percent"),
-                ("amount", "=", 10),
-            ],
-            limit=1,
-        )
-        journal = self.rebilling_journal_id or company.env["account.journal"].search(
-            [("type", "=", "sale"), ("company_id", "=", self.id)], limit=1
-        )
-        period = data["period"]
-        move = company.env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "company_id": self.id,
-                "journal_id": journal.id,
-                "partner_id": partner.id,
-                "name": self._rebilling_preview_number(),
-                "invoice_date": period,
-                "date": period,
-                "invoice_date_due": period + relativedelta(days=self.rebilling_payment_term_days),
-                "rebilling_period": period,
-                "invoice_line_ids": [
-                    fields.Command.create(dict(line, tax_ids=[fields.Command.set(taxes.ids)]))
-                    for line in data["lines"]
-                ],
-            }
-        )
-        move._post(soft=False)
-        return move
-
-    def _rebilling_preview_number(self):
-        self.ensure_one()
-        vals = self._rebilling_sequence_vals()
-        today = fields.Date.context_today(self)
-        sequence = self.rebilling_sequence_id
-        # A PostgreSQL sequence moves outside the ORM: read its current value.
-        sequence.invalidate_recordset(["number_next_actual"])
-        number = sequence.number_next_actual or self.rebilling_invoice_start
-        interpolate = {
-            "year": today.strftime("%Y"),
-            "month": today.strftime("%m"),
-            "day": today.strftime("%d"),
-        }
-        return "{}{}{}".format(
-            vals["prefix"] % interpolate,
-            str(number).zfill(vals["padding"]),
-            vals["suffix"] % interpolate,
-        )
-
-    def _rebilling_preview_data(self):
-        """Dummy invoice content for the preview: the period and the line values."""
-        period = fields.Date.context_today(self).replace(day=1)
-        last = period + relativedelta(months=1, days=-1)
-        env = self.with_context(lang=self.partner_id.lang or self.env.lang).env
-        dates = f"{format_date(env, period)} - {format_date(env, last)}"
-        return {
-            "period": period,
-            "lines": [
-                {
-                    "name": f"Business NBN 100/40 ({dates})",
-                    "quantity": 1,
-                    "price_unit": 99.0,
-                    "rebilling_line_kind": "service",
-                },
-                {
-                    "name": f"Hosted PBX seat ({dates})",
-                    "quantity": 5,
-                    "price_unit": 25.0,
-                    "rebilling_line_kind": "service",
-                },
-                {
-                    "name": f"Static IP address ({dates})",
-                    "quantity": 1,
-                    "price_unit": 10.0,
-                    "rebilling_line_kind": "recurring",
-                },
-                {
-                    "name": "Call usage",
-                    "quantity": 1,
-                    "price_unit": 42.5,
-                    "rebilling_line_kind": "usage",
-                },
-            ],
-        }
-
     # ------------------------------------------------------------ validation
     @api.model
     def _rebilling_check_abn(self, abn):
@@ -461,25 +256,6 @@ class ResCompany(models.Model):
                     self.env._(
                         "The BSB %(bsb)s is not valid: a BSB has 6 digits, e.g. 062-000.",
                         bsb=company.rebilling_bsb,
-                    )
-                )
-
-    @api.constrains("rebilling_journal_id")
-    def _check_rebilling_journal_company(self):
-        """The company's own journal (``res.company`` has no automatic company check)."""
-        self._check_company(["rebilling_journal_id"])
-
-    @api.constrains("rebilling_sender_email")
-    def _check_rebilling_sender_email(self):
-        """One plain address: the confirmation goes to it, and only to it."""
-        for company in self:
-            email = (company.rebilling_sender_email or "").strip()
-            if email and email_split(email) != [email]:
-                raise ValidationError(
-                    self.env._(
-                        "The invoice sender email must be one address, like "
-                        "billing@example.com: %s",
-                        email,
                     )
                 )
 
@@ -527,128 +303,10 @@ class ResCompany(models.Model):
                 )
             )
 
-    @api.constrains("rebilling_number_pattern", "rebilling_invoice_start")
-    def _check_rebilling_numbering(self):
-        for company in self:
-            pattern = company.rebilling_number_pattern
-            if pattern and pattern.count("%num%") != 1:
-                raise ValidationError(
-                    self.env._(
-                        "The numbering pattern must contain %%num%% exactly once: %s", pattern
-                    )
-                )
-            if company.rebilling_invoice_start < 1:
-                raise ValidationError(self.env._("The invoice number start must be 1 or more."))
-
     def _rebilling_bsb_display(self):
         self.ensure_one()
         digits = re.sub(r"\D", "", self.rebilling_bsb or "")
         return f"{digits[:3]}-{digits[3:]}" if len(digits) == 6 else self.rebilling_bsb or ""
-
-    # ------------------------------------------------------------ numbering
-    def _rebilling_sequence_vals(self):
-        self.ensure_one()
-        pattern = self.rebilling_number_pattern or f"{self.rebilling_invoice_prefix or ''}%num%"
-        prefix, suffix = pattern.split("%num%")
-        for token, odoo_token in PATTERN_TOKENS.items():
-            prefix = prefix.replace(token, odoo_token)
-            suffix = suffix.replace(token, odoo_token)
-        return {
-            "prefix": prefix,
-            "suffix": suffix,
-            "padding": 0 if self.rebilling_number_pattern else 5,
-            # A PostgreSQL sequence: taking numbers locks nothing (see _rebilling_next_numbers).
-            "implementation": "standard",
-        }
-
-    def _rebilling_sync_sequence(self):
-        for company in self:
-            vals = company._rebilling_sequence_vals()
-            seq = company.sudo().rebilling_sequence_id
-            if not seq:
-                seq = (
-                    self.env["ir.sequence"]
-                    .sudo()
-                    .create(
-                        {
-                            **vals,
-                            "name": f"Rebilling invoices ({company.name})",
-                            "code": "rebilling.invoice",
-                            "company_id": company.id,
-                            "number_next": company.rebilling_invoice_start,
-                        }
-                    )
-                )
-                company.sudo().rebilling_sequence_id = seq
-            else:
-                seq.write(vals)
-                # Moving the start forward is allowed; never backwards (no number reused).
-                if company.rebilling_invoice_start > seq.number_next_actual:
-                    seq.number_next = company.rebilling_invoice_start
-
-    def _rebilling_next_numbers(self, count, date):
-        """Take ``count`` invoice numbers of the company's prefix or pattern.
-
-        Numbers are unique and increasing. They come from a PostgreSQL sequence,
-        so taking them locks no row: billing chunks running at the same time
-        never wait for each other. A number taken by a transaction that rolls
-        back (a chunk retried after a transient error, a killed worker) is not
-        handed out again: it leaves a gap.
-        """
-        self.ensure_one()
-        if not self.rebilling_sequence_id:
-            self.sudo()._rebilling_sync_sequence()
-        seq = self.sudo().rebilling_sequence_id.with_context(
-            ir_sequence_date=fields.Date.to_string(date)
-        )
-        if seq.implementation != "standard":
-            return [seq._next() for _i in range(count)]
-        rows = self.env.execute_query(
-            SQL(
-                "SELECT nextval(%s) FROM generate_series(1, %s)",
-                f"ir_sequence_{seq.id:03d}",
-                count,
-            )
-        )
-        return [seq.get_next_char(number) for (number,) in rows]
-
-    def _rebilling_journal(self):
-        """The sales journal of the rebilling invoices; a journal of their own by default.
-
-        Its customer invoices (manual ones included) take the rebilling numbers
-        (``account.move._rebilling_numbered``), so Odoo's own numbering never
-        hands out a number of the rebilling sequence.
-        """
-        self.ensure_one()
-        if self.rebilling_journal_id:
-            return self.rebilling_journal_id
-        Journal = self.env["account.journal"].sudo().with_company(self)
-        journals = Journal.search([("company_id", "=", self.id)])
-        codes = set(journals.mapped("code"))
-        code = next(c for c in ("RBL", *(f"RBL{i}" for i in range(2, 100))) if c not in codes)
-        sales = journals.filtered(lambda j: j.type == "sale")[:1]
-        journal = Journal.create(
-            {
-                "name": self.env._("Rebilling Invoices"),
-                "code": code,
-                "type": "sale",
-                "company_id": self.id,
-                "refund_sequence": True,
-                "sequence": 50,
-                # Lines without a product account take the income account of Odoo's sales.
-                "default_account_id": sales.default_account_id.id,
-            }
-        )
-        self.sudo().rebilling_journal_id = journal
-        return journal
-
-    @api.depends("name", "rebilling_company_name", "rebilling_sender_email")
-    def _compute_rebilling_email_from(self):
-        for company in self:
-            email = (company.rebilling_sender_email or "").strip()
-            name = company.rebilling_company_name or company.name or ""
-            # formataddr quotes a name with commas or quotes: one valid address.
-            company.rebilling_email_from = formataddr((name, email)) if email else False
 
     # ------------------------------------------------------------ access
     @api.model
@@ -691,7 +349,7 @@ class ResCompany(models.Model):
             return super(ResCompany, self.sudo()).onchange(values, field_names, fields_spec)
         return super().onchange(values, field_names, fields_spec)
 
-    # ------------------------------------------------------------ sender email
+    # ------------------------------------------------------------ create and write
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
@@ -711,29 +369,27 @@ class ResCompany(models.Model):
 
     def write(self, vals):
         self._rebilling_check_logo_vals(vals)
-        if vals.get("rebilling_sender_confirmed") and not self.env.su:
-            raise AccessError(
-                self.env._("The sender email is confirmed by the link of the confirmation email.")
-            )
+        self._rebilling_check_write(vals)
         if self._rebilling_config_write(list(vals)):
             return self.sudo().write(vals)
         self._rebilling_check_abn(vals.get("rebilling_abn"))
         res = super().write(vals)
+        self._rebilling_after_write(vals)
+        return res
+
+    def _rebilling_check_write(self, vals):
+        """Refuse ``vals`` before anything is written (extend for a concern's own rules)."""
+
+    def _rebilling_after_write(self, vals):
+        """What follows a write of ``vals`` (extend for a concern's own fields).
+
+        Called once per write, after it (in sudo when a rebilling manager
+        writes through ``_rebilling_config_write``).
+        """
         if vals.get("rebilling_logo"):
             self._rebilling_replace_default_logo()
-        if "rebilling_sender_email" in vals:
-            self.sudo().rebilling_sender_confirmed = False
-            for company in self.filtered("rebilling_sender_email"):
-                company._rebilling_send_confirmation()
-        if {
-            "rebilling_number_pattern",
-            "rebilling_invoice_prefix",
-            "rebilling_invoice_start",
-        } & set(vals):
-            self._rebilling_sync_sequence()
         if {"rebilling_company_name", "tax_calculation_rounding_method"} & set(vals):
             self._rebilling_round_tax_per_line()
-        return res
 
     def _rebilling_round_tax_per_line(self):
         """Rebilling companies round GST per line (extend for other rebilling markers).
@@ -765,24 +421,7 @@ class ResCompany(models.Model):
             if company.rebilling_logo and company.uses_default_logo:
                 company.sudo().logo = company.rebilling_logo
 
-    def _rebilling_send_confirmation(self):
-        self.ensure_one()
-        token = secrets.token_urlsafe(32)
-        self.sudo().rebilling_sender_token = token
-        template = self.env.ref("rebilling_base.mail_template_sender_confirmation")
-        url = self._rebilling_confirmation_url(token)
-        # To the address being confirmed, and to it only (not the company's own contacts).
-        template.sudo().with_context(rebilling_confirm_url=url).send_mail(
-            self.id,
-            force_send=False,
-            email_layout_xmlid="mail.mail_notification_light",
-            email_values={
-                "email_to": self.rebilling_sender_email.strip(),
-                "email_cc": False,
-                "recipient_ids": [],
-            },
-        )
-
+    # ------------------------------------------------------------ configuration buttons
     def _rebilling_check_configure(self):
         """Raise unless the user configures rebilling in these companies (a Rebilling
         Administrator working in them). Called first by the configuration's buttons that
@@ -794,174 +433,5 @@ class ResCompany(models.Model):
                 self.env._("Only a Rebilling Administrator of the company can do this.")
             )
 
-    def action_rebilling_resend_confirmation(self):
-        self._rebilling_check_configure()
-        for company in self:
-            if not company.rebilling_sender_email:
-                raise UserError(self.env._("Enter the invoice sender email first."))
-            if company.rebilling_sender_confirmed:
-                raise UserError(
-                    self.env._("%s is already confirmed.", company.rebilling_sender_email)
-                )
-            company._rebilling_send_confirmation()
-        return self._rebilling_notify(
-            self.env._("A confirmation email was sent to %s.", self.rebilling_sender_email)
-        )
-
-    def action_rebilling_check_confirmed(self):
-        self.ensure_one()
-        if self.rebilling_sender_confirmed:
-            return self._rebilling_notify(
-                self.env._(
-                    "%s is confirmed: invoices are sent from it.", self.rebilling_sender_email
-                ),
-                "success",
-            )
-        return self._rebilling_notify(
-            self.env._(
-                "%s is not confirmed yet: open the link in the confirmation email or resend it.",
-                self.rebilling_sender_email,
-            ),
-            "warning",
-        )
-
-    @api.model
-    def _rebilling_confirm_sender(self, token):
-        """Confirm the sender address that owns ``token`` (one-time)."""
-        if not token:
-            return self.browse()
-        company = self.sudo().search([("rebilling_sender_token", "=", token)], limit=1)
-        if company:
-            company.write({"rebilling_sender_token": False})
-            company.rebilling_sender_confirmed = True
-            _logger.info("company %s: sender email confirmed", company.id)
-        return company
-
-    def _rebilling_confirmation_url(self, token):
-        base = self.get_base_url()
-        return f"{base}/rebilling/sender/confirm/{token}"
-
-    # ------------------------------------------------------------ SPF
-    def action_rebilling_check_spf(self):
-        self.ensure_one()
-        self._rebilling_check_configure()
-        if not self.rebilling_sender_email or "@" not in self.rebilling_sender_email:
-            raise UserError(self.env._("Enter the invoice sender email first."))
-        domain = self.rebilling_sender_email.rsplit("@", 1)[1]
-        mail_server = self.env["ir.mail_server"].sudo().search([], limit=1)
-        nameserver = self.env["ir.config_parameter"].sudo().get_param("rebilling.dns_server")
-        resolver = spf.make_resolver(nameserver or None)
-        result = spf.check(domain, mail_server.smtp_host or None, resolver=resolver)
-        return self._rebilling_notify(result.message, "success" if result.ok else "warning")
-
     def _rebilling_notify(self, message, kind="info"):
         return notify.notification(message, kind, sticky=kind != "success")
-
-    # ------------------------------------------------------------ ABR ABN Lookup
-    def action_rebilling_check_abn(self):
-        """Button: check the company's ABN; GST registration follows the register."""
-        self.ensure_one()
-        self._rebilling_check_configure()
-        if not self.rebilling_abn:
-            raise UserError(self.env._("Enter the ABN first."))
-        results = self._rebilling_check_abns()
-        read = not isinstance(results.get(self.partner_id), abr.AbrAnswerError)
-        return self._rebilling_notify(
-            self.partner_id._rebilling_abn_summary(),
-            "success" if read and self.rebilling_abn_status == "active" else "warning",
-        )
-
-    def _rebilling_check_abns(self, customers=None):
-        """Check the company's ABN (and ``customers``'); keep GST registration in step."""
-        self.ensure_one()
-        partners = self.partner_id.filtered("vat") | (customers or self.env["res.partner"])
-        results = partners._rebilling_check_abns(self)
-        if self.partner_id.rebilling_abn_status:
-            gst = self.partner_id.rebilling_abn_gst
-            if self.l10n_au_is_gst_registered != gst:
-                self.sudo().l10n_au_is_gst_registered = gst
-        return results
-
-    @api.model
-    def _cron_rebilling_check_abns(self):
-        """Nightly: the ABNs of each company with a GUID and of its enabled customers."""
-        companies = self.sudo().search([("rebilling_abr_guid", "!=", False)])
-        for company in companies:
-            customers = self.env["res.partner"].search(
-                [
-                    ("rebilling_enabled", "=", True),
-                    ("vat", "!=", False),
-                    ("company_id", "in", [company.id, False]),
-                ]
-            )
-            try:
-                company._rebilling_check_abns(customers)
-            except UserError as exc:
-                _logger.warning("company %s: ABN Lookup failed: %s", company.id, exc)
-
-    # ------------------------------------------------------------ notification email
-    def _rebilling_notification_partner(self):
-        """The contact of the configuration's notification email (created once)."""
-        self.ensure_one()
-        email = self.rebilling_notification_email
-        if not email:
-            return self.env["res.partner"]
-        Partner = self.env["res.partner"].sudo()
-        partner = Partner.search(
-            [("email", "=ilike", email), ("company_id", "in", [self.id, False])], limit=1
-        )
-        return partner or Partner.create(
-            {"name": email, "email": email, "company_id": self.id, "type": "contact"}
-        )
-
-    def _rebilling_notify_email(self, record, subject, body):
-        """Email the configuration's notification address about ``record``.
-
-        The message is kept on ``record`` (an invoice or a billing run), so it
-        is listed in the Email Summary with its delivery state.
-        """
-        self.ensure_one()
-        partner = self._rebilling_notification_partner()
-        if not partner:
-            return self.env["mail.message"]
-        return record.sudo().message_notify(
-            partner_ids=partner.ids,
-            subject=subject,
-            body=body,
-            email_from=self._rebilling_notification_from(),
-            email_layout_xmlid="mail.mail_notification_light",
-        )
-
-    def _rebilling_notification_from(self):
-        """Sender of the notification emails (the confirmed invoice sender when any)."""
-        self.ensure_one()
-        sender = self.rebilling_sender_email if self.rebilling_sender_confirmed else False
-        return sender or self.email or self.env.user.email_formatted
-
-    def _rebilling_notify_run_done(self, run):
-        """Email the notification address that ``run`` finished, with its counts."""
-        self.ensure_one()
-        if run.dry_run:
-            return self.env["mail.message"]  # a preview bills and emails nobody
-        moves = run.invoice_ids
-        no_address = moves.partner_id.filtered(lambda p: not p._rebilling_email())
-        unwarned = moves.filtered(
-            lambda m: m.partner_id in no_address and m.rebilling_send_error != NO_EMAIL_ADDRESS
-        ).partner_id
-        if unwarned:
-            # Queuing warned about the others; these wait for a manual send or a review.
-            run.message_post(body=moves._rebilling_no_address_message(unwarned))
-        body = self.env._(
-            "%(run)s finished: %(inv)s invoices, %(err)s errors, %(queued)s queued for email, "
-            "%(failed)s failed to send.",
-            run=run.name,
-            inv=run.invoice_count,
-            err=run.error_count,
-            queued=len(moves.filtered(lambda m: m.rebilling_send_state == "queued")),
-            failed=len(moves.filtered(lambda m: m.rebilling_send_state == "failed")),
-        )
-        if no_address:
-            body += " " + moves._rebilling_no_address_message(no_address)
-        return self._rebilling_notify_email(
-            run, self.env._("Billing run %s finished", run.name), body
-        )

@@ -2,33 +2,17 @@
 servers is tested next to each fake: ``rebilling_connectwise/tests/test_fake_connectwise.py``
 and the Xero and Autotask ones).
 
-Plain ``unittest`` tests: no database, no Odoo registry.
-They run under pytest-odoo (module ``odoo.addons.rebilling_connector.tests...``) and under
-plain pytest, where the pure-Python packages are loaded from their files so that the
-addon's ``__init__`` (which needs Odoo) is not imported.
+Plain ``unittest`` tests: no database, no Odoo registry. They run in the test command
+(pytest-odoo imports them as ``odoo.addons.rebilling_connector.tests...``); plain pytest would
+import the addon's ``__init__`` outside ``odoo.addons``, which Odoo refuses.
 """
 
 import threading
 import time
 import unittest
 
-try:  # inside the addon package (Odoo, pytest-odoo)
-    from ..connector.http import RateLimiter
-    from .common_http import max_in_window
-except ImportError:  # plain pytest: this file was imported as a top-level module
-    import importlib
-    import sys
-    import types
-    from pathlib import Path
-
-    _ROOT = Path(__file__).resolve().parent.parent
-    for _name, _path in (("_rebilling_pure", _ROOT), ("_rebilling_pure.tests", _ROOT / "tests")):
-        if _name not in sys.modules:
-            _module = types.ModuleType(_name)
-            _module.__path__ = [str(_path)]
-            sys.modules[_name] = _module
-    RateLimiter = importlib.import_module("_rebilling_pure.connector.http").RateLimiter
-    max_in_window = importlib.import_module("_rebilling_pure.tests.common_http").max_in_window
+from ..connector.http import RateLimiter
+from .common_http import max_in_window
 
 
 class FakeClock:
