@@ -23,7 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 # The rate limiters live in .rate_limit; importing them from here keeps working.
-from .rate_limit import RateLimiter, SharedRateLimiter
+from .rate_limit import RateLimiter as RateLimiter
+from .rate_limit import SharedRateLimiter as SharedRateLimiter
 
 _logger = logging.getLogger(__name__)
 
@@ -429,16 +430,3 @@ class HttpClient:
 
     def __repr__(self):
         return f"HttpClient({_safe_url(self.base_url)!r})"
-
-
-__all__ = [
-    "BearerAuth",
-    "ConnectorError",
-    "HttpClient",
-    "PermanentError",
-    "RateLimiter",
-    "RetryableError",
-    "SharedRateLimiter",
-    "parse_body",
-    "parse_retry_after",
-]
