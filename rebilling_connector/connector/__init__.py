@@ -8,10 +8,9 @@ from .http import (
     ConnectorError,
     HttpClient,
     PermanentError,
-    RateLimiter,
     RetryableError,
-    SharedRateLimiter,
 )
+from .rate_limit import RateLimiter, SharedRateLimiter
 
 __all__ = [
     "BearerAuth",
