@@ -79,10 +79,16 @@ def run_bench(template, script, lock):
 
 
 @pytest.fixture(scope="module")
-def bench_runs():
-    """Every bench started, ``JOBS`` at a time, on copies of a copy of the test database
-    (one that no session uses); ``{script: future of run_bench}``."""
+def bench_runs(request):
+    """The selected benches started, ``JOBS`` at a time, on copies of a copy of the test
+    database (one that no session uses); ``{script: future of run_bench}``."""
     from odoo import sql_db
+
+    selected = [
+        item.callspec.params["script"]
+        for item in request.session.items
+        if item.module is request.module and hasattr(item, "callspec")
+    ]
 
     source = _test_database()
     template = f"{source}_bench_smoke"
@@ -91,7 +97,7 @@ def bench_runs():
     copy_database(source, template)
     lock = threading.Lock()
     with ThreadPoolExecutor(max_workers=JOBS) as pool:
-        yield {script: pool.submit(run_bench, template, script, lock) for script in BENCHES}
+        yield {script: pool.submit(run_bench, template, script, lock) for script in selected}
     drop_database(template)
 
 
