@@ -17,7 +17,6 @@ measured in the same run. Each measured run is removed afterwards, so every
 scenario bills the same work.
 """
 
-import argparse
 import os
 import sys
 import time
@@ -40,6 +39,7 @@ from tests.bench_support import (
     kill_busy_job_worker,
     parse_bench_args,
     say,
+    server_bench_parser,
     start_billing_run,
 )
 
@@ -159,14 +159,8 @@ def naive_baseline(db, customers):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=2000)
-    parser.add_argument("--channels", default="1,2", help="numbers of rebilling channels")
-    parser.add_argument("--kill", action="store_true", help="also a run with a worker killed")
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the benchmark database")
+    parser = server_bench_parser(__doc__, DB, customers=2000, channels="root.rebilling")
     parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
-    parser.add_argument("--server-log", default="warn", help="log level of the Odoo server")
-    parser.add_argument("--db", default=DB, help="database (built when missing)")
     add_smoke_argument(parser, customers=3, channels="1")
     args = parse_bench_args(parser)
     db = args.db

@@ -29,7 +29,6 @@ server itself while a worker renders, so a server whose every worker runs a
 job would wait for itself.
 """
 
-import argparse
 import base64
 import importlib.util
 import os
@@ -58,6 +57,7 @@ from tests.bench_support import (
     kill_busy_job_worker,
     parse_bench_args,
     say,
+    server_bench_parser,
     start_billing_run,
 )
 
@@ -349,14 +349,8 @@ def measure(db, channels, customers, workers=None, kill=False, log_level="warn")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=50)
-    parser.add_argument("--channels", default="1,2", help="numbers of send channels")
+    parser = server_bench_parser(__doc__, DB, customers=50, channels="root.rebilling.send")
     parser.add_argument("--workers", type=int, help="HTTP workers (default: channels + 1)")
-    parser.add_argument("--kill", action="store_true", help="also a run with workers killed")
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the benchmark database")
-    parser.add_argument("--server-log", default="warn", help="log level of the Odoo server")
-    parser.add_argument("--db", default=DB, help="database (built when missing)")
     add_smoke_argument(parser, customers=2, channels="1")
     args = parse_bench_args(parser)
     db = args.db

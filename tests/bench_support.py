@@ -7,6 +7,7 @@ with bench_env("rebilling_bench") as env:
     ...  # rolled back at the end unless commit=True
 """
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -277,6 +278,18 @@ class BenchServer:
         """Workers killed by Odoo's time limits, as its log says."""
         text = self.log_path.read_text(errors="replace")
         return sum(text.count(s) for s in ("virtual real time limit", "CPU time limit"))
+
+
+def server_bench_parser(doc, db, customers, channels):
+    """The arguments of a bench on the real server: sizes, channels, kill, database."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=customers)
+    parser.add_argument("--channels", default="1,2", help=f"numbers of {channels} channels")
+    parser.add_argument("--kill", action="store_true", help="also a run with workers killed")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the benchmark database")
+    parser.add_argument("--server-log", default="warn", help="log level of the Odoo server")
+    parser.add_argument("--db", default=db, help="database (built when missing)")
+    return parser
 
 
 def start_billing_run(db, period):

@@ -4,12 +4,16 @@ A bench no one runs breaks unseen (bench/review.py stopped on an AccessError onc
 least privilege refused its direct write). Each bench runs as a subprocess, as a
 developer runs it, with ``--smoke`` (its tiny sizes) or small command-line sizes,
 on a database of its own: a copy of the test database (every addon installed, the
-Australian chart), dropped afterwards.
+Australian chart), dropped afterwards. ``REBILLING_BENCH_SMOKE_JOBS`` benches run at once
+(default 2).
 """
 
+import os
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -33,6 +37,8 @@ BENCHES = {
     "cdr_ingest.py": ["--rows", "1000", "--workers", "1"],
 }
 TIMEOUT = 600
+# Benches run at once (they mostly wait: for PostgreSQL, their server, wkhtmltopdf).
+JOBS = int(os.environ.get("REBILLING_BENCH_SMOKE_JOBS", "2"))
 
 
 def _test_database():
@@ -45,27 +51,13 @@ def _test_database():
     return name
 
 
-@pytest.fixture(scope="module")
-def smoke_template():
-    """A copy of the test database that no session uses: each bench's database copies it."""
-    from odoo import sql_db
-
-    source = _test_database()
-    name = f"{source}_bench_smoke"
-    # This process's own idle connections would stop PostgreSQL from copying.
-    sql_db.close_db(source)
-    copy_database(source, name)
-    yield name
-    drop_database(name)
-
-
-@pytest.mark.parametrize("script", list(BENCHES))
-def test_bench_runs_at_a_tiny_size(smoke_template, script):
-    db = f"{smoke_template}_{script[:-3]}"
-    copy_database(smoke_template, db)
+def run_bench(template, script, lock):
+    """Run ``script`` on a copy of ``template``: (exit code, output, seconds)."""
+    db = f"{template}_{script[:-3]}"
+    with lock:  # one CREATE DATABASE from the template at a time
+        copy_database(template, db)
     # The config a bench's environment reads (ensure_database writes the same).
-    configs = [write_config(db, http_port=8199, log_level="warn")]
-    configs.append(ROOT / f"odoo.{db}_server.conf")
+    configs = [write_config(db, http_port=8199, log_level="warn"), ROOT / f"odoo.{db}_server.conf"]
     started = time.monotonic()
     try:
         done = subprocess.run(
@@ -77,10 +69,40 @@ def test_bench_runs_at_a_tiny_size(smoke_template, script):
             check=False,
         )
     finally:
-        drop_database(db)
+        with lock:
+            drop_database(db)
         for path in configs:
             path.unlink(missing_ok=True)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, f"bench/{script} exited {done.returncode}:\n{output[-6000:]}"
-    (LOCAL_DIR / f"{db}_server.log").unlink(missing_ok=True)
-    print(f"bench/{script}: {time.monotonic() - started:.0f} s\n{done.stdout[-2000:]}")
+    if not done.returncode:
+        (LOCAL_DIR / f"{db}_server.log").unlink(missing_ok=True)
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def bench_runs(request):
+    """The selected benches started, ``JOBS`` at a time, on copies of a copy of the test
+    database (one that no session uses); ``{script: future of run_bench}``."""
+    from odoo import sql_db
+
+    selected = [
+        item.callspec.params["script"]
+        for item in request.session.items
+        if item.module is request.module and hasattr(item, "callspec")
+    ]
+
+    source = _test_database()
+    template = f"{source}_bench_smoke"
+    # This process's own idle connections would stop PostgreSQL from copying.
+    sql_db.close_db(source)
+    copy_database(source, template)
+    lock = threading.Lock()
+    with ThreadPoolExecutor(max_workers=JOBS) as pool:
+        yield {script: pool.submit(run_bench, template, script, lock) for script in selected}
+    drop_database(template)
+
+
+@pytest.mark.parametrize("script", list(BENCHES))
+def test_bench_runs_at_a_tiny_size(bench_runs, script):
+    code, output, seconds = bench_runs[script].result()
+    assert code == 0, f"bench/{script} exited {code}:\n{output[-6000:]}"
+    print(f"bench/{script}: {seconds:.0f} s\n{output[-1500:]}")
