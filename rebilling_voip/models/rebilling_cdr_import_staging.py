@@ -207,10 +207,12 @@ class RebillingCdrImportStaging(models.Model):
             return True
         if fmt.col_cost and data.find(b"$", start) >= 0:
             return True
-        if data.find(b'""', start) >= 0:
+        quoted = data.find(b'"', start) >= 0
+        if quoted and data.find(b'""', start) >= 0:
             return True
         # Line breaks and quotes count as delimiters: two searches instead of six.
-        ends = data.translate(bytes.maketrans(b'\n"', delim * 2))
+        marks = b'\n"' if quoted else b"\n"
+        ends = data.translate(bytes.maketrans(marks, delim * len(marks)))
         return ends.find(delim + b" ", start) >= 0 or ends.find(b" " + delim, start) >= 0
 
     def _trim_copied_fields(self):
