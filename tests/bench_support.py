@@ -176,15 +176,40 @@ def bench_sql(db, query, params=None, fetch=True):
         conn.close()
 
 
-def copy_database(source, target):
-    """``target`` as a copy of ``source`` (no session may be connected to it), filestore
-    included."""
+def copy_database(source, target, wait=10):
+    """``target`` as a copy of ``source``, filestore included.
+
+    PostgreSQL copies a template only while no session is connected to it: a source
+    still in use after ``wait`` seconds (a test session's HTTP server or job runner keeps
+    one) is copied by ``pg_dump | pg_restore`` instead, slower but with sessions on it."""
+    import psycopg2
+
     drop_database(target)
     conn = pg_connect()
     conn.autocommit = True
     try:
         with conn.cursor() as cr:
-            cr.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+            for attempt in range(wait + 1):
+                try:
+                    cr.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+                    break
+                except psycopg2.errors.ObjectInUse:
+                    if attempt < wait:
+                        time.sleep(1)
+                        continue
+                    cr.execute(f'CREATE DATABASE "{target}"')
+                    dump = subprocess.Popen(
+                        ["pg_dump", "--format=custom", "--no-owner", source],
+                        stdout=subprocess.PIPE,
+                    )
+                    subprocess.run(
+                        ["pg_restore", "--no-owner", "--exit-on-error", "-d", target],
+                        stdin=dump.stdout,
+                        check=True,
+                    )
+                    dump.stdout.close()
+                    if dump.wait():
+                        raise subprocess.CalledProcessError(dump.returncode, "pg_dump") from None
     finally:
         conn.close()
     filestore = LOCAL_DIR / "data" / "filestore"
