@@ -271,10 +271,11 @@ class RebillingAdjustment(models.AbstractModel):
         ):
             return {}
         before = line.rebilling_credit_line_ids.filtered(lambda c: c.move_id.state == "posted")
-        name = self.env._(
+        env = self.with_context(lang=line.move_id.partner_id.lang or self.env.lang).env
+        name = env._(
             "%(name)s, less %(amount)s credited by %(documents)s",
             name=line.name,
-            amount=formatLang(self.env, billed - remaining, currency_obj=currency),
+            amount=formatLang(env, billed - remaining, currency_obj=currency),
             documents=", ".join(dict.fromkeys(before.move_id.mapped("name"))),
         )
         return {
