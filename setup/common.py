@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,16 +154,52 @@ def pg_connect(dbname="postgres"):
     return psycopg2.connect(dbname=dbname)
 
 
-def ensure_postgresql():
-    """Make sure a PostgreSQL server answers on the local socket."""
+# Messages of a server that will answer soon: crash recovery after a backend
+# died, a start or a restart in progress.  Waited for, never reported at once.
+PG_TRANSIENT = (
+    "the database system is in recovery mode",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is not yet accepting connections",
+)
+# A server that is not running (yet): waited for only after starting it.
+PG_DOWN = ("no such file or directory", "connection refused")
+
+
+def _pg_wait(seconds, transient=PG_TRANSIENT):
+    """Try to connect until ``seconds`` have passed; return None or the last error."""
     import psycopg2
 
-    try:
-        pg_connect().close()
+    deadline = time.monotonic() + seconds
+    announced = False
+    while True:
+        try:
+            pg_connect().close()
+            return None
+        except psycopg2.OperationalError as exc:
+            error = exc
+        text = str(error).lower()
+        if time.monotonic() >= deadline or not any(t in text for t in transient):
+            return error
+        if not announced:
+            say(f"PostgreSQL: waiting for the server ({str(error).strip().splitlines()[-1]})")
+            announced = True
+        time.sleep(2)
+
+
+def ensure_postgresql(wait=None):
+    """Make sure a PostgreSQL server answers on the local socket.
+
+    A server in crash recovery, starting or restarting is waited for (up to
+    ``REBILLING_PG_WAIT`` seconds, 600 by default); a stopped local cluster is
+    started, then waited for.
+    """
+    if wait is None:
+        wait = int(os.environ.get("REBILLING_PG_WAIT", "600"))
+    first_error = _pg_wait(wait)
+    if first_error is None:
         say("PostgreSQL: reachable on the local socket")
         return
-    except psycopg2.OperationalError as exc:
-        first_error = exc
     if shutil.which("pg_lsclusters") and shutil.which("pg_ctlcluster"):
         out = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=False)
         for line in out.stdout.splitlines():
@@ -172,12 +209,9 @@ def ensure_postgresql():
                     ["pg_ctlcluster", "--skip-systemctl-redirect", parts[0], parts[1], "start"],
                     check=False,
                 )
-        try:
-            pg_connect().close()
+        if _pg_wait(min(wait, 120), PG_TRANSIENT + PG_DOWN) is None:
             say("PostgreSQL: started the local cluster")
             return
-        except psycopg2.OperationalError:
-            pass
     raise SetupError(
         "No PostgreSQL server is reachable on the local socket "
         f"({str(first_error).strip()}). Install PostgreSQL 13+ (Debian: postgresql), "
