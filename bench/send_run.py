@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Billing and emailing invoices on the real server: workers, job runner, fake SMTP.
 
-    python3 bench/send_run.py [--customers 50] [--channels 1,2] [--kill] [--rebuild]
-                              [--db rebilling_send_bench] [--smoke]
+    python3 bench/send_run.py [--customers 50] [--channels 1,2] [--kill] [--nodes 1]
+                              [--rebuild] [--db rebilling_send_bench] [--smoke]
 
 Builds N customers (3 services, 2 charges and a voice service with calls of
 last month each, so each invoice has its PDF and its call list XLSX) in a
@@ -22,6 +22,13 @@ and 60 % of the invoices sent) and checks what the fake SMTP server received:
 every invoice emailed, none missing, and any invoice received more than once
 with the same Message-ID every time (the resend of a job killed after the
 mail server's "250 OK", before its commit).
+
+``--nodes 2`` also runs the month on two Odoo nodes sharing the database
+behind a local TCP load balancer (round robin, as HAProxy in tcp mode): each
+node runs its workers and a job runner; queue_job elects one runner master per
+database, which sends every job to the balancer, so both nodes run send jobs
+(counted per node by the worker that ran them). On one 2-core machine the
+nodes share the cores: this proves the deployment, not more speed.
 
 Each job channel gets one more HTTP worker than it runs jobs (``--workers``
 defaults to channels + 1): wkhtmltopdf fetches the report styles from the
@@ -47,7 +54,7 @@ from billing_run import build_customers
 
 from tests.bench_support import (
     ROOT,
-    BenchServer,
+    BenchCluster,
     Timer,
     add_smoke_argument,
     bench_env,
@@ -75,7 +82,7 @@ def load_fake_smtp():
 
 PERIOD = date(2026, 11, 1)
 CALLS_PER_CUSTOMER = 12
-TIMEOUT = 1800
+TIMEOUT = 1800  # seconds, or 2 per invoice when more
 
 
 def build_voice(env, company, partners):
@@ -186,10 +193,12 @@ def reset_run(db):
     )
 
 
-def server(db, channels, workers, smtp_port, log_level="warn"):
-    """Odoo with workers and the queue_job runner on 127.0.0.1, mail to ``smtp_port``."""
-    bench = BenchServer(
+def server(db, channels, workers, smtp_port, log_level="warn", nodes=1):
+    """Odoo with workers and the queue_job runner on 127.0.0.1 (``nodes`` of them
+    behind a load balancer), mail to ``smtp_port``."""
+    bench = BenchCluster(
         db,
+        nodes,
         workers=workers,
         queue_job_channels=(
             f"root:{channels},root.rebilling:{channels},root.rebilling.send:{channels}"
@@ -198,7 +207,7 @@ def server(db, channels, workers, smtp_port, log_level="warn"):
         smtp_server="127.0.0.1",
         smtp_port=smtp_port,
     )
-    # wkhtmltopdf fetches the report styles from this server.
+    # wkhtmltopdf fetches the report styles from this server (the balancer).
     for key in ("web.base.url", "report.url"):
         bench_sql(
             db,
@@ -260,16 +269,19 @@ def received(smtp):
     return by_invoice
 
 
-def measure(db, channels, customers, workers=None, kill=False, log_level="warn"):
+def measure(db, channels, customers, workers=None, kill=False, log_level="warn", nodes=1):
     reset_run(db)
     kills = []
     with load_fake_smtp()() as smtp:
-        bench = server(db, channels, workers or channels + 1, smtp.port, log_level=log_level)
+        bench = server(
+            db, channels, workers or channels + 1, smtp.port, log_level=log_level, nodes=nodes
+        )
         with bench:
             started = time.perf_counter()
             run_id = start_billing_run(db, PERIOD)
             billed = None
             while True:
+                bench.note_workers()
                 states = send_states(db, run_id)
                 done = states.get("sent", 0) + states.get("failed", 0)
                 if billed is None and run_state(db, run_id) == "done":
@@ -280,8 +292,8 @@ def measure(db, channels, customers, workers=None, kill=False, log_level="warn")
                         kills.append(pid)
                 if billed is not None and not states.get("queued") and not states.get("pending"):
                     break
-                if time.perf_counter() - started > TIMEOUT:
-                    print(f"  timed out after {TIMEOUT} s: {states}")
+                if time.perf_counter() - started > max(TIMEOUT, 2 * customers):
+                    print(f"  timed out after {max(TIMEOUT, 2 * customers)} s: {states}")
                     break
                 time.sleep(0.5)
             seconds = time.perf_counter() - started
@@ -324,7 +336,11 @@ def measure(db, channels, customers, workers=None, kill=False, log_level="warn")
     repeated = {n: ids for n, ids in mails.items() if len(ids) > 1}
     same_id = all(len(set(ids)) == 1 for ids in repeated.values())
     invoices = len(names)
-    label = f"{channels} channel{'s' if channels > 1 else ''}" + (" --kill" if kill else "")
+    label = (
+        f"{channels} channel{'s' if channels > 1 else ''}"
+        + (f", {nodes} nodes" if nodes > 1 else "")
+        + (" --kill" if kill else "")
+    )
     print(
         f"{label:18}: {invoices} invoices billed and emailed in {seconds:6.1f} s = "
         f"{invoices / seconds:5.2f} invoices/s (billing done at {billed or 0:.1f} s); "
@@ -340,6 +356,14 @@ def measure(db, channels, customers, workers=None, kill=False, log_level="warn")
         + (f" ({', '.join(sorted(repeated))}), same Message-ID: {same_id}" if repeated else "")
         + (f"; killed send workers {kills}" if kill else "")
     )
+    if nodes > 1:
+        per_node = bench.jobs_per_node("_rebilling_send_job")
+        print(
+            f"{'':18}  send jobs per node: "
+            + ", ".join(f"node {n}: {c}" for n, c in sorted(per_node.items(), key=str))
+            + "; balancer connections per node: "
+            + ", ".join(str(c) for c in bench.balancer.connections.values())
+        )
     if missing or not same_id or invoices != customers:
         raise SystemExit(
             f"FAILED: {invoices} invoices for {customers} customers, missing {missing}, "
@@ -351,6 +375,13 @@ def measure(db, channels, customers, workers=None, kill=False, log_level="warn")
 def main():
     parser = server_bench_parser(__doc__, DB, customers=50, channels="root.rebilling.send")
     parser.add_argument("--workers", type=int, help="HTTP workers (default: channels + 1)")
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="also run on this many Odoo nodes behind a local load balancer (with the most "
+        "channels)",
+    )
     add_smoke_argument(parser, customers=2, channels="1")
     args = parse_bench_args(parser)
     db = args.db
@@ -365,16 +396,31 @@ def main():
         rates[channels] = measure(
             db, channels, args.customers, workers=args.workers, log_level=args.server_log
         )
+    most = max(k for k in rates if isinstance(k, int))
+    if args.nodes > 1:
+        rates[f"{args.nodes} nodes"] = measure(
+            db,
+            most,
+            args.customers,
+            workers=args.workers,
+            log_level=args.server_log,
+            nodes=args.nodes,
+        )
     if args.kill:
         measure(
             db,
-            max(rates),
+            most,
             args.customers,
             workers=args.workers,
             kill=True,
             log_level=args.server_log,
         )
     reset_run(db)
+    if f"{args.nodes} nodes" in rates:
+        print(
+            f"{args.nodes} nodes / 1 node ({most} channels): "
+            f"{rates[f'{args.nodes} nodes'] / rates[most]:.2f}x"
+        )
     if 1 in rates and 2 in rates:
         print(f"2 channels / 1 channel: {rates[2] / rates[1]:.2f}x")
 

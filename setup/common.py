@@ -235,10 +235,12 @@ def drop_database(name):
         shutil.rmtree(filestore)
 
 
-def write_config(name, queue_job_channels=None, **options):
+def write_config(name, queue_job_channels=None, queue_job_port=None, **options):
     """Write an Odoo config file (ignored by git) and return its path.
 
-    ``queue_job_channels``: the ``[queue_job] channels`` of the job runner.
+    ``queue_job_channels``: the ``[queue_job] channels`` of the job runner;
+    ``queue_job_port``: the port it sends jobs to (a load balancer in front of
+    several nodes), this server's own when not given.
     """
     LOCAL_DIR.mkdir(exist_ok=True)
     path = ROOT / f"odoo.{name}.conf"
@@ -254,6 +256,8 @@ def write_config(name, queue_job_channels=None, **options):
     }
     if queue_job_channels:
         cfg["queue_job"] = {"channels": queue_job_channels}
+        if queue_job_port:
+            cfg["queue_job"]["port"] = str(queue_job_port)
     with path.open("w") as fh:
         cfg.write(fh)
     return path

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -235,12 +236,12 @@ class BenchServer:
 
     START_TIMEOUT = 120
 
-    def __init__(self, db, workers, queue_job_channels, log_level="warn", **options):
+    def __init__(self, db, workers, queue_job_channels, log_level="warn", node="", **options):
         self.db = db
         self.port = free_port()
-        self.log_path = LOCAL_DIR / f"{db}_server.log"
+        self.log_path = LOCAL_DIR / f"{db}_server{node}.log"
         self.config = write_config(
-            f"{db}_server",
+            f"{db}_server{node}",
             http_port=self.port,
             workers=workers,
             max_cron_threads=0,
@@ -303,6 +304,160 @@ class BenchServer:
         """Workers killed by Odoo's time limits, as its log says."""
         text = self.log_path.read_text(errors="replace")
         return sum(text.count(s) for s in ("virtual real time limit", "CPU time limit"))
+
+
+class TcpBalancer:
+    """A local TCP load balancer on 127.0.0.1 (as HAProxy in ``mode tcp`` with
+    ``balance roundrobin``): each connection goes to the next backend port, both
+    ways copied until either side closes. ``connections`` counts them per port.
+    """
+
+    def __init__(self, ports):
+        self.ports = list(ports)
+        self.connections = dict.fromkeys(self.ports, 0)
+        self._next = 0
+        self._lock = threading.Lock()
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self._closed = False
+
+    def start(self):
+        self._sock.listen(128)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def stop(self):
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    def _accept(self):
+        while not self._closed:
+            try:
+                client, _addr = self._sock.accept()
+            except OSError:
+                return
+            with self._lock:
+                port = self.ports[self._next % len(self.ports)]
+                self._next += 1
+                self.connections[port] += 1
+            threading.Thread(target=self._serve, args=(client, port), daemon=True).start()
+
+    def _serve(self, client, port):
+        try:
+            backend = socket.create_connection(("127.0.0.1", port), timeout=10)
+        except OSError:
+            client.close()
+            return
+        backend.settimeout(None)
+        threading.Thread(target=self._pipe, args=(backend, client), daemon=True).start()
+        self._pipe(client, backend)
+
+    @staticmethod
+    def _pipe(source, target):
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+
+class BenchCluster:
+    """``nodes`` Odoo servers on one database behind a :class:`TcpBalancer`, as a
+    reseller deploys several nodes: every node runs HTTP workers and a job runner
+    (queue_job elects one master per database); the master sends each job to the
+    balancer, which hands it to the next node. One node: a plain
+    :class:`BenchServer`, no balancer.
+
+    with BenchCluster(db, 2, workers=3, queue_job_channels="root:2") as cluster:
+        ...  # cluster.url (the balancer's), cluster.jobs_per_node()
+    """
+
+    def __init__(self, db, nodes, workers, queue_job_channels, log_level="warn", **options):
+        self.db = db
+        self.balancer = None
+        if nodes > 1:
+            # the balancer's port is known before the nodes' configs are written
+            self.balancer = TcpBalancer([])
+            options["queue_job_port"] = self.balancer.port
+        self.servers = [
+            BenchServer(
+                db,
+                workers=workers,
+                queue_job_channels=queue_job_channels,
+                log_level=log_level,
+                node=f"_node{index + 1}" if nodes > 1 else "",
+                **options,
+            )
+            for index in range(nodes)
+        ]
+        if self.balancer:
+            self.balancer.ports = [server.port for server in self.servers]
+            self.balancer.connections = dict.fromkeys(self.balancer.ports, 0)
+        self._pid_node = {}
+
+    @property
+    def port(self):
+        return self.balancer.port if self.balancer else self.servers[0].port
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        if self.balancer:
+            self.balancer.start()
+        for server in self.servers:
+            server.start()
+        return self
+
+    def stop(self):
+        for server in self.servers:
+            server.stop()
+        if self.balancer:
+            self.balancer.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def watchdog_kills(self):
+        return sum(server.watchdog_kills() for server in self.servers)
+
+    def note_workers(self):
+        """Remember which node each running process belongs to (call it while polling):
+        a node's workers share its process group."""
+        groups = {server.process.pid: index for index, server in enumerate(self.servers)}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) not in self._pid_node:
+                with contextlib.suppress(OSError):
+                    group = os.getpgid(int(entry.name))
+                    if group in groups:
+                        self._pid_node[int(entry.name)] = groups[group]
+
+    def jobs_per_node(self, method_name):
+        """Done jobs of ``method_name`` per node (1-based), by the worker that ran them."""
+        counts = {}
+        rows = bench_sql(
+            self.db,
+            "SELECT worker_pid, count(*) FROM queue_job WHERE state = 'done'"
+            " AND method_name = %s GROUP BY worker_pid",
+            [method_name],
+        )
+        for pid, count in rows:
+            node = self._pid_node.get(pid)
+            key = node + 1 if node is not None else "?"
+            counts[key] = counts.get(key, 0) + count
+        return counts
 
 
 def server_bench_parser(doc, db, customers, channels):

@@ -27,7 +27,7 @@ from tests.bench_support import LOCAL_DIR, copy_database, drop_database, write_c
 BENCHES = {
     "billing_run.py": ["--smoke"],
     "scale_run.py": ["--smoke"],
-    "send_run.py": ["--smoke"],
+    "send_run.py": ["--smoke", "--nodes", "2"],
     "month_end.py": ["--smoke"],
     "review.py": ["--smoke", "--no-update"],
     "xero_push.py": ["--smoke"],
@@ -57,7 +57,7 @@ def run_bench(template, script, lock):
     with lock:  # one CREATE DATABASE from the template at a time
         copy_database(template, db)
     # The config a bench's environment reads (ensure_database writes the same).
-    configs = [write_config(db, http_port=8199, log_level="warn"), ROOT / f"odoo.{db}_server.conf"]
+    configs = [write_config(db, http_port=8199, log_level="warn")]
     started = time.monotonic()
     try:
         done = subprocess.run(
@@ -71,10 +71,11 @@ def run_bench(template, script, lock):
     finally:
         with lock:
             drop_database(db)
-        for path in configs:
+        for path in [*configs, *ROOT.glob(f"odoo.{db}_server*.conf")]:
             path.unlink(missing_ok=True)
     if not done.returncode:
-        (LOCAL_DIR / f"{db}_server.log").unlink(missing_ok=True)
+        for path in LOCAL_DIR.glob(f"{db}_server*.log"):
+            path.unlink(missing_ok=True)
     return done.returncode, done.stdout + done.stderr, time.monotonic() - started
 
 

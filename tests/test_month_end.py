@@ -50,6 +50,8 @@ class TestMonthEnd(ReviewCase, VoipCase):
         self.assertEqual(month_end.period_start, date(2026, 11, 1))
         self.assertEqual((month_end.usage_start, month_end.usage_end), (OCT, date(2026, 10, 31)))
         self.assertIn("November", month_end.run_label)
+        # the breadcrumb and the window title name the month, not "rebilling.month.end,1"
+        self.assertEqual(month_end.display_name, "Month End: November 2026")
         lines = self.lines_by_code(month_end)
         for code in ("configuration", "sender", "no_email", "abn", "once_off_ended"):
             self.assertNotIn(code, lines)

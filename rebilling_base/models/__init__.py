@@ -10,6 +10,7 @@ from . import (
     account_move_send,
     account_move_sending,
     ir_actions_act_window,
+    ir_actions_report,
     ir_attachment,
     ir_http,
     ir_qweb,

@@ -3,7 +3,9 @@ assets loaded over HTTP, read with poppler's pdftotext and pdffonts."""
 
 import json
 from datetime import date
+from unittest.mock import patch
 
+from odoo.addons.base.models import ir_actions_report
 from odoo.tests import Form, HttpCase, tagged
 
 from .common import VALID_ABN, RebillingCase, run_send_cron
@@ -50,6 +52,31 @@ class TestInvoicePdfText(PdfAssertions, RebillingCase, HttpCase):
             "BSB: 062-000",
             "$ 108.90",
         )
+
+    def test_rebilling_pdf_does_not_wait_for_javascript(self):
+        """Odoo makes wkhtmltopdf wait report.print_delay (1 s) per PDF for scripts;
+        rebilling documents have none to wait for (rebilling.report_print_delay, 0 ms
+        by default), other invoices keep Odoo's wait."""
+        calls = []
+        real = ir_actions_report._run_wkhtmltopdf
+
+        def recording(args):
+            calls.append(args)
+            return real(args)
+
+        def delay_of(args):
+            return args[args.index("--javascript-delay") + 1]
+
+        plain = self.posted_invoice_of_lines([(10.0, 1)])
+        self.assertFalse(plain.rebilling_period)
+        with patch.object(ir_actions_report, "_run_wkhtmltopdf", recording):
+            self.assertTextPdf(self.report_pdf(self.invoice), self.invoice.name)
+            self.assertEqual(delay_of(calls[-1]), "0")
+            self.report_pdf(plain)
+            self.assertEqual(delay_of(calls[-1]), "1000")
+            self.env["ir.config_parameter"].set_param("rebilling.report_print_delay", "250")
+            self.report_pdf(self.invoice)
+            self.assertEqual(delay_of(calls[-1]), "250")
 
     def test_emailed_invoice_pdf_has_text(self):
         """The send step renders the PDF in the job's process; wkhtmltopdf loads the

@@ -39,6 +39,16 @@ class RebillingMonthEnd(models.TransientModel):
     line_ids = fields.One2many("rebilling.month.end.line", "month_end_id", "To Fix")
     line_count = fields.Integer("Things to fix", compute="_compute_line_count")
 
+    @api.depends("period_start")
+    def _compute_display_name(self):
+        for wizard in self:
+            month = (
+                format_date(self.env, wizard.period_start, date_format="MMMM y")
+                if wizard.period_start
+                else ""
+            )
+            wizard.display_name = self.env._("Month End: %(month)s", month=month)
+
     @api.depends("line_ids")
     def _compute_line_count(self):
         for wizard in self:
