@@ -1,6 +1,7 @@
 """Reading PDFs as the customer's tools do, and serving the report assets to wkhtmltopdf."""
 
 import http.server
+import os
 import subprocess
 import tempfile
 import threading
@@ -36,6 +37,21 @@ def pdf_pages(content):
         out = subprocess.run(["pdfinfo", tmp.name], capture_output=True, text=True, check=True)
     pages = [line for line in out.stdout.splitlines() if line.startswith("Pages:")]
     return int(pages[0].split()[1])
+
+
+def pdf_page_images(content, dpi=60):
+    """The PNG bytes of each page of a PDF (poppler's pdftoppm), to compare what is drawn."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/doc.pdf"
+        with open(path, "wb") as fh:
+            fh.write(content)
+        subprocess.run(["pdftoppm", "-r", str(dpi), "-png", path, f"{folder}/page"], check=True)
+        pages = sorted(name for name in os.listdir(folder) if name.startswith("page"))
+        images = []
+        for name in pages:
+            with open(f"{folder}/{name}", "rb") as fh:
+                images.append(fh.read())
+        return images
 
 
 class PdfAssertions:

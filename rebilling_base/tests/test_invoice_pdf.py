@@ -9,7 +9,7 @@ from odoo.addons.base.models import ir_actions_report
 from odoo.tests import Form, HttpCase, tagged
 
 from .common import VALID_ABN, RebillingCase, run_send_cron
-from .common_pdf import PdfAssertions, ReportAssetMirror
+from .common_pdf import PdfAssertions, ReportAssetMirror, pdf_page_images
 
 NOV = date(2026, 11, 1)
 FORCE_PDF = json.dumps({"force_report_rendering": True})
@@ -74,9 +74,13 @@ class TestInvoicePdfText(PdfAssertions, RebillingCase, HttpCase):
             self.assertEqual(delay_of(calls[-1]), "0")
             self.report_pdf(plain)
             self.assertEqual(delay_of(calls[-1]), "1000")
-            self.env["ir.config_parameter"].set_param("rebilling.report_print_delay", "250")
-            self.report_pdf(self.invoice)
-            self.assertEqual(delay_of(calls[-1]), "250")
+            self.env["ir.config_parameter"].set_param("rebilling.report_print_delay", "1000")
+            waited = self.report_pdf(self.invoice)
+            self.assertEqual(delay_of(calls[-1]), "1000")
+        # Nothing is drawn late: the pages are the same pixels with Odoo's wait or without.
+        pages = pdf_page_images(self.report_pdf(self.invoice))
+        self.assertTrue(pages and all(pages))
+        self.assertEqual(pages, pdf_page_images(waited))
 
     def test_emailed_invoice_pdf_has_text(self):
         """The send step renders the PDF in the job's process; wkhtmltopdf loads the
