@@ -153,9 +153,12 @@ def main():
     config = write_config(
         "local",
         http_port=args.port,
+        # Odoo's websocket port follows the HTTP port (8069 -> 8072), so that a second
+        # demo on another --port does not find its websocket port taken.
+        gevent_port=int(args.port) + 3,
         queue_job_channels=(
-            "root:4,root.rebilling:2,root.rebilling.sync:1,root.rebilling.rating:2,"
-            "root.rebilling.review:1"
+            "root:4,root.rebilling:2,root.rebilling.send:2,root.rebilling.sync:1,"
+            "root.rebilling.rating:2,root.rebilling.review:1"
         ),
     )
     server = odoo_server_script()
