@@ -16,7 +16,8 @@ tests/ledger.py KNOWN_BUGS to draw (default all, as CI: all fixed).
 
 Databases: ``--db`` (default rebilling_bench_ledger) is the base, built with
 rebilling_voip and rebilling_review when missing (``--rebuild``: again) and never
-changed. The simulation runs on a database of its own, ``<db>_sim``: a fresh copy
+changed. The simulation runs on a database of its own, ``<db>_sim_<pid>`` (one per run:
+two runs at once never touch each other's), a fresh copy
 of the base and its filestore (``CREATE DATABASE ... TEMPLATE``) made at the
 start, that **commits after every simulated month**. PostgreSQL keeps every lock
 of a transaction until it ends: a long profile in one transaction (the rating's
@@ -28,6 +29,7 @@ cannot be resumed, start it again.
 """
 
 import argparse
+import os
 import random
 import shutil
 import sys
@@ -83,7 +85,7 @@ def main():
     parser.add_argument("--db", default="rebilling_bench_ledger")
     parser.add_argument("--rebuild", action="store_true", help="build the base database again")
     parser.add_argument(
-        "--keep-sim", action="store_true", help="keep the simulation's database <db>_sim"
+        "--keep-sim", action="store_true", help="keep the simulation's database <db>_sim_<pid>"
     )
     args = parser.parse_args()
     bugs = {
@@ -95,7 +97,7 @@ def main():
         parser.error(f"unknown --known-bugs {sorted(unknown)}; known: {sorted(ledger.KNOWN_BUGS)}")
     if args.db.startswith("rebilling_bench"):
         ensure_database(args.db, ["rebilling_voip", "rebilling_review"], rebuild=args.rebuild)
-    sim_db = f"{args.db}_sim"
+    sim_db = f"{args.db}_sim_{os.getpid()}"
     copy_database(args.db, sim_db)
     try:
         seen, month_seconds = simulate(args, bugs, sim_db)
