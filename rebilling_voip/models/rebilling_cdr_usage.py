@@ -52,6 +52,23 @@ class RebillingCdrUsage(models.Model):
         ``[(partner_id, group_id, calls, seconds, billed seconds, amount, service_id)]``
         where ``service_id`` is set when all calls of the row come from one service.
         """
+        return self._usage_rows(company, partner_ids, start, end, invoice_ids)
+
+    @api.model
+    def _usage_summary_by_month(self, company, partner_ids, start, end, invoice_ids=None):
+        """Like ``_usage_summary``, per usage month too (the company's time zone): rows
+        ``(partner_id, group_id, calls, seconds, billed seconds, amount, service_id,
+        month)`` where ``month`` is the 1st of the calls' local month. Late calls keep
+        their own month on the invoice. Extend for another split of the usage lines."""
+        month = SQL(
+            "date_trunc('month', (c.start_time AT TIME ZONE 'UTC') AT TIME ZONE %s)::date",
+            company.rebilling_tz or "UTC",
+        )
+        return self._usage_rows(company, partner_ids, start, end, invoice_ids, month=month)
+
+    @api.model
+    def _usage_rows(self, company, partner_ids, start, end, invoice_ids=None, month=None):
+        """The sums of both summaries, grouped by ``month`` too when it is given."""
         if not partner_ids:
             return []
         self.flush_model()
@@ -63,39 +80,14 @@ class RebillingCdrUsage(models.Model):
                        sum(c.billed_seconds), sum(c.price),
                        CASE WHEN min(c.service_id) = max(c.service_id)
                             THEN min(c.service_id) END
+                       %s
                   FROM rebilling_cdr c
                  WHERE %s
-                 GROUP BY c.partner_id, c.destination_group_id
+                 GROUP BY c.partner_id, c.destination_group_id %s
                 """,
+                SQL(", %s", month) if month else SQL(""),
                 self._usage_where(company, partner_ids, start, end, invoice_ids),
-            )
-        )
-        return self.env.cr.fetchall()
-
-    @api.model
-    def _usage_summary_by_month(self, company, partner_ids, start, end, invoice_ids=None):
-        """Like ``_usage_summary``, per usage month too (the company's time zone): rows
-        ``(partner_id, group_id, calls, seconds, billed seconds, amount, service_id,
-        month)`` where ``month`` is the 1st of the calls' local month. Late calls keep
-        their own month on the invoice. Extend for another split of the usage lines."""
-        if not partner_ids:
-            return []
-        self.flush_model()
-        self._lock_rating(company, shared=True)
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT c.partner_id, c.destination_group_id, count(*), sum(c.duration),
-                       sum(c.billed_seconds), sum(c.price),
-                       CASE WHEN min(c.service_id) = max(c.service_id)
-                            THEN min(c.service_id) END,
-                       date_trunc('month', (c.start_time AT TIME ZONE 'UTC') AT TIME ZONE %s)::date
-                  FROM rebilling_cdr c
-                 WHERE %s
-                 GROUP BY 1, 2, 8
-                """,
-                company.rebilling_tz or "UTC",
-                self._usage_where(company, partner_ids, start, end, invoice_ids),
+                SQL(", 8") if month else SQL(""),
             )
         )
         return self.env.cr.fetchall()
