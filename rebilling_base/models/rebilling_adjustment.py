@@ -152,7 +152,14 @@ class RebillingAdjustment(models.AbstractModel):
                 *self.env["rebilling.charge"]._billable_domain(partners, since, until),
             ]
         )
-        billed = self._billed_periods(services, charges, past, run)
+        billed = self._billed_periods(
+            services,
+            charges,
+            [
+                ("move_id.rebilling_period", ">=", past[0].period_start),
+                ("move_id.rebilling_period", "<", run.period_start),
+            ],
+        )
         result = defaultdict(float) if beyond_limit else defaultdict(list)
         for source in [*services, *charges]:
             end = source._rebilling_date_end()
@@ -199,17 +206,17 @@ class RebillingAdjustment(models.AbstractModel):
         return result
 
     @api.model
-    def _billed_periods(self, services, charges, past, run):
-        """{(model, id, month)} already billed by a posted invoice: the month of the
-        line's billed days (a catch-up line bills an earlier month than its invoice)."""
+    def _billed_periods(self, services, charges, domain):
+        """{(model, id, month)} already billed by the posted lines matching ``domain``
+        (on ``account.move.line``): the month of the line's billed days (a catch-up line
+        bills an earlier month than its invoice)."""
         if not services and not charges:
             return set()
         lines = self.env["account.move.line"].search_fetch(
             [
                 ("move_id.state", "=", "posted"),
                 *self._charging_line_domain(),
-                ("move_id.rebilling_period", ">=", past[0].period_start),
-                ("move_id.rebilling_period", "<", run.period_start),
+                *domain,
                 "|",
                 "&",
                 ("rebilling_service_id", "in", services.ids),
@@ -230,6 +237,38 @@ class RebillingAdjustment(models.AbstractModel):
             else:
                 billed.add(("rebilling.service", line.rebilling_service_id.id, period))
         return billed
+
+    @api.model
+    def _not_billed_elsewhere(self, run, services, charges):
+        """``(services, charges)`` of ``run``'s month less those whose days of that month
+        another posted document bills already, the invoices being reissued
+        (``REISSUE_CONTEXT``) excepted: a later run's catch-up of days the reissued
+        invoice did not bill (the source was entered after its run). A month counts as
+        billed as for a catch-up. Once-off charges are kept. Extend for other documents
+        that bill a month's days."""
+        reissued = list(self.env.context.get(REISSUE_CONTEXT) or ())
+        recurring = charges.filtered(lambda c: c.charge_type == "recurring")
+        billed = self._billed_periods(
+            services,
+            recurring,
+            [
+                ("move_id", "not in", reissued),
+                ("move_id.company_id", "=", run.company_id.id),
+                ("rebilling_date_from", ">=", run.period_start),
+                ("rebilling_date_from", "<=", run.period_end),
+            ],
+        )
+        if not billed:
+            return services, charges
+        month = run.period_start
+        return (
+            services.filtered(lambda s: ("rebilling.service", s.id, month) not in billed),
+            charges.filtered(
+                lambda c: (
+                    c.charge_type != "recurring" or ("rebilling.charge", c.id, month) not in billed
+                )
+            ),
+        )
 
     # ------------------------------------------------------------ ledger
     @api.model

@@ -89,6 +89,10 @@ class RebillingBillingRun(models.Model):
                     ("date_start", "<=", self.period_start),
                 ]
             )
+            # Days of the month a later run billed meanwhile (a catch-up) stay there.
+            services, charges = self.env["rebilling.adjustment"]._not_billed_elsewhere(
+                self, services, charges
+            )
         usage = self._rebilling_usage_lines(partners)
         lines = defaultdict(list)
         in_lang = self._rebilling_partner_lang_runs()

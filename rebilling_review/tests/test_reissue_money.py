@@ -2,7 +2,7 @@
 
 Amounts computed by hand in the comments (31 days in January)."""
 
-from datetime import date
+from datetime import date, datetime
 
 from freezegun import freeze_time
 
@@ -131,3 +131,42 @@ class TestReissueMoney(ReviewCase):
         wizard.amount = 100.0
         with self.assertRaisesRegex(UserError, "charge at most the credit note total"):
             wizard.save().action_adjust()
+
+    def test_reissue_after_a_later_catch_up_bills_the_days_once(self):
+        """bench/ledger_sim.py (500 customers, seed 1, month 20), by hand: February is
+        under review; a recurring charge from 25/02 (7.35 x 1,290.00 a month) is entered
+        after February's run; March bills its February days as a catch-up, 4/28 x
+        9,481.50 = 1,354.50. February is then reissued: its days are billed by March's
+        catch-up already, so February does not bill them again (it billed them twice)."""
+        self.bill_january()
+        self.bill(FEB).date_started = datetime(2000, 1, 1)  # before the charge's entry
+        feb = self.invoices_of(self.customer_a, FEB)
+        self.assertEqual(feb.rebilling_review_state, "under_review")
+        charge = self.env["rebilling.charge"].create(
+            {
+                "name": "Licences",
+                "partner_id": self.customer_a.id,
+                "product_id": self.product_pbx.id,
+                "charge_type": "recurring",
+                "quantity": 1290.0,
+                "price_unit": 7.35,
+                "date_start": date(2027, 2, 25),
+            }
+        )
+        self.bill(MAR)
+        march = self.invoices_of(self.customer_a, MAR)
+        catch_up = march.invoice_line_ids.filtered(
+            lambda ln: ln.rebilling_charge_id == charge and "catch-up" in ln.name
+        )
+        self.assertAlmostEqual(catch_up.price_subtotal, 1354.50)
+        feb_total = feb.amount_total
+        self.reissue_now(feb)
+        self.assertFalse(
+            feb.invoice_line_ids.filtered(lambda ln: ln.rebilling_charge_id == charge),
+            "25-28/02 are billed by March's catch-up",
+        )
+        self.assertAlmostEqual(feb.amount_total, feb_total)
+        billed = self.env["account.move.line"].search(
+            [("rebilling_charge_id", "=", charge.id), ("move_id.state", "=", "posted")]
+        )
+        self.assertAlmostEqual(sum(billed.mapped("price_subtotal")), 1354.50 + 9481.50)
