@@ -247,27 +247,19 @@ class RebillingAdjustment(models.AbstractModel):
         billed as for a catch-up. Once-off charges are kept. Extend for other documents
         that bill a month's days."""
         reissued = list(self.env.context.get(REISSUE_CONTEXT) or ())
-        recurring = charges.filtered(lambda c: c.charge_type == "recurring")
         billed = self._billed_periods(
             services,
-            recurring,
+            charges.filtered(lambda c: c.charge_type == "recurring"),
             [
                 ("move_id", "not in", reissued),
-                ("move_id.company_id", "=", run.company_id.id),
                 ("rebilling_date_from", ">=", run.period_start),
                 ("rebilling_date_from", "<=", run.period_end),
             ],
         )
-        if not billed:
-            return services, charges
         month = run.period_start
         return (
             services.filtered(lambda s: ("rebilling.service", s.id, month) not in billed),
-            charges.filtered(
-                lambda c: (
-                    c.charge_type != "recurring" or ("rebilling.charge", c.id, month) not in billed
-                )
-            ),
+            charges.filtered(lambda c: ("rebilling.charge", c.id, month) not in billed),
         )
 
     # ------------------------------------------------------------ ledger
